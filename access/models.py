@@ -1,0 +1,75 @@
+"""The access log and record of disclosures: append-only and hash-chained.
+
+One ``AccessEvent`` per read (a request, an export, a job), with the students it
+touched in ``AccessEventStudent`` written by one bulk insert, so a 500-student roster
+read costs the same few statements as a one-student read. Each event carries the
+hash of the district's previous event (REQUIREMENTS 19); PostgreSQL triggers refuse
+UPDATE and DELETE on both tables.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from records.tenancy import TenantModel, tenant_constraints
+
+
+class AuditChain(TenantModel):
+    """The head of one district's hash chain: locked while an event is appended."""
+
+    last_sequence = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(fields=["district"], name="access_auditchain_one_per_district")
+        )
+
+
+class AccessEvent(TenantModel):
+    """A read of student PII: who, in what role, which categories, why, when (UTC).
+
+    ``is_disclosure`` marks reads by parties outside the family and the school's
+    officials: those are the FERPA record of disclosures (34 CFR 99.32), with the
+    party and the legal basis (a 99.31 paragraph).
+    """
+
+    sequence = models.BigIntegerField()
+    occurred_at = models.DateTimeField()
+    # PROTECT: a person with logged reads is deactivated, never deleted.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150)
+    actor_roles = models.CharField(max_length=200)
+    purpose = models.CharField(max_length=200)
+    categories = models.JSONField(default=list)
+    student_count = models.PositiveIntegerField()
+    is_disclosure = models.BooleanField(default=False)
+    party = models.CharField(max_length=200, blank=True)
+    legal_basis = models.CharField(max_length=64, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "sequence"], name="access_accessevent_sequence_key"
+            )
+        )
+        indexes = [
+            models.Index(fields=["district", "actor", "occurred_at"], name="access_event_actor_idx")
+        ]
+
+
+class AccessEventStudent(TenantModel):
+    """One student touched by an access event: how a family finds its child's log."""
+
+    event = models.ForeignKey(AccessEvent, on_delete=models.PROTECT, related_name="students")
+    student = models.ForeignKey("records.Student", on_delete=models.PROTECT, related_name="+")
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["district", "student", "event"], name="access_evstudent_idx")
+        ]

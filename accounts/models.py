@@ -1,0 +1,96 @@
+"""People who sign in, and the staff roles they hold in a district or school."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+from records.tenancy import TenantModel, tenant_constraints
+
+
+class User(AbstractUser):
+    """Anyone who signs in: staff, guardians, eligible students, analysts.
+
+    ``district`` is the tenant the person belongs to (empty for platform operators);
+    links from tenant rows to a user are composite keys on ``(district, id)``, so a
+    user can only ever be tied to rows of their own district. Being a superuser
+    grants no student data: access comes from roles and relationships alone.
+    """
+
+    district = models.ForeignKey(
+        "records.District",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        db_index=False,
+    )
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["district", "id"], name="accounts_user_district_id_key"),
+            models.UniqueConstraint(
+                fields=["district", "sourced_id"],
+                condition=Q(sourced_id__isnull=False),
+                name="accounts_user_sourced_id_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class Role(models.TextChoices):
+    DISTRICT_ADMIN = "district_admin", "District administrator"
+    PRINCIPAL = "principal", "Principal"
+    SCHOOL_ADMIN = "school_admin", "School administrator"
+    TEACHER = "teacher", "Teacher"
+    COUNSELOR = "counselor", "Counselor"
+    NURSE = "nurse", "School nurse"
+    SPECIAL_EDUCATION = "special_education", "Special-education staff"
+
+
+DISTRICT_ROLES = frozenset({Role.DISTRICT_ADMIN})
+
+
+class RoleMembership(TenantModel):
+    """A staff role held in a district (district admin) or at one school (the rest)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="role_memberships"
+    )
+    role = models.CharField(max_length=24, choices=Role.choices)
+    school = models.ForeignKey(
+        "records.School", null=True, blank=True, on_delete=models.CASCADE, related_name="staff"
+    )
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "user", "role", "school"],
+                condition=Q(school__isnull=False),
+                name="accounts_rolemembership_school_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["district", "user", "role"],
+                condition=Q(school__isnull=True),
+                name="accounts_rolemembership_district_unique",
+            ),
+            # District-wide roles have no school; every other role names exactly one.
+            models.CheckConstraint(
+                condition=(Q(role__in=list(DISTRICT_ROLES)) & Q(school__isnull=True))
+                | (~Q(role__in=list(DISTRICT_ROLES)) & Q(school__isnull=False)),
+                name="accounts_rolemembership_scope",
+            ),
+        )
+        indexes = [models.Index(fields=["district", "user"], name="accounts_role_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} ({self.user_id})"

@@ -1,0 +1,522 @@
+"""The school district's data: structure, rosters and the student record.
+
+Every table but ``District`` is a tenant table (see ``records/tenancy.py``).
+Which fields of a student belong to which data category is not decided here but
+in ``access/categories.py``; a field it does not name is never shown.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from records.tenancy import TenantModel, tenant_constraints
+
+
+def unique_sourced_id(model_name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["district", "sourced_id"],
+        condition=Q(sourced_id__isnull=False),
+        name=f"records_{model_name}_sourced_id_key",
+    )
+
+
+def active_on_q(day: date, prefix: str = "") -> Q:
+    """Rows whose ``begin_date``/``end_date`` (either open) contain ``day``."""
+    begin, end = f"{prefix}begin_date", f"{prefix}end_date"
+    return (Q(**{f"{begin}__isnull": True}) | Q(**{f"{begin}__lte": day})) & (
+        Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gte": day})
+    )
+
+
+class District(models.Model):
+    """The tenant. Its settings carry each district's stricter rules."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    nces_id = models.CharField("NCES LEA id", max_length=7, blank=True)
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="America/New_York")
+    eligible_student_age = models.PositiveSmallIntegerField(default=18)
+    min_cell_size = models.PositiveSmallIntegerField(
+        default=10, validators=[MinValueValidator(5), MaxValueValidator(30)]
+    )
+    k_anonymity = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(2)])
+    inspection_due_days = models.PositiveSmallIntegerField(default=45)
+    # Student fields (access/categories.py names) this district designates as directory
+    # information (34 CFR 99.37). Empty means the district releases none.
+    directory_fields = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class School(TenantModel):
+    class Kind(models.TextChoices):
+        ELEMENTARY = "elementary", "Elementary"
+        MIDDLE = "middle", "Middle"
+        HIGH = "high", "High"
+        OTHER = "other", "Other"
+
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    name = models.CharField(max_length=200)
+    nces_id = models.CharField("NCES school id", max_length=12, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(unique_sourced_id("school"))
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AcademicSession(TenantModel):
+    """A school year, term, semester or grading period (OneRoster academicSession)."""
+
+    class Kind(models.TextChoices):
+        SCHOOL_YEAR = "schoolYear", "School year"
+        TERM = "term", "Term"
+        SEMESTER = "semester", "Semester"
+        GRADING_PERIOD = "gradingPeriod", "Grading period"
+
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    school_year = models.PositiveSmallIntegerField(help_text="The calendar year it ends in.")
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            unique_sourced_id("academicsession"),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")),
+                name="records_academicsession_dates_ordered",
+            ),
+        )
+        ordering = ["start_date", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Course(TenantModel):
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT)
+    title = models.CharField(max_length=200)
+    code = models.CharField(max_length=64, blank=True)
+    subject = models.CharField(max_length=100, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(unique_sourced_id("course"))
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Section(TenantModel):
+    """A class: one course taught at one school in one term (OneRoster class)."""
+
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="sections")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
+    term = models.ForeignKey(AcademicSession, on_delete=models.PROTECT, related_name="sections")
+    title = models.CharField(max_length=200)
+    period = models.CharField(max_length=32, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(unique_sourced_id("section"))
+        indexes = [models.Index(fields=["district", "school"], name="records_section_school_idx")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class GradeLevel(models.TextChoices):
+    """OneRoster / CEDS grade codes."""
+
+    INFANT = "IT", "Infant/toddler"
+    PRESCHOOL = "PR", "Preschool"
+    PREKINDERGARTEN = "PK", "Pre-kindergarten"
+    TRANSITIONAL_K = "TK", "Transitional kindergarten"
+    KINDERGARTEN = "KG", "Kindergarten"
+    G01 = "01", "Grade 1"
+    G02 = "02", "Grade 2"
+    G03 = "03", "Grade 3"
+    G04 = "04", "Grade 4"
+    G05 = "05", "Grade 5"
+    G06 = "06", "Grade 6"
+    G07 = "07", "Grade 7"
+    G08 = "08", "Grade 8"
+    G09 = "09", "Grade 9"
+    G10 = "10", "Grade 10"
+    G11 = "11", "Grade 11"
+    G12 = "12", "Grade 12"
+    G13 = "13", "Grade 13"
+    POSTSECONDARY = "PS", "Postsecondary"
+    UNGRADED = "UG", "Ungraded"
+    OTHER = "Other", "Other"
+
+
+class Student(TenantModel):
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+        NONBINARY = "X", "Non-binary"
+        UNSPECIFIED = "", "Not reported"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Enrolled"
+        INACTIVE = "inactive", "Not enrolled"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        GRADUATED = "graduated", "Graduated"
+
+    sourced_id = models.CharField(max_length=255)
+    # The student's own sign-in, used once rights pass to them (eligible student).
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="student_record",
+    )
+    given_name = models.CharField(max_length=100)
+    middle_name = models.CharField(max_length=100, blank=True)
+    family_name = models.CharField(max_length=100)
+    preferred_name = models.CharField(max_length=100, blank=True)
+    grade_level = models.CharField(max_length=8, choices=GradeLevel.choices, blank=True)
+    enrollment_status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    hispanic_or_latino = models.BooleanField(default=False)
+    american_indian_or_alaska_native = models.BooleanField(default=False)
+    asian = models.BooleanField(default=False)
+    black_or_african_american = models.BooleanField(default=False)
+    native_hawaiian_or_pacific_islander = models.BooleanField(default=False)
+    white = models.BooleanField(default=False)
+    home_language = models.CharField(max_length=64, blank=True)
+    state_id = models.CharField(max_length=64, blank=True)
+    local_id = models.CharField(max_length=64, blank=True)
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, blank=True)
+    postal_code = models.CharField(max_length=10, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    # FERPA 99.5: rights pass to the student at the district's age or on postsecondary
+    # enrollment; parents keep access only while the district flags a tax dependent.
+    is_postsecondary = models.BooleanField(default=False)
+    is_tax_dependent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "sourced_id"], name="records_student_sourced_id_key"
+            )
+        )
+        indexes = [
+            models.Index(fields=["district", "grade_level"], name="records_student_grade_idx"),
+            models.Index(fields=["district", "birth_date"], name="records_student_birth_idx"),
+            models.Index(
+                fields=["district", "family_name", "given_name", "id"],
+                name="records_student_name_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"student {self.pk}"  # no PII in reprs: they reach logs
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.preferred_name or self.given_name} {self.family_name}"
+
+
+class SchoolMembership(TenantModel):
+    """A student belongs to a school, with or without sections this term."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="memberships")
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="memberships")
+    is_primary = models.BooleanField(default=True)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "student", "school"], name="records_membership_unique"
+            )
+        )
+        indexes = [
+            models.Index(
+                fields=["district", "school", "student"], name="records_member_school_idx"
+            )
+        ]
+
+
+class GuardianLink(TenantModel):
+    """A guardian user and a student they are a parent or guardian of."""
+
+    class Relationship(models.TextChoices):
+        MOTHER = "mother", "Mother"
+        FATHER = "father", "Father"
+        PARENT = "parent", "Parent"
+        GUARDIAN = "guardian", "Legal guardian"
+        STEPPARENT = "stepparent", "Stepparent"
+        GRANDPARENT = "grandparent", "Grandparent"
+        FOSTER_PARENT = "foster_parent", "Foster parent"
+        OTHER = "other", "Other relative"
+
+    guardian = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guardian_links"
+    )
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardian_links")
+    relationship = models.CharField(max_length=16, choices=Relationship.choices)
+    lives_with = models.BooleanField(default=True)
+    has_data_access = models.BooleanField(default=True)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "guardian", "student"], name="records_guardianlink_unique"
+            )
+        )
+        indexes = [
+            models.Index(fields=["district", "guardian"], name="records_guardian_idx"),
+            models.Index(fields=["district", "student"], name="records_guardian_stud_idx"),
+        ]
+
+
+class CustodyRestriction(TenantModel):
+    """A court order or agreement limiting one guardian's access (FERPA 99.4).
+
+    Scope ``all`` removes the child from the guardian entirely; scope ``categories``
+    hides just the named data categories (e.g. ``contact`` for the child's address).
+    """
+
+    class Scope(models.TextChoices):
+        ALL = "all", "All records"
+        CATEGORIES = "categories", "Named categories"
+
+    guardian_link = models.ForeignKey(
+        GuardianLink, on_delete=models.CASCADE, related_name="restrictions"
+    )
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
+    categories = models.JSONField(default=list, blank=True)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    reference = models.CharField(max_length=200, blank=True, help_text="Court order or case.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["district", "guardian_link"], name="records_restrict_link_idx")
+        ]
+
+
+class SectionTeacher(TenantModel):
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="teachers")
+    teacher = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="section_assignments"
+    )
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    is_primary = models.BooleanField(default=True)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            unique_sourced_id("sectionteacher"),
+            models.UniqueConstraint(
+                fields=["district", "section", "teacher"], name="records_sectionteacher_unique"
+            ),
+        )
+        indexes = [
+            models.Index(fields=["district", "teacher"], name="records_secteacher_user_idx")
+        ]
+
+
+class Enrollment(TenantModel):
+    """A student on a section's roster."""
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="enrollments")
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="enrollments")
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            unique_sourced_id("enrollment"),
+            models.UniqueConstraint(
+                fields=["district", "section", "student"], name="records_enrollment_unique"
+            ),
+        )
+        indexes = [
+            models.Index(fields=["district", "student"], name="records_enrollment_student_idx")
+        ]
+
+
+# The record tables. Each belongs to exactly one data category (access/categories.py).
+
+
+class AttendanceRecord(TenantModel):
+    class Status(models.TextChoices):
+        PRESENT = "present", "Present"
+        ABSENT = "absent", "Absent"
+        TARDY = "tardy", "Tardy"
+        EXCUSED = "excused", "Excused absence"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendance")
+    date = models.DateField()
+    section = models.ForeignKey(Section, null=True, blank=True, on_delete=models.CASCADE)
+    status = models.CharField(max_length=8, choices=Status.choices)
+    reason = models.CharField(max_length=100, blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(fields=["district", "student", "date"], name="records_attendance_idx")
+        ]
+
+
+class Grade(TenantModel):
+    """A mark for one student in one section for one grading period."""
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="grades")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="grades")
+    grading_period = models.ForeignKey(
+        AcademicSession, on_delete=models.PROTECT, related_name="grades"
+    )
+    sourced_id = models.CharField(max_length=255, null=True, blank=True)
+    mark = models.CharField(max_length=8, blank=True)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    comment = models.CharField(max_length=500, blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            unique_sourced_id("grade"),
+            models.UniqueConstraint(
+                fields=["district", "student", "section", "grading_period"],
+                name="records_grade_unique",
+            ),
+        )
+
+
+class AssessmentResult(TenantModel):
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assessments")
+    assessment = models.CharField(max_length=200)
+    subject = models.CharField(max_length=100)
+    score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
+    performance_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    performance_label = models.CharField(max_length=64, blank=True)
+    administered_on = models.DateField()
+
+    class Meta(TenantModel.Meta):
+        indexes = [
+            models.Index(
+                fields=["district", "student", "administered_on"], name="records_assessment_idx"
+            )
+        ]
+
+
+class ProgramParticipation(TenantModel):
+    class Program(models.TextChoices):
+        IEP = "iep", "Special education (IEP)"
+        SECTION_504 = "section_504", "Section 504 plan"
+        ENGLISH_LEARNER = "english_learner", "English learner"
+        FREE_REDUCED_LUNCH = "free_reduced_lunch", "Free or reduced-price meals"
+        HOMELESS = "homeless", "Homeless (McKinney-Vento)"
+        FOSTER = "foster", "Foster care"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="programs")
+    program = models.CharField(max_length=24, choices=Program.choices)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    # What staff must provide in class (IEP/504 accommodations, EL supports).
+    accommodations = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["district", "student"], name="records_program_idx")]
+
+
+class HealthRecord(TenantModel):
+    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="health")
+    conditions = models.TextField(blank=True)
+    allergies = models.TextField(blank=True)
+    medications = models.TextField(blank=True)
+    immunization_status = models.CharField(
+        max_length=16,
+        choices=[
+            ("complete", "Complete"),
+            ("incomplete", "Incomplete"),
+            ("exempt", "Exempt"),
+            ("unknown", "Unknown"),
+        ],
+        default="unknown",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class DisciplineIncident(TenantModel):
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="discipline")
+    school = models.ForeignKey(School, on_delete=models.PROTECT)
+    occurred_on = models.DateField()
+    incident_type = models.CharField(max_length=100)
+    action_taken = models.CharField(max_length=100, blank=True)
+    days_removed = models.DecimalField(max_digits=4, decimal_places=1, default=0)
+    description = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        indexes = [models.Index(fields=["district", "student"], name="records_discipline_idx")]
+
+
+class TransportationAssignment(TenantModel):
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, related_name="transportation"
+    )
+    route = models.CharField(max_length=64)
+    stop = models.CharField(max_length=200)
+    pickup_time = models.TimeField(null=True, blank=True)
+    dropoff_time = models.TimeField(null=True, blank=True)
+
+
+class DirectoryOptOut(TenantModel):
+    """A family's choice to withhold directory fields (FERPA 99.37).
+
+    ``field`` is a directory field name, or ``*`` for all of them. It holds after the
+    student leaves the district, so it is never ended by an import.
+    """
+
+    ALL_FIELDS = "*"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="directory_opt_outs")
+    field = models.CharField(max_length=64)
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    chosen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "student", "field"], name="records_optout_unique"
+            )
+        )

@@ -1,0 +1,11 @@
+"""The Celery app. With no broker configured (the demo), tasks run inline."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
+
+app = Celery("studentdata")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
