@@ -32,7 +32,9 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["district", "id"], name="accounts_user_district_id_key"),
+            models.UniqueConstraint(
+                fields=["district", "id"], name="accounts_user_district_id_key"
+            ),
             models.UniqueConstraint(
                 fields=["district", "sourced_id"],
                 condition=Q(sourced_id__isnull=False),

@@ -263,9 +263,7 @@ class SchoolMembership(TenantModel):
             )
         )
         indexes = [
-            models.Index(
-                fields=["district", "school", "student"], name="records_member_school_idx"
-            )
+            models.Index(fields=["district", "school", "student"], name="records_member_school_idx")
         ]
 
 
@@ -348,9 +346,7 @@ class SectionTeacher(TenantModel):
                 fields=["district", "section", "teacher"], name="records_sectionteacher_unique"
             ),
         )
-        indexes = [
-            models.Index(fields=["district", "teacher"], name="records_secteacher_user_idx")
-        ]
+        indexes = [models.Index(fields=["district", "teacher"], name="records_secteacher_user_idx")]
 
 
 class Enrollment(TenantModel):
@@ -489,9 +485,7 @@ class DisciplineIncident(TenantModel):
 
 
 class TransportationAssignment(TenantModel):
-    student = models.OneToOneField(
-        Student, on_delete=models.CASCADE, related_name="transportation"
-    )
+    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="transportation")
     route = models.CharField(max_length=64)
     stop = models.CharField(max_length=200)
     pickup_time = models.TimeField(null=True, blank=True)
@@ -507,7 +501,9 @@ class DirectoryOptOut(TenantModel):
 
     ALL_FIELDS = "*"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="directory_opt_outs")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="directory_opt_outs"
+    )
     field = models.CharField(max_length=64)
     chosen_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,0 +1,57 @@
+"""Which categories each reader sees (DESIGN section 1), as data.
+
+Routes are the relationships through which a viewer reaches a student. Each names
+its categories here; ``access/viewer.py`` decides which routes a viewer has and
+``access/scoping.py`` which students each route reaches.
+"""
+
+from __future__ import annotations
+
+from access.categories import ALL_CATEGORIES, Category
+from accounts.models import Role
+from records.models import ProgramParticipation
+
+ALL_BUT_HEALTH = ALL_CATEGORIES - {Category.HEALTH}
+
+# Teachers: their students' schooling and the accommodations they must provide;
+# never health or discipline.
+TEACHER_CATEGORIES = frozenset(
+    {
+        Category.DIRECTORY,
+        Category.CONTACT,
+        Category.ENROLLMENT,
+        Category.ATTENDANCE,
+        Category.GRADES,
+        Category.ASSESSMENTS,
+        Category.PROGRAMS,
+    }
+)
+# Within programs a teacher sees only those that carry classroom accommodations;
+# meal status and homeless/foster status are not theirs to know.
+TEACHER_PROGRAMS = frozenset(
+    {
+        ProgramParticipation.Program.IEP,
+        ProgramParticipation.Program.SECTION_504,
+        ProgramParticipation.Program.ENGLISH_LEARNER,
+    }
+)
+
+SCHOOL_ROLE_CATEGORIES: dict[str, frozenset[str]] = {
+    Role.PRINCIPAL: ALL_BUT_HEALTH,
+    Role.SCHOOL_ADMIN: ALL_BUT_HEALTH,
+    Role.COUNSELOR: ALL_BUT_HEALTH,
+    Role.SPECIAL_EDUCATION: ALL_BUT_HEALTH,
+    Role.NURSE: ALL_CATEGORIES,
+}
+DISTRICT_ADMIN_CATEGORIES = ALL_CATEGORIES
+GUARDIAN_CATEGORIES = ALL_CATEGORIES
+ELIGIBLE_STUDENT_CATEGORIES = ALL_CATEGORIES
+
+# Plain-language purposes recorded in the access log for each route.
+ROUTE_PURPOSES = {
+    "guardian": "parent or guardian reviewing their child's record",
+    "eligible_student": "eligible student reviewing their own record",
+    "teacher": "teacher with a current class roster",
+    "school_staff": "school official with a legitimate educational interest",
+    "district_admin": "district administration",
+}

@@ -1,0 +1,231 @@
+"""What leaves the server for a student: only the categories the viewer may see.
+
+A student object is ``{id, sourced_id, <category>: {...}, ...}``; a category the
+viewer lacks is absent, not empty. Record categories come in two forms: a list
+item carries each category's summary, a detail adds its ``records``. Data for a
+page is loaded per category in one query each, for just the students allowed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from access.categories import Category, fields_in
+from access.scoping import Allowed
+from access.viewer import Viewer
+from records import selectors
+from records.models import AssessmentResult, DirectoryOptOut, DisciplineIncident, Grade, Student
+
+RACE_FIELDS = (
+    "american_indian_or_alaska_native",
+    "asian",
+    "black_or_african_american",
+    "native_hawaiian_or_pacific_islander",
+    "white",
+)
+
+
+def _ids_allowed(students, allowed_by_id, category: str) -> list[int]:
+    return [s.pk for s in students if category in allowed_by_id[s.pk].categories]
+
+
+class _PageData:
+    """Every row the page needs, fetched once per category."""
+
+    def __init__(self, viewer: Viewer, students, allowed_by_id, *, detail: bool):
+        self.viewer = viewer
+        self.detail = detail
+        district_id, today = viewer.district_id, viewer.today
+        ids = {c: _ids_allowed(students, allowed_by_id, c) for c in Category.values}
+        self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
+        since = self.school_year[0] if self.school_year else None
+
+        def load(category, loader, **kwargs):
+            return (
+                loader(district_id=district_id, student_ids=ids[category], **kwargs)
+                if ids[category]
+                else {}
+            )
+
+        self.schools = load(Category.DIRECTORY, selectors.current_schools, today=today)
+        outside = [s.pk for s in students if allowed_by_id[s.pk].outside_school]
+        self.opt_outs = (
+            selectors.directory_opt_outs(district_id=district_id, student_ids=outside)
+            if outside
+            else {}
+        )
+        self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
+        self.section_counts = load(
+            Category.ENROLLMENT, selectors.current_section_counts, today=today
+        )
+        self.attendance = load(Category.ATTENDANCE, selectors.attendance_summaries, since=since)
+        self.grade_counts = load(Category.GRADES, selectors.counts, model=Grade)
+        self.assessment_counts = load(
+            Category.ASSESSMENTS, selectors.counts, model=AssessmentResult
+        )
+        self.discipline_counts = load(
+            Category.DISCIPLINE, selectors.counts, model=DisciplineIncident
+        )
+        self.health = load(Category.HEALTH, selectors.health_records)
+        self.transportation = load(Category.TRANSPORTATION, selectors.transportation_records)
+        self.programs = self._load_programs(students, allowed_by_id, ids[Category.PROGRAMS])
+        if detail:
+            self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
+            self.attendance_rows = load(
+                Category.ATTENDANCE, selectors.attendance_records, since=since
+            )
+            self.grades = load(Category.GRADES, selectors.grade_records)
+            self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
+            self.discipline = load(Category.DISCIPLINE, selectors.discipline_records)
+
+    def _load_programs(self, students, allowed_by_id, ids: list[int]) -> dict:
+        """Programs per student, each student limited to the program kinds they allow."""
+        by_kinds: dict[frozenset[str] | None, list[int]] = {}
+        for student in students:
+            if student.pk in ids:
+                by_kinds.setdefault(allowed_by_id[student.pk].program_kinds, []).append(student.pk)
+        programs: dict = {}
+        for kinds, group in by_kinds.items():
+            programs.update(
+                selectors.program_records(
+                    district_id=self.viewer.district_id,
+                    student_ids=group,
+                    today=self.viewer.today,
+                    kinds=kinds,
+                )
+            )
+        return programs
+
+
+def _directory(student: Student, allowed: Allowed, data: _PageData) -> dict:
+    shown = {name: getattr(student, name) for name in fields_in(Category.DIRECTORY)}
+    shown["schools"] = data.schools.get(student.pk, [])
+    if allowed.outside_school:
+        designated = set(data.viewer.district.directory_fields)
+        opted = data.opt_outs.get(student.pk, set())
+        if DirectoryOptOut.ALL_FIELDS in opted:
+            designated = set()
+        keep = designated - opted
+        shown = {
+            name: value
+            for name, value in shown.items()
+            if (name == "schools" and "school" in keep) or name in keep
+        }
+    return shown
+
+
+def _contact(student: Student, data: _PageData) -> dict:
+    return {
+        "address": {
+            "line": student.address_line,
+            "city": student.city,
+            "state": student.state,
+            "postal_code": student.postal_code,
+        },
+        "phone": student.phone,
+        "email": student.email,
+        "guardians": data.guardians.get(student.pk, []),
+    }
+
+
+def _demographics(student: Student) -> dict:
+    return {
+        "birth_date": student.birth_date,
+        "sex": student.sex,
+        "hispanic_or_latino": student.hispanic_or_latino,
+        "races": [name for name in RACE_FIELDS if getattr(student, name)],
+        "home_language": student.home_language,
+    }
+
+
+def _identifiers(student: Student) -> dict:
+    return {name: getattr(student, name) for name in fields_in(Category.IDENTIFIERS)}
+
+
+def _with_records(summary: dict, data: _PageData, rows: str, student_id: int) -> dict:
+    if data.detail:
+        summary["records"] = getattr(data, rows).get(student_id, [])
+    return summary
+
+
+def _category_builders():
+    empty_attendance = {
+        "days_recorded": 0,
+        "present": 0,
+        "absent": 0,
+        "tardy": 0,
+        "excused": 0,
+        "attendance_rate": None,
+    }
+
+    def attendance(s, a, d):
+        summary = dict(d.attendance.get(s.pk, empty_attendance))
+        if d.school_year:
+            summary["school_year"] = {"start": d.school_year[0], "end": d.school_year[1]}
+        return _with_records(summary, d, "attendance_rows", s.pk)
+
+    def enrollment(s, a, d):
+        summary = {"current_section_count": d.section_counts.get(s.pk, 0)}
+        if d.detail:
+            summary["sections"] = d.sections.get(s.pk, [])
+        return summary
+
+    def programs(s, a, d):
+        rows = d.programs.get(s.pk, [])
+        summary = {"active": sorted({r["program"] for r in rows if r["active"]})}
+        if d.detail:
+            summary["records"] = rows
+        return summary
+
+    def one_row(attribute):
+        def build(s, a, d):
+            row = getattr(d, attribute).get(s.pk)
+            return {"on_file": row is not None, **(row or {})}
+
+        return build
+
+    def counted(counts, rows):
+        return lambda s, a, d: _with_records(
+            {"count": getattr(d, counts).get(s.pk, 0)}, d, rows, s.pk
+        )
+
+    return {
+        Category.DIRECTORY: lambda s, a, d: _directory(s, a, d),
+        Category.CONTACT: lambda s, a, d: _contact(s, d),
+        Category.DEMOGRAPHICS: lambda s, a, d: _demographics(s),
+        Category.IDENTIFIERS: lambda s, a, d: _identifiers(s),
+        Category.ENROLLMENT: enrollment,
+        Category.ATTENDANCE: attendance,
+        Category.GRADES: counted("grade_counts", "grades"),
+        Category.ASSESSMENTS: counted("assessment_counts", "assessments"),
+        Category.PROGRAMS: programs,
+        Category.HEALTH: one_row("health"),
+        Category.DISCIPLINE: counted("discipline_counts", "discipline"),
+        Category.TRANSPORTATION: one_row("transportation"),
+    }
+
+
+CATEGORY_BUILDERS = _category_builders()
+
+
+def project_students(
+    viewer: Viewer,
+    students: Sequence[Student],
+    allowed_by_id: dict[int, Allowed],
+    *,
+    detail: bool = False,
+) -> list[dict]:
+    """The student objects for ``students``, each with only its allowed categories."""
+    students = list(students)
+    if not students:
+        return []
+    data = _PageData(viewer, students, allowed_by_id, detail=detail)
+    projected = []
+    for student in students:
+        allowed = allowed_by_id[student.pk]
+        item = {"id": student.pk, "sourced_id": student.sourced_id}
+        for category in Category.values:  # a fixed, documented key order
+            if category in allowed.categories:
+                item[category] = CATEGORY_BUILDERS[category](student, allowed, data)
+        projected.append(item)
+    return projected

@@ -1,0 +1,346 @@
+"""Reads of record rows for a set of students, one query each, whatever the set's size.
+
+Selectors do not decide access: callers (``access/projection.py``) pass the student
+ids they were allowed to see and ask only for the categories they may show. Every
+query names the district first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date
+
+from django.db.models import Count, Q
+
+from records.models import (
+    AcademicSession,
+    AssessmentResult,
+    AttendanceRecord,
+    DirectoryOptOut,
+    DisciplineIncident,
+    Enrollment,
+    Grade,
+    GuardianLink,
+    HealthRecord,
+    ProgramParticipation,
+    SchoolMembership,
+    SectionTeacher,
+    TransportationAssignment,
+    active_on_q,
+)
+
+
+def school_year_bounds(*, district_id: int, today: date) -> tuple[date, date] | None:
+    """Start and end of the school year containing ``today``, if the district has one."""
+    year = (
+        AcademicSession.unscoped.filter(
+            district_id=district_id,
+            kind=AcademicSession.Kind.SCHOOL_YEAR,
+            start_date__lte=today,
+            end_date__gte=today,
+        )
+        .values_list("start_date", "end_date")
+        .first()
+    )
+    return tuple(year) if year else None
+
+
+def _grouped(rows) -> dict[int, list]:
+    grouped: dict[int, list] = defaultdict(list)
+    for student_id, item in rows:
+        grouped[student_id].append(item)
+    return grouped
+
+
+def current_schools(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+    rows = (
+        SchoolMembership.unscoped.filter(
+            district_id=district_id, student_id__in=student_ids, school__district_id=district_id
+        )
+        .filter(active_on_q(today))
+        .select_related("school")
+        .order_by("-is_primary", "school__name")
+    )
+    return _grouped(
+        (m.student_id, {"id": m.school_id, "name": m.school.name, "nces_id": m.school.nces_id})
+        for m in rows
+    )
+
+
+def guardian_contacts(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+    rows = (
+        GuardianLink.unscoped.filter(
+            district_id=district_id, student_id__in=student_ids, guardian__district_id=district_id
+        )
+        .filter(active_on_q(today))
+        .select_related("guardian")
+        .order_by("guardian__last_name", "guardian__first_name", "pk")
+    )
+    return _grouped(
+        (
+            link.student_id,
+            {
+                "name": link.guardian.get_full_name(),
+                "relationship": link.relationship,
+                "lives_with": link.lives_with,
+                "email": link.guardian.email,
+                "phone": link.guardian.phone,
+            },
+        )
+        for link in rows
+    )
+
+
+def _current_enrollments(district_id: int, student_ids: Sequence[int], today: date):
+    return Enrollment.unscoped.filter(
+        district_id=district_id,
+        student_id__in=student_ids,
+        section__district_id=district_id,
+        section__term__district_id=district_id,
+        section__term__start_date__lte=today,
+        section__term__end_date__gte=today,
+    ).filter(active_on_q(today))
+
+
+def current_section_counts(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+    rows = (
+        _current_enrollments(district_id, student_ids, today)
+        .values("student_id")
+        .annotate(n=Count("pk"))
+        .values_list("student_id", "n")
+    )
+    return dict(rows)
+
+
+def current_sections(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+    """Each student's current sections with their teachers (two queries)."""
+    enrollments = list(
+        _current_enrollments(district_id, student_ids, today)
+        .filter(section__course__district_id=district_id, section__school__district_id=district_id)
+        .select_related("section__course", "section__term", "section__school")
+        .order_by("section__period", "section__title")
+    )
+    section_ids = {e.section_id for e in enrollments}
+    teachers = _grouped(
+        (
+            st.section_id,
+            {
+                "name": st.teacher.get_full_name(),
+                "email": st.teacher.email,
+                "is_primary": st.is_primary,
+            },
+        )
+        for st in SectionTeacher.unscoped.filter(
+            district_id=district_id, section_id__in=section_ids, teacher__district_id=district_id
+        )
+        .filter(active_on_q(today))
+        .select_related("teacher")
+        .order_by("-is_primary", "teacher__last_name")
+    )
+    return _grouped(
+        (
+            e.student_id,
+            {
+                "id": e.section_id,
+                "title": e.section.title,
+                "course": e.section.course.title,
+                "period": e.section.period,
+                "term": e.section.term.title,
+                "school": e.section.school.name,
+                "teachers": teachers.get(e.section_id, []),
+                "begin_date": e.begin_date,
+                "end_date": e.end_date,
+            },
+        )
+        for e in enrollments
+    )
+
+
+def _attendance_since(district_id, student_ids, since: date | None):
+    rows = AttendanceRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+    return rows.filter(date__gte=since) if since else rows
+
+
+def attendance_summaries(
+    *, district_id: int, student_ids: Sequence[int], since: date | None
+) -> dict:
+    counts = (
+        _attendance_since(district_id, student_ids, since)
+        .values("student_id")
+        .annotate(
+            days=Count("pk"),
+            present=Count("pk", filter=Q(status="present")),
+            absent=Count("pk", filter=Q(status="absent")),
+            tardy=Count("pk", filter=Q(status="tardy")),
+            excused=Count("pk", filter=Q(status="excused")),
+        )
+    )
+    summaries = {}
+    for row in counts:
+        attended = row["present"] + row["tardy"]
+        summaries[row["student_id"]] = {
+            "days_recorded": row["days"],
+            "present": row["present"],
+            "absent": row["absent"],
+            "tardy": row["tardy"],
+            "excused": row["excused"],
+            "attendance_rate": round(attended / row["days"], 4) if row["days"] else None,
+        }
+    return summaries
+
+
+def attendance_records(*, district_id: int, student_ids: Sequence[int], since: date | None):
+    rows = _attendance_since(district_id, student_ids, since).order_by("date", "pk")
+    return _grouped(
+        (
+            r.student_id,
+            {"date": r.date, "status": r.status, "reason": r.reason, "section_id": r.section_id},
+        )
+        for r in rows
+    )
+
+
+def counts(model, *, district_id: int, student_ids: Sequence[int]) -> dict[int, int]:
+    rows = (
+        model.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+        .values("student_id")
+        .annotate(n=Count("pk"))
+        .values_list("student_id", "n")
+    )
+    return dict(rows)
+
+
+def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
+    rows = (
+        Grade.unscoped.filter(
+            district_id=district_id,
+            student_id__in=student_ids,
+            section__district_id=district_id,
+            section__course__district_id=district_id,
+            grading_period__district_id=district_id,
+        )
+        .select_related("section__course", "grading_period")
+        .order_by("grading_period__start_date", "section__title")
+    )
+    return _grouped(
+        (
+            g.student_id,
+            {
+                "section_id": g.section_id,
+                "section": g.section.title,
+                "course": g.section.course.title,
+                "grading_period": g.grading_period.title,
+                "mark": g.mark,
+                "percent": g.percent,
+                "comment": g.comment,
+            },
+        )
+        for g in rows
+    )
+
+
+def assessment_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
+    rows = AssessmentResult.unscoped.filter(
+        district_id=district_id, student_id__in=student_ids
+    ).order_by("administered_on", "assessment")
+    return _grouped(
+        (
+            a.student_id,
+            {
+                "assessment": a.assessment,
+                "subject": a.subject,
+                "score": a.score,
+                "performance_level": a.performance_level,
+                "performance_label": a.performance_label,
+                "administered_on": a.administered_on,
+            },
+        )
+        for a in rows
+    )
+
+
+def program_records(
+    *, district_id: int, student_ids: Sequence[int], today: date, kinds: frozenset[str] | None
+) -> dict:
+    rows = ProgramParticipation.unscoped.filter(
+        district_id=district_id, student_id__in=student_ids
+    ).order_by("program", "begin_date")
+    if kinds is not None:
+        rows = rows.filter(program__in=sorted(kinds))
+    return _grouped(
+        (
+            p.student_id,
+            {
+                "program": p.program,
+                "begin_date": p.begin_date,
+                "end_date": p.end_date,
+                "active": (p.begin_date is None or p.begin_date <= today)
+                and (p.end_date is None or p.end_date >= today),
+                "accommodations": p.accommodations,
+            },
+        )
+        for p in rows
+    )
+
+
+def health_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
+    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+    return {
+        h.student_id: {
+            "conditions": h.conditions,
+            "allergies": h.allergies,
+            "medications": h.medications,
+            "immunization_status": h.immunization_status,
+        }
+        for h in rows
+    }
+
+
+def discipline_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
+    rows = (
+        DisciplineIncident.unscoped.filter(
+            district_id=district_id, student_id__in=student_ids, school__district_id=district_id
+        )
+        .select_related("school")
+        .order_by("occurred_on")
+    )
+    return _grouped(
+        (
+            d.student_id,
+            {
+                "occurred_on": d.occurred_on,
+                "school": d.school.name,
+                "incident_type": d.incident_type,
+                "action_taken": d.action_taken,
+                "days_removed": d.days_removed,
+                "description": d.description,
+            },
+        )
+        for d in rows
+    )
+
+
+def transportation_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
+    rows = TransportationAssignment.unscoped.filter(
+        district_id=district_id, student_id__in=student_ids
+    )
+    return {
+        t.student_id: {
+            "route": t.route,
+            "stop": t.stop,
+            "pickup_time": t.pickup_time,
+            "dropoff_time": t.dropoff_time,
+        }
+        for t in rows
+    }
+
+
+def directory_opt_outs(*, district_id: int, student_ids: Sequence[int]) -> dict[int, set[str]]:
+    rows = DirectoryOptOut.unscoped.filter(
+        district_id=district_id, student_id__in=student_ids
+    ).values_list("student_id", "field")
+    opted: dict[int, set[str]] = defaultdict(set)
+    for student_id, field in rows:
+        opted[student_id].add(field)
+    return opted

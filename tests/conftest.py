@@ -1,0 +1,136 @@
+"""Two districts, every role in each, and an outsider: where leaks show up.
+
+District ``a`` and district ``b`` are built alike. In each:
+
+- ``own``: at school 1, on the teacher's current roster; the parent's child.
+- ``schoolmate``: at school 1, on no roster of the teacher.
+- ``elsewhere``: at school 2 only.
+- ``adult``: at school 1 and on the roster, 18 years old, signs in as ``eligible``;
+  their parent ``adult_parent`` has lost access (not a tax dependent).
+
+Staff of school 1: principal, school_admin, counselor, nurse, special_ed; the
+teacher teaches the one section. ``district_admin`` serves the district;
+``superuser`` is a Django superuser of the district with no role at all.
+``outsider`` belongs to no district.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from records import models as m
+from tests import factories as f
+
+
+@dataclass
+class DistrictWorld:
+    district: m.District
+    school1: m.School
+    school2: m.School
+    term: m.AcademicSession
+    section: m.Section
+    students: dict[str, m.Student] = field(default_factory=dict)
+    users: dict[str, object] = field(default_factory=dict)
+    links: dict[str, m.GuardianLink] = field(default_factory=dict)
+    enrollments: dict[str, m.Enrollment] = field(default_factory=dict)
+
+
+STAFF_ROLES = {
+    "principal": Role.PRINCIPAL,
+    "school_admin": Role.SCHOOL_ADMIN,
+    "counselor": Role.COUNSELOR,
+    "nurse": Role.NURSE,
+    "special_ed": Role.SPECIAL_EDUCATION,
+}
+
+
+def build_district(slug: str) -> DistrictWorld:
+    today = timezone.localdate()
+    district = f.DistrictFactory(slug=slug, name=f"District {slug.upper()}")
+    school1 = f.SchoolFactory(district=district, name=f"{slug.upper()} Middle")
+    school2 = f.SchoolFactory(district=district, name=f"{slug.upper()} High")
+    term = f.AcademicSessionFactory(district=district)
+    section = f.SectionFactory(district=district, school=school1, term=term)
+    world = DistrictWorld(district, school1, school2, term, section)
+
+    def user(name, **kwargs):
+        world.users[name] = f.UserFactory(username=f"{slug}-{name}", district=district, **kwargs)
+        return world.users[name]
+
+    for name, role in STAFF_ROLES.items():
+        f.RoleMembershipFactory(user=user(name), role=role, school=school1)
+    f.RoleMembershipFactory(user=user("district_admin"), role=Role.DISTRICT_ADMIN, school=None)
+    teacher = user("teacher")
+    f.RoleMembershipFactory(user=teacher, role=Role.TEACHER, school=school1)
+    f.SectionTeacherFactory(section=section, teacher=teacher)
+    user("superuser", is_superuser=True, is_staff=True)
+
+    adult_birth = today.replace(year=today.year - 18) - timedelta(days=1)
+    world.students = {
+        "own": f.StudentFactory(district=district),
+        "schoolmate": f.StudentFactory(district=district),
+        "elsewhere": f.StudentFactory(district=district),
+        "adult": f.StudentFactory(
+            district=district, birth_date=adult_birth, grade_level="12", user=user("eligible")
+        ),
+    }
+    for name in ("own", "schoolmate", "adult"):
+        f.SchoolMembershipFactory(student=world.students[name], school=school1)
+    f.SchoolMembershipFactory(student=world.students["elsewhere"], school=school2)
+    for name in ("own", "adult"):
+        world.enrollments[name] = f.EnrollmentFactory(
+            section=section, student=world.students[name]
+        )
+    world.links["parent"] = f.GuardianLinkFactory(
+        student=world.students["own"], guardian=user("parent")
+    )
+    world.links["adult_parent"] = f.GuardianLinkFactory(
+        student=world.students["adult"], guardian=user("adult_parent")
+    )
+    return world
+
+
+@dataclass
+class World:
+    a: DistrictWorld
+    b: DistrictWorld
+    outsider: object
+
+    def all_students(self) -> dict[str, m.Student]:
+        return {
+            **{f"a.{k}": v for k, v in self.a.students.items()},
+            **{f"b.{k}": v for k, v in self.b.students.items()},
+        }
+
+
+@pytest.fixture
+def world(db) -> World:
+    return World(a=build_district("a"), b=build_district("b"), outsider=f.UserFactory(
+        username="outsider", district=None
+    ))
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api):
+    def login(user):
+        api.force_authenticate(user=user)
+        return api
+
+    return login
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness is for attackers, not for the test suite.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
