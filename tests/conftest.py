@@ -84,9 +84,7 @@ def build_district(slug: str) -> DistrictWorld:
         f.SchoolMembershipFactory(student=world.students[name], school=school1)
     f.SchoolMembershipFactory(student=world.students["elsewhere"], school=school2)
     for name in ("own", "adult"):
-        world.enrollments[name] = f.EnrollmentFactory(
-            section=section, student=world.students[name]
-        )
+        world.enrollments[name] = f.EnrollmentFactory(section=section, student=world.students[name])
     world.links["parent"] = f.GuardianLinkFactory(
         student=world.students["own"], guardian=user("parent")
     )
@@ -111,9 +109,11 @@ class World:
 
 @pytest.fixture
 def world(db) -> World:
-    return World(a=build_district("a"), b=build_district("b"), outsider=f.UserFactory(
-        username="outsider", district=None
-    ))
+    return World(
+        a=build_district("a"),
+        b=build_district("b"),
+        outsider=f.UserFactory(username="outsider", district=None),
+    )
 
 
 @pytest.fixture
@@ -134,3 +134,9 @@ def api_as(api):
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness is for attackers, not for the test suite.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def plain_http_test_client(settings):
+    # The test client speaks plain HTTP; production redirects it to HTTPS.
+    settings.SECURE_SSL_REDIRECT = False

@@ -1,0 +1,157 @@
+"""GET /api/v1/students/ and /api/v1/students/{id}/ for every reader.
+
+Three people are always present — a reader who may see the student, one of the
+same district who may not, one of another district — plus the anonymous.
+"""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from access.models import AccessEvent, AccessEventStudent
+from tests.access.test_matrix import EXPECTED
+
+LIST = "/api/v1/students/"
+
+
+def detail(student) -> str:
+    return f"/api/v1/students/{student.pk}/"
+
+
+def category_keys(item: dict) -> frozenset[str]:
+    return frozenset(item) - {"id", "sourced_id"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", sorted(EXPECTED))
+def test_list_returns_exactly_the_readers_students_and_categories(world, api_as, reader):
+    response = api_as(world.a.users[reader]).get(LIST)
+    assert response.status_code == 200
+    body = response.json()
+    expected = {world.a.students[name].pk: cats for name, cats in EXPECTED[reader].items()}
+    assert body["count"] == len(expected)
+    assert {item["id"]: category_keys(item) for item in body["results"]} == expected
+    assert {"count", "next", "previous", "results"} == set(body)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", sorted(EXPECTED))
+def test_detail_is_200_for_own_and_404_for_everyone_else(world, api_as, reader):
+    client = api_as(world.a.users[reader])
+    expected = {world.a.students[name].pk: cats for name, cats in EXPECTED[reader].items()}
+    for student in world.all_students().values():
+        response = client.get(detail(student))
+        if student.pk in expected:
+            assert response.status_code == 200
+            assert category_keys(response.json()) == expected[student.pk]
+            assert response.json()["sourced_id"] == student.sourced_id
+        else:
+            assert response.status_code == 404
+            assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.django_db
+def test_anonymous_gets_401_or_403_and_no_data(world, api):
+    for url in (LIST, detail(world.a.students["own"])):
+        response = api.get(url)
+        assert response.status_code in (401, 403)
+        assert "results" not in response.json()
+
+
+@pytest.mark.django_db
+def test_outsider_sees_an_empty_list_and_404s(world, api_as):
+    client = api_as(world.outsider)
+    assert client.get(LIST).json()["count"] == 0
+    assert client.get(detail(world.a.students["own"])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_token_authentication_works_for_scripts(world, api):
+    token = Token.objects.create(user=world.a.users["principal"])
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    response = api.get(LIST)
+    assert response.status_code == 200
+    assert response.json()["count"] == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_wrong_method_is_405(world, api_as, method):
+    client = api_as(world.a.users["district_admin"])
+    assert getattr(client, method)(LIST).status_code == 405
+    assert getattr(client, method)(detail(world.a.students["own"])).status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    ["page_size=abc", "page_size=0", "school=x", "section=-1", "grade=14", "page=zero"],
+)
+def test_bad_parameters_are_400_with_reasons(world, api_as, query):
+    response = api_as(world.a.users["district_admin"]).get(f"{LIST}?{query}")
+    assert response.status_code == 400
+    assert response.json()  # names the parameter and why
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("student_id", ["abc", "0", "-3", "99999999999999999999"])
+def test_odd_ids_are_404_not_500(world, api_as, student_id):
+    response = api_as(world.a.users["district_admin"]).get(f"{LIST}{student_id}/")
+    assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_filters_narrow_within_the_visible_set(world, api_as):
+    client = api_as(world.a.users["district_admin"])
+    school2 = client.get(f"{LIST}?school={world.a.school2.pk}").json()
+    assert [s["id"] for s in school2["results"]] == [world.a.students["elsewhere"].pk]
+    section = client.get(f"{LIST}?section={world.a.section.pk}").json()
+    assert {s["id"] for s in section["results"]} == {
+        world.a.students["own"].pk,
+        world.a.students["adult"].pk,
+    }
+    grade = client.get(f"{LIST}?grade=12").json()
+    assert [s["id"] for s in grade["results"]] == [world.a.students["adult"].pk]
+    # Another district's school narrows to nothing rather than reaching across.
+    assert client.get(f"{LIST}?school={world.b.school1.pk}").json()["count"] == 0
+
+
+@pytest.mark.django_db
+def test_page_size_is_capped_at_500(world, api_as):
+    response = api_as(world.a.users["district_admin"]).get(f"{LIST}?page_size=5000")
+    assert response.status_code == 200
+    assert response.json()["count"] == 4
+
+
+@pytest.mark.django_db
+def test_responses_are_not_cached(world, api_as):
+    response = api_as(world.a.users["parent"]).get(detail(world.a.students["own"]))
+    assert response["Cache-Control"] == "no-store"
+
+
+@pytest.mark.django_db
+def test_each_read_is_logged_once_with_its_students(world, api_as):
+    principal = world.a.users["principal"]
+    api_as(principal).get(LIST)
+    [event] = AccessEvent.unscoped.filter(actor=principal)
+    assert event.actor_roles == "principal"
+    assert event.student_count == 3
+    assert set(
+        AccessEventStudent.unscoped.filter(event=event).values_list("student_id", flat=True)
+    ) == {world.a.students[n].pk for n in ("own", "schoolmate", "adult")}
+    assert "health" not in event.categories
+
+
+@pytest.mark.django_db
+def test_a_read_of_nobody_is_not_logged(world, api_as):
+    api_as(world.a.users["adult_parent"]).get(LIST)
+    assert not AccessEvent.unscoped.exists()
+
+
+@pytest.mark.django_db
+def test_schema_and_docs_are_served(api):
+    assert api.get("/api/schema/").status_code == 200
+    docs = api.get("/api/docs/")
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()

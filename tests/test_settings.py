@@ -1,0 +1,56 @@
+"""The settings helpers fail loudly on values they cannot read."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from studentdata.settings import env_bool, env_int, env_list
+
+
+def test_env_bool_reads_the_usual_spellings(monkeypatch):
+    for raw, expected in [("1", True), ("yes", True), ("off", False), ("False", False)]:
+        monkeypatch.setenv("FLAG", raw)
+        assert env_bool("FLAG") is expected
+    monkeypatch.delenv("FLAG")
+    assert env_bool("FLAG", True) is True
+
+
+def test_env_bool_refuses_a_typo(monkeypatch):
+    monkeypatch.setenv("FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="FLAG"):
+        env_bool("FLAG")
+
+
+def test_env_int_refuses_garbage_and_values_below_the_minimum(monkeypatch):
+    monkeypatch.setenv("N", "ten")
+    with pytest.raises(ImproperlyConfigured, match="integer"):
+        env_int("N", 1)
+    monkeypatch.setenv("N", "-1")
+    with pytest.raises(ImproperlyConfigured, match="at least 0"):
+        env_int("N", 1, minimum=0)
+
+
+def test_env_list_splits_and_trims(monkeypatch):
+    monkeypatch.setenv("HOSTS", " a.example , b.example,, ")
+    assert env_list("HOSTS") == ["a.example", "b.example"]
+
+
+def test_production_settings_refuse_to_start_without_a_secret(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"STUDENTDATA_TESTING", "SECRET_KEY"}}
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "studentdata.settings", "DEBUG": "", "STUDENTDATA_DEMO": ""}
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
