@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/studentdata
 DEMO_ENV := STUDENTDATA_DEMO=1 DEBUG=1 DATABASE_URL= CELERY_BROKER_URL= REDIS_URL=
 TEST_ENV := STUDENTDATA_TESTING=1 DATABASE_URL=$(DATABASE_URL)
+BENCH_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
+BENCH_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(BENCH_DATABASE_URL)
 
 .PHONY: install demo test bench lint format clean
 
@@ -27,7 +30,10 @@ test: $(STAMP)
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m bench $(BENCH_ARGS)
+	psql "$(BENCH_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" | grep -q 1 \
+		|| psql "$(BENCH_ADMIN_URL)" -c "CREATE DATABASE bench"
+	$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+	$(BENCH_ENV) $(BIN)/python manage.py bench_access $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

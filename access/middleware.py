@@ -1,19 +1,25 @@
+from django.utils.functional import SimpleLazyObject
+
+from access.viewer import viewer_for
 from records.tenancy import tenant_scope
 
 
-class TenantMiddleware:
-    """Puts the signed-in user's district in force for the request (none → no rows).
+class ViewerMiddleware:
+    """Carries the request's viewer and puts the user's district in force.
 
+    The viewer is built at most once per request, on first use. With no signed-in
+    user of a district, no district is in force and tenant queries answer no rows.
     Token-authenticated API requests are authenticated inside the view, after this
-    runs; ``studentdata.api.StudentDataApiView`` puts the district in force there.
+    runs; ``studentdata.api.ViewerApiView`` sets both there.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        request.viewer = SimpleLazyObject(lambda: viewer_for(request.user))
         user = getattr(request, "user", None)
-        district_id = getattr(user, "district_id", None) if user is not None else None
+        district_id = getattr(user, "district_id", None)
         if user is None or not user.is_authenticated or district_id is None:
             return self.get_response(request)
         with tenant_scope(district_id):

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "studentdata",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -89,13 +90,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "access.middleware.TenantMiddleware",
+    "access.middleware.ViewerMiddleware",
 ]
 
 ROOT_URLCONF = "studentdata.urls"
@@ -157,8 +159,21 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not (DEBUG or DEMO_MODE or env_bool("STUDENTDATA_TESTING", False))
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
-LOGIN_URL = "/admin/login/"
+# Outside production, serve static files straight from the apps (no collectstatic).
+WHITENOISE_USE_FINDERS = DEBUG or DEMO_MODE or env_bool("STUDENTDATA_TESTING", False)
+
+LOGIN_URL = "accounts:home"
+LOGIN_REDIRECT_URL = "accounts:home"
+LOGOUT_REDIRECT_URL = "accounts:home"
 
 # Celery: a broker configured → Redis; none → tasks run inline in the caller.
 REDIS_URL = env_str("REDIS_URL")

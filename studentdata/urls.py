@@ -9,6 +9,7 @@ from records.urls import api_urlpatterns as records_api
 api_v1 = [*records_api]
 
 urlpatterns = [
+    path("", include("accounts.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),

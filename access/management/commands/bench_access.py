@@ -1,0 +1,189 @@
+"""Benchmark the access core at the size of a large district.
+
+Seeds (or reuses) a synthetic district, then for a teacher, a principal and a
+parent prints: the visible-students query against equivalent hand-written SQL
+(median times and their ratio), and the students API list (page of 100) and
+detail latencies, p50/p95, in-process, with their query counts.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import connection, reset_queries
+from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from access.scoping import visible_students
+from access.viewer import eligibility_cutoff, viewer_for
+from accounts.models import Role, RoleMembership, User
+from records.models import District, GuardianLink, SectionTeacher, Student
+
+HAND_WRITTEN_SQL = {
+    "teacher": """
+        SELECT DISTINCT s.id FROM records_student s
+        JOIN records_enrollment e ON e.student_id = s.id AND e.district_id = s.district_id
+        JOIN records_section sec ON sec.id = e.section_id AND sec.district_id = e.district_id
+        JOIN records_academicsession t ON t.id = sec.term_id AND t.district_id = sec.district_id
+        JOIN records_sectionteacher st
+          ON st.section_id = sec.id AND st.district_id = sec.district_id
+        WHERE s.district_id = %(district)s AND st.teacher_id = %(user)s
+          AND t.start_date <= %(today)s AND t.end_date >= %(today)s
+          AND (e.begin_date IS NULL OR e.begin_date <= %(today)s)
+          AND (e.end_date IS NULL OR e.end_date >= %(today)s)
+          AND (st.begin_date IS NULL OR st.begin_date <= %(today)s)
+          AND (st.end_date IS NULL OR st.end_date >= %(today)s)
+    """,
+    "principal": """
+        SELECT DISTINCT s.id FROM records_student s
+        JOIN records_schoolmembership m ON m.student_id = s.id AND m.district_id = s.district_id
+        WHERE s.district_id = %(district)s AND m.school_id = ANY(%(schools)s)
+          AND (m.begin_date IS NULL OR m.begin_date <= %(today)s)
+          AND (m.end_date IS NULL OR m.end_date >= %(today)s)
+    """,
+    "parent": """
+        SELECT s.id FROM records_student s
+        JOIN records_guardianlink g ON g.student_id = s.id AND g.district_id = s.district_id
+        WHERE s.district_id = %(district)s AND g.guardian_id = %(user)s AND g.has_data_access
+          AND (g.begin_date IS NULL OR g.begin_date <= %(today)s)
+          AND (g.end_date IS NULL OR g.end_date >= %(today)s)
+          AND NOT EXISTS (
+            SELECT 1 FROM records_custodyrestriction r
+            WHERE r.district_id = g.district_id AND r.guardian_link_id = g.id AND r.scope = 'all'
+              AND (r.begin_date IS NULL OR r.begin_date <= %(today)s)
+              AND (r.end_date IS NULL OR r.end_date >= %(today)s))
+          AND (s.is_tax_dependent OR (NOT s.is_postsecondary
+               AND (s.birth_date IS NULL OR s.birth_date > %(cutoff)s)))
+    """,
+}
+
+
+@dataclass
+class Timing:
+    p50: float
+    p95: float
+    queries: int
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+
+
+def timed(fn, runs: int) -> list[float]:
+    fn()  # warm caches and plans
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark who-sees-what at district scale: the access filter against hand-written "
+        "SQL, and API list/detail latency with query counts, for a teacher, a principal "
+        "and a parent."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--district", default="bench")
+        parser.add_argument("--students", type=int, default=200_000)
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--runs", type=int, default=50)
+
+    def handle(self, *args, district, students, seed, runs, **options):
+        if not District.objects.filter(slug=district).exists():
+            self.stdout.write(f"Seeding {students:,} students into '{district}' …")
+            start = time.perf_counter()
+            call_command("seed_demo", district=district, students=students, seed=seed)
+            self.stdout.write(f"Seeded in {time.perf_counter() - start:.0f} s")
+        the_district = District.objects.get(slug=district)
+        total = Student.unscoped.filter(district=the_district).count()
+        self.stdout.write(
+            f"District '{district}': {total:,} students, database {connection.vendor}\n"
+        )
+        readers = self.pick_readers(the_district)
+        header = (
+            f"{'reader':<10} {'visible':>8} {'ORM ms':>8} {'SQL ms':>8} {'ratio':>6} "
+            f"{'list p50':>9} {'list p95':>9} {'list q':>6} "
+            f"{'detail p50':>10} {'detail p95':>10} {'detail q':>8}"
+        )
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for label, user in readers.items():
+            self.bench_reader(label, user, runs)
+
+    def pick_readers(self, district) -> dict[str, User]:
+        scoped = {"district": district}
+        teacher_id = (
+            SectionTeacher.unscoped.filter(**scoped).order_by("id").values("teacher_id")[:1]
+        )
+        principal = (
+            RoleMembership.unscoped.filter(**scoped, role=Role.PRINCIPAL)
+            .order_by("school__kind", "id")  # a high school: the largest
+            .values("user_id")[:1]
+        )
+        parent = (
+            GuardianLink.unscoped.filter(**scoped)
+            .values("guardian_id")
+            .annotate(children=Count("student_id", distinct=True))
+            .filter(children__gte=2)
+            .order_by("guardian_id")
+            .values("guardian_id")[:1]
+        )
+        return {
+            "teacher": User.objects.get(pk=teacher_id),
+            "principal": User.objects.get(pk=principal),
+            "parent": User.objects.get(pk=parent),
+        }
+
+    def bench_reader(self, label: str, user: User, runs: int) -> None:
+        viewer = viewer_for(user)
+        ids = list(visible_students(viewer).values_list("pk", flat=True))
+        params = {
+            "district": viewer.district_id,
+            "user": user.pk,
+            "today": viewer.today,
+            "schools": sorted(next((r.school_ids for r in viewer.routes if r.school_ids), [])),
+            "cutoff": eligibility_cutoff(viewer.district, viewer.today),
+        }
+
+        def orm():
+            list(visible_students(viewer_for(user)).values_list("pk", flat=True))
+
+        def hand_written():
+            with connection.cursor() as cursor:
+                cursor.execute(HAND_WRITTEN_SQL[label], params)
+                return {row[0] for row in cursor.fetchall()}
+
+        assert hand_written() == set(ids), f"hand-written SQL disagrees for {label}"
+        orm_ms = statistics.median(timed(orm, runs))
+        sql_ms = statistics.median(timed(hand_written, runs))
+
+        client = APIClient()
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        list_timing = self.api_timing(client, "/api/v1/students/?page_size=100", runs)
+        detail_timing = self.api_timing(client, f"/api/v1/students/{ids[len(ids) // 2]}/", runs)
+        self.stdout.write(
+            f"{label:<10} {len(ids):>8,} {orm_ms:>8.2f} {sql_ms:>8.2f} {orm_ms / sql_ms:>6.2f} "
+            f"{list_timing.p50:>9.1f} {list_timing.p95:>9.1f} {list_timing.queries:>6} "
+            f"{detail_timing.p50:>10.1f} {detail_timing.p95:>10.1f} {detail_timing.queries:>8}"
+        )
+
+    def api_timing(self, client: APIClient, url: str, runs: int) -> Timing:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url, secure=True)
+        assert response.status_code == 200, (url, response.status_code)
+        samples = timed(lambda: client.get(url, secure=True), runs)
+        reset_queries()
+        p50, p95 = percentiles(samples)
+        return Timing(p50, p95, len(captured))

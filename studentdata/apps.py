@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class StudentdataConfig(AppConfig):
+    """The project package as an app: it holds the shared stylesheet."""
+
+    name = "studentdata"
+    verbose_name = "studentdata"

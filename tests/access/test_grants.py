@@ -1,0 +1,48 @@
+"""Object grants through django-guardian: per school, per category, never global."""
+
+from __future__ import annotations
+
+import pytest
+
+from access.categories import ALL_CATEGORIES
+from access.grants import (
+    UnknownCategory,
+    school_category_grant,
+    school_category_revoke,
+    schools_granted,
+)
+
+
+@pytest.mark.django_db
+def test_a_grant_is_per_school_and_per_category(world):
+    vendor = world.a.users["teacher"]
+    school_category_grant(grantee=vendor, school=world.a.school1, category="transportation")
+    assert list(schools_granted(vendor, "transportation")) == [world.a.school1]
+    assert list(schools_granted(vendor, "health")) == []
+    school_category_revoke(grantee=vendor, school=world.a.school1, category="transportation")
+    assert list(schools_granted(vendor, "transportation")) == []
+
+
+@pytest.mark.django_db
+def test_every_category_has_its_permission(world):
+    for category in ALL_CATEGORIES:
+        school_category_grant(
+            grantee=world.a.users["nurse"], school=world.a.school2, category=category
+        )
+        assert list(schools_granted(world.a.users["nurse"], category)) == [world.a.school2]
+
+
+@pytest.mark.django_db
+def test_superusers_hold_no_grant_they_were_not_given(world):
+    assert list(schools_granted(world.a.users["superuser"], "directory")) == []
+    assert list(schools_granted(world.outsider, "directory")) == []
+
+
+@pytest.mark.django_db
+def test_grants_never_cross_districts(world):
+    with pytest.raises(PermissionError):
+        school_category_grant(
+            grantee=world.a.users["teacher"], school=world.b.school1, category="directory"
+        )
+    with pytest.raises(UnknownCategory):
+        schools_granted(world.a.users["teacher"], "shoe_size")
