@@ -93,8 +93,14 @@ def record_access(
 
 
 def verify_chain(district_id: int) -> int | None:
-    """The sequence of the first event whose hash does not verify, or ``None`` if all do."""
+    """The sequence of the first event whose hash does not verify, or ``None`` if all do.
+
+    Events cut from the end would leave a valid shorter chain, so the chain head's
+    last sequence and hash must also match the last event: if they don't, the
+    answer is the first missing sequence.
+    """
     expected_prev = "0" * 64
+    last_sequence = 0
     students_by_event: dict[int, list[int]] = {}
     for event_id, student_id in AccessEventStudent.unscoped.filter(
         district_id=district_id
@@ -103,7 +109,12 @@ def verify_chain(district_id: int) -> int | None:
     for event in AccessEvent.unscoped.filter(district_id=district_id).order_by("sequence"):
         if event.prev_hash != expected_prev:
             return event.sequence
+        if event.sequence != last_sequence + 1:
+            return last_sequence + 1
         if _entry_hash(event, students_by_event.get(event.pk, [])) != event.entry_hash:
             return event.sequence
-        expected_prev = event.entry_hash
+        expected_prev, last_sequence = event.entry_hash, event.sequence
+    head = AuditChain.unscoped.filter(district_id=district_id).first()
+    if head is not None and (head.last_sequence, head.last_hash) != (last_sequence, expected_prev):
+        return last_sequence + 1
     return None

@@ -96,3 +96,15 @@ def test_tampering_behind_the_triggers_is_detected(world):
 def test_reading_nobody_records_nothing(world):
     assert read(world, world.a.users["principal"]) is None
     assert AccessEvent.unscoped.count() == 0
+
+
+@pytest.mark.django_db
+def test_events_cut_from_the_end_are_detected(world):
+    read(world, world.a.users["principal"], "own")
+    last = read(world, world.a.users["teacher"], "own")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute("DELETE FROM access_accesseventstudent WHERE event_id = %s", [last.pk])
+        cursor.execute("DELETE FROM access_accessevent WHERE id = %s", [last.pk])
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    assert verify_chain(world.a.district.pk) == last.sequence

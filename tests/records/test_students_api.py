@@ -52,11 +52,18 @@ def test_detail_is_200_for_own_and_404_for_everyone_else(world, api_as, reader):
 
 
 @pytest.mark.django_db
-def test_anonymous_gets_401_or_403_and_no_data(world, api):
+def test_anonymous_gets_401_and_no_data(world, api):
     for url in (LIST, detail(world.a.students["own"])):
         response = api.get(url)
-        assert response.status_code in (401, 403)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == "Token"
         assert "results" not in response.json()
+
+
+@pytest.mark.django_db
+def test_a_bad_token_is_401(world, api):
+    api.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    assert api.get(LIST).status_code == 401
 
 
 @pytest.mark.django_db
