@@ -140,3 +140,15 @@ def fast_password_hashing(settings):
 def plain_http_test_client(settings):
     # The test client speaks plain HTTP; production redirects it to HTTPS.
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let Django empty the append-only log between transactional (live server) tests."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        [name] = cursor.fetchone()
+        cursor.execute(f'ALTER DATABASE "{name}" SET studentdata.allow_truncate = on')
+    connection.close()  # the next connection starts with the setting
