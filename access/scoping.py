@@ -1,23 +1,22 @@
 """Which students a viewer may see, as one SQL query, and what of each.
 
-Every route is an indexed subquery filtered by the viewer's district at each step
-(DESIGN section 4), OR-ed together on the student table. Nothing here loops over
-students in Python to decide access; per-student category sets come from route
-flags computed in the same query that fetches the page.
+Each route is a subquery of student ids, filtered by the viewer's district at
+every step (DESIGN section 4); several routes are joined by one UNION. Nothing
+here loops over students in Python to decide access; which routes reach each
+student of a page comes from flags computed in the query that fetches the page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import Http404
 
+from access.categories import Category
 from access.viewer import Route, Viewer, eligibility_cutoff
 from records.models import (
     AcademicSession,
-    CustodyRestriction,
     Enrollment,
     GuardianLink,
     SchoolMembership,
@@ -37,13 +36,14 @@ class StudentNotFound(Http404):
 
 @dataclass(frozen=True)
 class Allowed:
-    """What of one student a viewer may see."""
+    """What of one student a viewer may see, and through which roles."""
 
     categories: frozenset[str]
     program_kinds: frozenset[str] | None = None  # None: every program
     # Reached only by parties outside the family and the school (providers): the
     # directory then shows only designated fields the family has not opted out of.
     outside_school: bool = False
+    via: frozenset[str] = frozenset()  # the route labels that reach the student
 
     def __or__(self, other: Allowed) -> Allowed:
         if not self.categories:
@@ -54,14 +54,18 @@ class Allowed:
             self.categories | other.categories,
             _union_program_kinds(self, other),
             outside_school=self.outside_school and other.outside_school,
+            via=self.via | other.via,
         )
+
+    def without(self, hidden: frozenset[str]) -> Allowed:
+        return Allowed(self.categories - hidden, self.program_kinds, self.outside_school, self.via)
 
 
 def _union_program_kinds(a: Allowed, b: Allowed) -> frozenset[str] | None:
     """Program kinds of two grants combined; ``None`` (all programs) wins."""
-    if "programs" not in a.categories:
+    if Category.PROGRAMS not in a.categories:
         return b.program_kinds
-    if "programs" not in b.categories:
+    if Category.PROGRAMS not in b.categories:
         return a.program_kinds
     if a.program_kinds is None or b.program_kinds is None:
         return None
@@ -69,6 +73,13 @@ def _union_program_kinds(a: Allowed, b: Allowed) -> frozenset[str] | None:
 
 
 NOTHING = Allowed(frozenset())
+
+# The category a list filter reveals: a reader may narrow only by what they may see.
+FILTER_CATEGORIES = {
+    "school_id": Category.DIRECTORY,
+    "grade_level": Category.DIRECTORY,
+    "section_id": Category.ENROLLMENT,
+}
 
 
 @dataclass(frozen=True)
@@ -85,33 +96,33 @@ def _in_district(model, viewer: Viewer) -> QuerySet:
     return model.unscoped.filter(district_id=viewer.district_id)
 
 
-def _guardian_q(viewer: Viewer) -> Q:
-    """Own children through a link with data access and no active all-records restriction.
+def _guardian_ids(viewer: Viewer) -> QuerySet:
+    """Own children through a current link with data access.
 
     Once a child is an eligible student (99.5) the parent keeps access only while
-    the district flags the child as a tax dependent.
+    the district flags the child as a tax dependent. Custody restrictions apply to
+    the person whatever the route (see ``visible_students``).
     """
-    today = viewer.today
-    blocking_restriction = (
-        _in_district(CustodyRestriction, viewer)
-        .filter(guardian_link=OuterRef("pk"), scope=CustodyRestriction.Scope.ALL)
-        .filter(active_on_q(today))
-    )
     links = (
         _in_district(GuardianLink, viewer)
         .filter(guardian=viewer.user, has_data_access=True)
-        .filter(active_on_q(today))
-        .exclude(Exists(blocking_restriction))
+        .filter(active_on_q(viewer.today))
     )
-    cutoff = eligibility_cutoff(viewer.district, today)
+    cutoff = eligibility_cutoff(viewer.district, viewer.today)
     not_eligible = Q(is_postsecondary=False) & (
         Q(birth_date__isnull=True) | Q(birth_date__gt=cutoff)
     )
-    return Q(pk__in=links.values("student_id")) & (not_eligible | Q(is_tax_dependent=True))
+    return (
+        _in_district(Student, viewer)
+        .filter(pk__in=links.values("student_id"))
+        .filter(not_eligible | Q(is_tax_dependent=True))
+        .values("pk")
+    )
 
 
-def _teacher_q(viewer: Viewer) -> Q:
-    """Students actively enrolled in a section the viewer teaches, in a current term."""
+def _teacher_ids(viewer: Viewer, route: Route) -> QuerySet:
+    """Students actively enrolled in a section the viewer teaches, at a school where
+    they hold the teacher role, in a term that includes today."""
     today = viewer.today
     current_terms = _in_district(AcademicSession, viewer).filter(
         start_date__lte=today, end_date__gte=today
@@ -120,42 +131,53 @@ def _teacher_q(viewer: Viewer) -> Q:
         _in_district(SectionTeacher, viewer).filter(teacher=viewer.user).filter(active_on_q(today))
     )
     sections = _in_district(Section, viewer).filter(
-        pk__in=taught.values("section_id"), term_id__in=current_terms.values("pk")
+        pk__in=taught.values("section_id"),
+        term_id__in=current_terms.values("pk"),
+        school_id__in=sorted(route.school_ids),
     )
     enrolled = (
         _in_district(Enrollment, viewer)
         .filter(section_id__in=sections.values("pk"))
         .filter(active_on_q(today))
     )
-    return Q(pk__in=enrolled.values("student_id"))
+    return enrolled.values("student_id")
 
 
-def _school_staff_q(viewer: Viewer, route: Route) -> Q:
+def _school_staff_ids(viewer: Viewer, route: Route) -> QuerySet:
     """Students whose current school membership is one of the route's schools."""
     members = (
         _in_district(SchoolMembership, viewer)
         .filter(school_id__in=sorted(route.school_ids))
         .filter(active_on_q(viewer.today))
     )
-    return Q(pk__in=members.values("student_id"))
+    return members.values("student_id")
 
 
-def route_q(viewer: Viewer, route: Route) -> Q:
+def route_student_ids(viewer: Viewer, route: Route) -> QuerySet:
+    """The ids of the students one route reaches, as a subquery."""
     if route.kind == "guardian":
-        return _guardian_q(viewer)
+        return _guardian_ids(viewer)
     if route.kind == "teacher":
-        return _teacher_q(viewer)
+        return _teacher_ids(viewer, route)
     if route.kind == "school_staff":
-        return _school_staff_q(viewer, route)
+        return _school_staff_ids(viewer, route)
     if route.kind == "eligible_student":
-        return Q(pk=route.student_id)
+        return _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
     if route.kind == "district_admin":
-        return Q(district_id=viewer.district_id)
-    return Q(pk__in=[])  # an unknown route reaches nobody
+        return _in_district(Student, viewer).values("pk")
+    return _in_district(Student, viewer).none().values("pk")  # an unknown route: nobody
 
 
 def _flag(index: int) -> str:
     return f"_via_route_{index}"
+
+
+def _reach(viewer: Viewer) -> Q:
+    if any(route.kind == "district_admin" for route in viewer.routes):
+        return Q()  # the whole district: already the base filter
+    subqueries = [route_student_ids(viewer, route) for route in viewer.routes]
+    reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
+    return Q(pk__in=reached)
 
 
 def visible_students(
@@ -168,34 +190,47 @@ def visible_students(
     """The students this viewer may see, optionally narrowed; one SQL query.
 
     With several routes each row is annotated with which routes reach it, so the
-    categories of a page need no further query (see ``allowed_for``).
+    categories of a page need no further query (see ``allowed_for``). A filter
+    narrows only among students whose filtered category the viewer may see, so
+    that filtering cannot reveal what the record would not.
     """
     if not viewer.has_access:
         return Student.unscoped.none()
-    reach = Q(pk__in=[])
-    for route in viewer.routes:
-        reach |= route_q(viewer, route)
-    students = _in_district(Student, viewer).filter(reach)
+    students = _in_district(Student, viewer).filter(_reach(viewer))
+    if viewer.fully_restricted_student_ids:
+        students = students.exclude(pk__in=viewer.fully_restricted_student_ids)
     if len(viewer.routes) > 1:
         students = students.annotate(
             **{
-                _flag(i): ExpressionWrapper(route_q(viewer, route), output_field=BooleanField())
+                _flag(i): ExpressionWrapper(
+                    Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
+                )
                 for i, route in enumerate(viewer.routes)
             }
         )
-    if school_id is not None:
-        members = _in_district(SchoolMembership, viewer).filter(school_id=school_id)
-        students = students.filter(
+    filters = {"school_id": school_id, "section_id": section_id, "grade_level": grade_level}
+    for name, value in filters.items():
+        if value is None:
+            continue
+        hidden = [s for s, h in viewer.restrictions.items() if FILTER_CATEGORIES[name] in h]
+        if hidden:
+            students = students.exclude(pk__in=hidden)
+        students = _narrow(viewer, students, name, value)
+    return students.order_by("family_name", "given_name", "id")
+
+
+def _narrow(viewer: Viewer, students: QuerySet, name: str, value) -> QuerySet:
+    if name == "school_id":
+        members = _in_district(SchoolMembership, viewer).filter(school_id=value)
+        return students.filter(
             pk__in=members.filter(active_on_q(viewer.today)).values("student_id")
         )
-    if section_id is not None:
-        rostered = _in_district(Enrollment, viewer).filter(section_id=section_id)
-        students = students.filter(
+    if name == "section_id":
+        rostered = _in_district(Enrollment, viewer).filter(section_id=value)
+        return students.filter(
             pk__in=rostered.filter(active_on_q(viewer.today)).values("student_id")
         )
-    if grade_level is not None:
-        students = students.filter(grade_level=grade_level)
-    return students.order_by("family_name", "given_name", "id")
+    return students.filter(grade_level=value)
 
 
 def _routes_reaching(viewer: Viewer, student: Student) -> list[Route]:
@@ -204,38 +239,24 @@ def _routes_reaching(viewer: Viewer, student: Student) -> list[Route]:
     return [route for i, route in enumerate(viewer.routes) if getattr(student, _flag(i), False)]
 
 
-def _restricted_categories(viewer: Viewer, student_ids: Iterable[int]) -> dict[int, set[str]]:
-    """Categories hidden from this guardian by active category-scoped restrictions."""
-    rows = (
-        _in_district(CustodyRestriction, viewer)
-        .filter(
-            scope=CustodyRestriction.Scope.CATEGORIES,
-            guardian_link__in=_in_district(GuardianLink, viewer).filter(
-                guardian=viewer.user, student_id__in=list(student_ids)
-            ),
-        )
-        .filter(active_on_q(viewer.today))
-        .values_list("guardian_link__student_id", "categories")
-    )
-    hidden: dict[int, set[str]] = {}
-    for student_id, categories in rows:
-        hidden.setdefault(student_id, set()).update(categories or [])
-    return hidden
-
-
 def allowed_for(viewer: Viewer, students: list[Student]) -> dict[int, Allowed]:
-    """Per student of a fetched page, the categories this viewer may see."""
-    guardian = viewer.route("guardian")
-    hidden = _restricted_categories(viewer, [s.pk for s in students]) if guardian else {}
+    """Per student of a fetched page, the categories this viewer may see.
+
+    The routes' grants are combined first; the person's custody restrictions are
+    taken away last, so no route can give back what a court order hides.
+    """
     result = {}
     for student in students:
         allowed = NOTHING
         for route in _routes_reaching(viewer, student):
-            categories = route.categories
-            if route.kind == "guardian":
-                categories = categories - hidden.get(student.pk, set())
-            allowed = allowed | Allowed(categories, route.program_kinds, route.outside_school)
-        result[student.pk] = allowed
+            allowed = allowed | Allowed(
+                route.categories,
+                route.program_kinds,
+                route.outside_school,
+                frozenset({route.label}),
+            )
+        hidden = viewer.restrictions.get(student.pk)
+        result[student.pk] = allowed.without(hidden) if hidden else allowed
     return result
 
 
@@ -245,6 +266,8 @@ def student_access_by_id(viewer: Viewer, student_id) -> StudentAccess:
         student_id = int(student_id)
     except (TypeError, ValueError):
         raise StudentNotFound() from None
+    if not 0 < student_id < 2**63:
+        raise StudentNotFound()
     student = visible_students(viewer).filter(pk=student_id).first()
     if student is None:
         raise StudentNotFound()

@@ -7,16 +7,30 @@ A Django superuser is not a data role; only roles and relationships make routes.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from zoneinfo import ZoneInfo
+from types import MappingProxyType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from access import policy
+from access.categories import ALL_CATEGORIES
 from accounts.models import Role, RoleMembership, User
-from records.models import District, GuardianLink, SectionTeacher, Student, active_on_q
+from records.models import (
+    CustodyRestriction,
+    District,
+    GuardianLink,
+    SectionTeacher,
+    Student,
+    active_on_q,
+)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,7 @@ class Route:
     kind: str
     label: str
     categories: frozenset[str]
-    school_ids: frozenset[int] = frozenset()  # school staff: the schools they serve
+    school_ids: frozenset[int] = frozenset()  # staff and teachers: the schools they serve
     student_id: int | None = None  # eligible student: themself
     program_kinds: frozenset[str] | None = None  # None: every program in the category
     outside_school: bool = False  # a party other than the family and school officials
@@ -42,6 +56,9 @@ class Viewer:
     district: District | None
     today: date
     routes: tuple[Route, ...] = field(default=())
+    # Custody restrictions on this person, per student: the categories hidden from
+    # them whatever route they read by. All categories hidden = the student is gone.
+    restrictions: Mapping[int, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def district_id(self) -> int | None:
@@ -58,12 +75,24 @@ class Viewer:
     def route(self, kind: str) -> Route | None:
         return next((r for r in self.routes if r.kind == kind), None)
 
+    @property
+    def fully_restricted_student_ids(self) -> list[int]:
+        return sorted(s for s, hidden in self.restrictions.items() if hidden >= ALL_CATEGORIES)
+
 
 NO_ACCESS = Viewer(user=None, district=None, today=date.min)
 
 
 def district_today(district: District) -> date:
-    return timezone.localdate(timezone=ZoneInfo(district.timezone))
+    try:
+        zone = ZoneInfo(district.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        # A bad setting must not lock a district out; the server's zone is one day off at most.
+        logger.error(
+            "District %s has an unknown timezone; using %s", district.pk, settings.TIME_ZONE
+        )
+        zone = ZoneInfo(settings.TIME_ZONE)
+    return timezone.localdate(timezone=zone)
 
 
 def eligibility_cutoff(district: District, today: date) -> date:
@@ -83,23 +112,36 @@ def viewer_for(user, *, today: date | None = None) -> Viewer:
         return NO_ACCESS
     district = District.objects.get(pk=user.district_id)
     today = today or district_today(district)
-    routes = [*_staff_routes(user, district, today), *_relationship_routes(user, district, today)]
-    return Viewer(user=user, district=district, today=today, routes=tuple(routes))
+    memberships = _active_memberships(user, district, today)
+    flags = _relationship_flags(user, district)
+    routes = [
+        *_staff_routes(memberships),
+        *_teacher_routes(memberships, flags),
+        *_family_routes(flags, district, today),
+    ]
+    restrictions = _restrictions(user, district, today) if flags["guards"] else {}
+    return Viewer(
+        user=user,
+        district=district,
+        today=today,
+        routes=tuple(routes),
+        restrictions=MappingProxyType(restrictions),
+    )
 
 
-def _staff_routes(user, district: District, today: date) -> list[Route]:
-    memberships = (
+def _active_memberships(user, district: District, today: date) -> dict[str, set[int | None]]:
+    schools_by_role: dict[str, set[int | None]] = {}
+    rows = (
         RoleMembership.unscoped.filter(district=district, user=user)
         .filter(active_on_q(today))
         .values_list("role", "school_id")
     )
-    schools_by_role: dict[str, set[int]] = {}
-    is_district_admin = False
-    for role, school_id in memberships:
-        if role == Role.DISTRICT_ADMIN:
-            is_district_admin = True
-        elif role in policy.SCHOOL_ROLE_CATEGORIES:
-            schools_by_role.setdefault(role, set()).add(school_id)
+    for role, school_id in rows:
+        schools_by_role.setdefault(role, set()).add(school_id)
+    return schools_by_role
+
+
+def _staff_routes(memberships: dict[str, set[int | None]]) -> list[Route]:
     routes = [
         Route(
             kind="school_staff",
@@ -107,9 +149,10 @@ def _staff_routes(user, district: District, today: date) -> list[Route]:
             categories=policy.SCHOOL_ROLE_CATEGORIES[role],
             school_ids=frozenset(schools),
         )
-        for role, schools in sorted(schools_by_role.items())
+        for role, schools in sorted(memberships.items())
+        if role in policy.SCHOOL_ROLE_CATEGORIES
     ]
-    if is_district_admin:
+    if Role.DISTRICT_ADMIN in memberships:
         routes.append(
             Route(
                 kind="district_admin",
@@ -120,8 +163,24 @@ def _staff_routes(user, district: District, today: date) -> list[Route]:
     return routes
 
 
-def _relationship_routes(user, district: District, today: date) -> list[Route]:
-    """Teacher, guardian and eligible-student routes, found in one query."""
+def _teacher_routes(memberships: dict[str, set[int | None]], flags: dict) -> list[Route]:
+    """Teachers reach their rosters only while they hold the teacher role at that school."""
+    schools = memberships.get(Role.TEACHER)
+    if not schools or not flags["teaches"]:
+        return []
+    return [
+        Route(
+            kind="teacher",
+            label=Role.TEACHER,
+            categories=policy.TEACHER_CATEGORIES,
+            school_ids=frozenset(schools),
+            program_kinds=policy.TEACHER_PROGRAMS,
+        )
+    ]
+
+
+def _relationship_flags(user, district: District) -> dict:
+    """Whether the user teaches, is a guardian, or is a student — one query."""
     own_student = Student.unscoped.filter(district=district, user_id=OuterRef("pk"))
     flags = (
         User.objects.filter(pk=user.pk)
@@ -135,18 +194,11 @@ def _relationship_routes(user, district: District, today: date) -> list[Route]:
         .values("teaches", "guards", "own_student_id", "own_birth_date", "own_postsecondary")
         .first()
     )
+    return flags or {"teaches": False, "guards": False, "own_student_id": None}
+
+
+def _family_routes(flags: dict, district: District, today: date) -> list[Route]:
     routes = []
-    if flags is None:
-        return routes
-    if flags["teaches"]:
-        routes.append(
-            Route(
-                kind="teacher",
-                label=Role.TEACHER,
-                categories=policy.TEACHER_CATEGORIES,
-                program_kinds=policy.TEACHER_PROGRAMS,
-            )
-        )
     if flags["guards"]:
         routes.append(
             Route(kind="guardian", label="guardian", categories=policy.GUARDIAN_CATEGORIES)
@@ -164,3 +216,31 @@ def _relationship_routes(user, district: District, today: date) -> list[Route]:
                 )
             )
     return routes
+
+
+def restriction_hides(scope: str, categories) -> frozenset[str]:
+    """What one restriction hides. Anything unreadable hides everything (fails closed)."""
+    if scope != CustodyRestriction.Scope.CATEGORIES:
+        return ALL_CATEGORIES
+    if not isinstance(categories, list) or not categories:
+        return ALL_CATEGORIES
+    named = frozenset(categories)
+    return named if named <= ALL_CATEGORIES else ALL_CATEGORIES
+
+
+def _restrictions(user, district: District, today: date) -> dict[int, frozenset[str]]:
+    """Active custody restrictions on this person, per student."""
+    links = GuardianLink.unscoped.filter(district=district, guardian=user)
+    rows = (
+        CustodyRestriction.unscoped.filter(
+            district=district, guardian_link__in=links, guardian_link__district=district
+        )
+        .filter(active_on_q(today))
+        .values_list("guardian_link__student_id", "scope", "categories")
+    )
+    hidden: dict[int, frozenset[str]] = {}
+    for student_id, scope, categories in rows:
+        hidden[student_id] = hidden.get(student_id, frozenset()) | restriction_hides(
+            scope, categories
+        )
+    return hidden

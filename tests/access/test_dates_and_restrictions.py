@@ -228,3 +228,78 @@ def test_a_principal_who_is_also_a_nurse_elsewhere_gets_health_only_there(world)
     allowed = allowed_for(viewer, students)
     assert "health" in allowed[world.a.students["elsewhere"].pk].categories
     assert "health" not in allowed[world.a.students["own"].pk].categories
+
+
+@pytest.mark.django_db
+def test_a_restriction_binds_the_person_whatever_route_they_read_by(world, api_as):
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")
+    restriction = f.CustodyRestrictionFactory(
+        guardian_link=link, scope=CustodyRestriction.Scope.CATEGORIES, categories=["contact"]
+    )
+    response = api_as(teacher).get(f"/api/v1/students/{own.pk}/")
+    assert response.status_code == 200
+    assert "contact" not in response.json()
+    restriction.scope = CustodyRestriction.Scope.ALL
+    restriction.save()
+    assert api_as(teacher).get(f"/api/v1/students/{own.pk}/").status_code == 404
+    assert names_visible(world, teacher) == {"adult"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "hidden, query",
+    [
+        ("directory", "school={school}"),
+        ("directory", "grade=07"),
+        ("enrollment", "section={section}"),
+    ],
+)
+def test_filters_cannot_reveal_a_restricted_category(world, api_as, hidden, query):
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"],
+        scope=CustodyRestriction.Scope.CATEGORIES,
+        categories=[hidden],
+    )
+    client = api_as(world.a.users["parent"])
+    url = "/api/v1/students/?" + query.format(school=world.a.school1.pk, section=world.a.section.pk)
+    assert client.get(url).json()["count"] == 0
+    assert client.get("/api/v1/students/").json()["count"] == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "scope, categories",
+    [
+        ("categories", ["address"]),  # not a category name
+        ("categories", ["Contact"]),
+        ("categories", []),
+        ("categories", "contact"),  # a string, not a list
+        ("everything", ["contact"]),  # an unknown scope
+    ],
+)
+def test_an_unreadable_restriction_hides_everything(world, scope, categories):
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"], scope=scope, categories=categories
+    )
+    assert names_visible(world, world.a.users["parent"]) == set()
+
+
+@pytest.mark.django_db
+def test_a_teacher_whose_teacher_role_ended_loses_the_rosters(world, today):
+    from accounts.models import Role, RoleMembership
+
+    RoleMembership.unscoped.filter(user=world.a.users["teacher"], role=Role.TEACHER).update(
+        end_date=today - timedelta(days=1)
+    )
+    assert names_visible(world, world.a.users["teacher"]) == set()
+
+
+@pytest.mark.django_db
+def test_a_teacher_role_at_another_school_does_not_open_this_schools_sections(world):
+    from accounts.models import Role, RoleMembership
+
+    RoleMembership.unscoped.filter(user=world.a.users["teacher"], role=Role.TEACHER).update(
+        school=world.a.school2
+    )
+    assert names_visible(world, world.a.users["teacher"]) == set()

@@ -27,6 +27,7 @@ def populate(district, n: int):
     period = f.AcademicSessionFactory(district=district, kind="gradingPeriod")
     section = f.SectionFactory(district=district, school=school)
     teacher = f.UserFactory(district=district)
+    f.RoleMembershipFactory(user=teacher, role=Role.TEACHER, school=school)
     f.SectionTeacherFactory(section=section, teacher=teacher)
     parent = f.UserFactory(district=district)
     staff = {}

@@ -1,0 +1,93 @@
+"""seed_demo: deterministic, every role populated, and its logins see what they say."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from access.scoping import allowed_for, visible_students
+from access.viewer import viewer_for
+from accounts.models import Role, RoleMembership, User
+from records import models as m
+from records.seeding import seed_demo
+
+AS_OF = date(2026, 11, 18)  # a school day in the fall term
+
+
+def fingerprint(district) -> str:
+    rows = m.Student.unscoped.filter(district=district).order_by("sourced_id")
+    text = "|".join(
+        f"{s.sourced_id},{s.given_name},{s.family_name},{s.birth_date},{s.grade_level}"
+        for s in rows
+    )
+    attendance = m.AttendanceRecord.unscoped.filter(district=district).count()
+    return hashlib.sha256(f"{text}#{attendance}".encode()).hexdigest()
+
+
+@pytest.fixture
+def seeded(db):
+    [result] = seed_demo(students=150, seed=7, as_of=AS_OF, district="demo")
+    return result
+
+
+@pytest.mark.django_db
+def test_the_same_seed_gives_the_same_district(seeded):
+    first = fingerprint(seeded.district)
+    [again] = seed_demo(students=150, seed=7, as_of=AS_OF, district="demo", reset=True)
+    assert fingerprint(again.district) == first
+    [other] = seed_demo(students=150, seed=8, as_of=AS_OF, district="other")
+    assert fingerprint(other.district) != first
+
+
+@pytest.mark.django_db
+def test_every_role_and_every_record_table_is_populated(seeded):
+    district = seeded.district
+    roles = set(RoleMembership.unscoped.filter(district=district).values_list("role", flat=True))
+    assert roles == set(Role.values)
+    for model in (
+        m.School, m.AcademicSession, m.Course, m.Section, m.Student, m.SchoolMembership,
+        m.GuardianLink, m.CustodyRestriction, m.SectionTeacher, m.Enrollment,
+        m.AttendanceRecord, m.Grade, m.AssessmentResult, m.ProgramParticipation,
+        m.HealthRecord, m.TransportationAssignment, m.DirectoryOptOut,
+    ):  # fmt: skip
+        assert model.unscoped.filter(district=district).exists(), model
+    kinds = set(m.School.unscoped.filter(district=district).values_list("kind", flat=True))
+    assert {"elementary", "middle", "high"} <= kinds
+
+
+@pytest.mark.django_db
+def test_the_printed_logins_see_what_they_are_said_to(seeded):
+    logins = seeded.logins
+    assert set(logins) == {
+        "district_admin", "principal", "school_admin", "counselor", "nurse",
+        "special_education", "teacher", "parent_two_children", "parent_category_restricted",
+        "parent_all_restricted", "eligible_student", "tax_dependent_parent",
+    }  # fmt: skip
+
+    def reach(label):
+        user = User.objects.get(username=logins[label])
+        viewer = viewer_for(user, today=AS_OF)
+        students = list(visible_students(viewer))
+        return students, allowed_for(viewer, students)
+
+    assert reach("parent_all_restricted")[0] == []
+    students, allowed = reach("parent_category_restricted")
+    assert len(students) == 1 and "contact" not in allowed[students[0].pk].categories
+    students, _ = reach("eligible_student")
+    assert [s.user.username for s in students] == [logins["eligible_student"]]
+    assert len(reach("parent_two_children")[0]) == 2
+    assert len(reach("tax_dependent_parent")[0]) >= 1
+    students, allowed = reach("teacher")
+    assert students and all("health" not in a.categories for a in allowed.values())
+    assert len(reach("district_admin")[0]) == 150
+
+
+@pytest.mark.django_db
+def test_an_existing_district_is_left_alone(seeded, capsys):
+    before = fingerprint(seeded.district)
+    call_command("seed_demo", "--as-of=2026-11-18", district="demo", students=150, seed=99)
+    assert "exists" in capsys.readouterr().out
+    assert fingerprint(m.District.objects.get(slug="demo")) == before
