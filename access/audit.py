@@ -1,7 +1,8 @@
 """The access log: every read of student PII recorded, batched, hash-chained.
 
-``record_access`` writes one ``AccessEvent`` and one bulk insert of its students,
-whatever the number of students, after locking the district's chain head so each
+``record_reads`` writes one ``AccessEvent`` and one bulk insert of its students per
+group of students read alike (same categories, same roles) — one group for nearly
+every page, whatever its size — after locking the district's chain head so each
 event carries the hash of the one before (REQUIREMENTS 19). ``verify_chain``
 recomputes the chain and names the first entry that does not match.
 """
@@ -10,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
+from access import policy
 from access.models import AccessEvent, AccessEventStudent, AuditChain
+from access.scoping import Allowed
 from access.viewer import Viewer
 
 
@@ -39,6 +42,7 @@ def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
         "purpose": event.purpose,
         "categories": sorted(event.categories),
         "students": sorted(student_ids),
+        "student_count": event.student_count,
         "is_disclosure": event.is_disclosure,
         "party": event.party,
         "legal_basis": event.legal_basis,
@@ -48,48 +52,93 @@ def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
     return hashlib.sha256(encoded).hexdigest()
 
 
+@dataclass(frozen=True)
+class Read:
+    """Students read with the same categories through the same roles: one event."""
+
+    student_ids: tuple[int, ...]
+    categories: frozenset[str]
+    roles: frozenset[str]
+    purpose: str = ""  # derived from the roles when empty
+
+
+def reads_of_page(allowed_by_id: Mapping[int, Allowed]) -> list[Read]:
+    """Group a page's students by what was shown of them and through which roles."""
+    groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
+    for student_id, allowed in allowed_by_id.items():
+        if allowed.categories:
+            groups.setdefault((allowed.categories, allowed.via), []).append(student_id)
+    return [
+        Read(tuple(sorted(ids)), categories, roles)
+        for (categories, roles), ids in sorted(groups.items(), key=lambda g: min(g[1]))
+    ]
+
+
+def record_reads(
+    viewer: Viewer, reads: list[Read], *, disclosure: Disclosure | None = None
+) -> list[AccessEvent]:
+    """Append one event per read, all under one lock of the district's chain head."""
+    reads = [read for read in reads if read.student_ids]
+    if not reads or viewer.district is None:
+        return []
+    district_id = viewer.district_id
+    events = []
+    with transaction.atomic():
+        chain, _ = AuditChain.unscoped.select_for_update().get_or_create(district_id=district_id)
+        sequence, prev_hash = chain.last_sequence, chain.last_hash
+        for read in reads:
+            sequence += 1
+            event = _append(viewer, read, sequence, prev_hash, disclosure)
+            events.append(event)
+            prev_hash = event.entry_hash
+            # The head advances one event at a time: its trigger refuses any other step.
+            AuditChain.unscoped.filter(district_id=district_id, pk=chain.pk).update(
+                last_sequence=sequence, last_hash=prev_hash
+            )
+    return events
+
+
+def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> AccessEvent:
+    roles = sorted(read.roles) or sorted({route.label for route in viewer.routes})
+    event = AccessEvent(
+        district_id=viewer.district_id,
+        sequence=sequence,
+        occurred_at=timezone.now(),
+        actor=viewer.user,
+        actor_username=viewer.user.get_username(),
+        actor_roles=",".join(roles),
+        purpose=read.purpose or "; ".join(sorted({policy.purpose_of(role) for role in roles})),
+        categories=sorted(read.categories),
+        student_count=len(read.student_ids),
+        is_disclosure=disclosure is not None,
+        party=disclosure.party if disclosure else "",
+        legal_basis=disclosure.legal_basis if disclosure else "",
+        prev_hash=prev_hash,
+    )
+    event.entry_hash = _entry_hash(event, list(read.student_ids))
+    event.save(force_insert=True)
+    AccessEventStudent.unscoped.bulk_create(
+        [
+            AccessEventStudent(district_id=viewer.district_id, event=event, student_id=student_id)
+            for student_id in read.student_ids
+        ]
+    )
+    return event
+
+
 def record_access(
     viewer: Viewer,
     *,
     student_ids: Iterable[int],
     categories: Iterable[str],
     purpose: str,
+    roles: Iterable[str] = (),
     disclosure: Disclosure | None = None,
 ) -> AccessEvent | None:
-    """Append one event for a read of ``student_ids``; nothing read, nothing logged."""
-    student_ids = sorted(set(student_ids))
-    if not student_ids or viewer.district is None:
-        return None
-    district_id = viewer.district_id
-    with transaction.atomic():
-        chain, _ = AuditChain.unscoped.select_for_update().get_or_create(district_id=district_id)
-        event = AccessEvent(
-            district_id=district_id,
-            sequence=chain.last_sequence + 1,
-            occurred_at=timezone.now(),
-            actor=viewer.user,
-            actor_username=viewer.user.get_username(),
-            actor_roles=viewer.role_labels,
-            purpose=purpose,
-            categories=sorted(set(categories)),
-            student_count=len(student_ids),
-            is_disclosure=disclosure is not None,
-            party=disclosure.party if disclosure else "",
-            legal_basis=disclosure.legal_basis if disclosure else "",
-            prev_hash=chain.last_hash,
-        )
-        event.entry_hash = _entry_hash(event, student_ids)
-        event.save(force_insert=True)
-        AccessEventStudent.unscoped.bulk_create(
-            [
-                AccessEventStudent(district_id=district_id, event=event, student_id=student_id)
-                for student_id in student_ids
-            ]
-        )
-        AuditChain.unscoped.filter(pk=chain.pk).update(
-            last_sequence=event.sequence, last_hash=event.entry_hash
-        )
-    return event
+    """Append one event for one read of ``student_ids``; nothing read, nothing logged."""
+    read = Read(tuple(sorted(set(student_ids))), frozenset(categories), frozenset(roles), purpose)
+    events = record_reads(viewer, [read], disclosure=disclosure)
+    return events[0] if events else None
 
 
 def verify_chain(district_id: int) -> int | None:

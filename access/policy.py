@@ -47,11 +47,15 @@ DISTRICT_ADMIN_CATEGORIES = ALL_CATEGORIES
 GUARDIAN_CATEGORIES = ALL_CATEGORIES
 ELIGIBLE_STUDENT_CATEGORIES = ALL_CATEGORIES
 
-# Plain-language purposes recorded in the access log for each route.
-ROUTE_PURPOSES = {
+# Plain-language purposes recorded in the access log, by the role a route reads as.
+SCHOOL_OFFICIAL_PURPOSE = "school official with a legitimate educational interest"
+ROLE_PURPOSES = {
     "guardian": "parent or guardian reviewing their child's record",
     "eligible_student": "eligible student reviewing their own record",
-    "teacher": "teacher with a current class roster",
-    "school_staff": "school official with a legitimate educational interest",
-    "district_admin": "district administration",
+    Role.TEACHER: "teacher with a current class roster",
+    Role.DISTRICT_ADMIN: "district administration",
 }
+
+
+def purpose_of(role_label: str) -> str:
+    return ROLE_PURPOSES.get(role_label, SCHOOL_OFFICIAL_PURPOSE)

@@ -7,16 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from access import policy
-from access.audit import record_access
+from access.audit import reads_of_page, record_reads
 from access.projection import project_students
 from access.scoping import allowed_for, student_access_by_id, visible_students
 from records.models import GradeLevel
 from studentdata.api import StandardPagination, ViewerApiView
-
-
-def read_purpose(viewer) -> str:
-    return "; ".join(sorted({policy.ROUTE_PURPOSES[r.kind] for r in viewer.routes}))
 
 
 class StudentListFilters(serializers.Serializer):
@@ -73,12 +68,7 @@ class StudentListApi(ViewerApiView):
         page = paginator.paginate_queryset(students, request, view=self) or []
         allowed = allowed_for(self.viewer, page)
         results = project_students(self.viewer, page, allowed)
-        record_access(
-            self.viewer,
-            student_ids=[s.pk for s in page],
-            categories=set().union(*(a.categories for a in allowed.values())),
-            purpose=read_purpose(self.viewer),
-        )
+        record_reads(self.viewer, reads_of_page(allowed))
         return paginator.get_paginated_response(results)
 
 
@@ -92,10 +82,5 @@ class StudentDetailApi(ViewerApiView):
         [result] = project_students(
             self.viewer, [access.student], {access.student.pk: access.allowed}, detail=True
         )
-        record_access(
-            self.viewer,
-            student_ids=[access.student.pk],
-            categories=access.categories,
-            purpose=read_purpose(self.viewer),
-        )
+        record_reads(self.viewer, reads_of_page({access.student.pk: access.allowed}))
         return Response(result)

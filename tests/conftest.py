@@ -144,11 +144,17 @@ def plain_http_test_client(settings):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Let Django empty the append-only log between transactional (live server) tests."""
+    """Let Django empty the append-only log between transactional (live server) tests.
+
+    Only the TRUNCATE guards are dropped, and only in the test database: UPDATE and
+    DELETE stay refused, and tests/access/test_audit.py checks the TRUNCATE guard
+    by putting it back inside a rolled-back transaction.
+    """
+    from importlib import import_module
+
     from django.db import connection
 
+    append_only = import_module("access.migrations.0003_append_only")
     with django_db_blocker.unblock(), connection.cursor() as cursor:
-        cursor.execute("SELECT current_database()")
-        [name] = cursor.fetchone()
-        cursor.execute(f'ALTER DATABASE "{name}" SET studentdata.allow_truncate = on')
-    connection.close()  # the next connection starts with the setting
+        for table in (*append_only.LOG_TABLES, append_only.CHAIN_TABLE):
+            cursor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"')

@@ -108,3 +108,38 @@ def test_events_cut_from_the_end_are_detected(world):
         cursor.execute("DELETE FROM access_accessevent WHERE id = %s", [last.pk])
         cursor.execute("SET LOCAL session_replication_role = origin")
     assert verify_chain(world.a.district.pk) == last.sequence
+
+
+@pytest.mark.django_db
+def test_the_chain_head_only_moves_forward_by_one(world):
+    from access.models import AuditChain
+
+    read(world, world.a.users["principal"], "own")
+    read(world, world.a.users["principal"], "own")
+    head = AuditChain.unscoped.get(district=world.a.district)
+    for sequence in (head.last_sequence - 1, head.last_sequence + 5, 0):
+        with pytest.raises(InternalError, match="only moves forward"), transaction.atomic():
+            AuditChain.unscoped.filter(pk=head.pk).update(last_sequence=sequence)
+    with pytest.raises(InternalError, match="append-only"), transaction.atomic():
+        AuditChain.unscoped.filter(pk=head.pk).delete()
+
+
+@pytest.mark.django_db
+def test_truncating_the_log_is_refused(world):
+    from importlib import import_module
+
+    append_only = import_module("access.migrations.0003_append_only")
+    read(world, world.a.users["principal"], "own")
+    with (
+        pytest.raises(InternalError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # settle the deferred key checks
+        # The test database drops this guard so Django can flush between tests.
+        cursor.execute(
+            'CREATE TRIGGER "access_accessevent_no_truncate" BEFORE TRUNCATE ON '
+            '"access_accessevent" FOR EACH STATEMENT EXECUTE FUNCTION access_log_append_only()'
+        )
+        cursor.execute("TRUNCATE access_accessevent CASCADE")
+    assert append_only.triggers("access_accessevent")[-1][0] == "access_accessevent_no_truncate"

@@ -162,3 +162,28 @@ def test_schema_and_docs_are_served(api):
     docs = api.get("/api/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+@pytest.mark.django_db
+def test_a_page_read_through_two_roles_logs_each_group_with_its_own_categories(world, api_as):
+    teacher = world.a.users["teacher"]
+    adult = world.a.students["adult"]
+    adult.is_tax_dependent = True
+    adult.save()
+    from tests import factories as f
+
+    f.GuardianLinkFactory(student=adult, guardian=teacher)
+    api_as(teacher).get(LIST)
+    events = {
+        e.actor_roles: e for e in AccessEvent.unscoped.filter(actor=teacher).order_by("sequence")
+    }
+    assert set(events) == {"teacher", "guardian,teacher"}
+    assert "health" not in events["teacher"].categories
+    assert "health" in events["guardian,teacher"].categories
+    assert events["teacher"].purpose == "teacher with a current class roster"
+    assert {
+        e: set(
+            AccessEventStudent.unscoped.filter(event=events[e]).values_list("student_id", flat=True)
+        )
+        for e in events
+    } == {"teacher": {world.a.students["own"].pk}, "guardian,teacher": {adult.pk}}
