@@ -114,7 +114,19 @@ def _directory(student: Student, allowed: Allowed, data: _PageData) -> dict:
     return shown
 
 
-def _contact(student: Student, data: _PageData) -> dict:
+FAMILY_ROLES = frozenset({"guardian", "eligible_student"})
+# What school staff must know about a guardian and the family need not be shown.
+STAFF_ONLY_GUARDIAN_FIELDS = ("has_data_access", "custody_restriction")
+
+
+def _guardians(allowed: Allowed, data: _PageData, student_id: int) -> list[dict]:
+    guardians = data.guardians.get(student_id, [])
+    if allowed.via - FAMILY_ROLES:
+        return guardians
+    return [{k: v for k, v in g.items() if k not in STAFF_ONLY_GUARDIAN_FIELDS} for g in guardians]
+
+
+def _contact(student: Student, allowed: Allowed, data: _PageData) -> dict:
     return {
         "address": {
             "line": student.address_line,
@@ -124,7 +136,7 @@ def _contact(student: Student, data: _PageData) -> dict:
         },
         "phone": student.phone,
         "email": student.email,
-        "guardians": data.guardians.get(student.pk, []),
+        "guardians": _guardians(allowed, data, student.pk),
     }
 
 
@@ -191,7 +203,7 @@ def _category_builders():
 
     return {
         Category.DIRECTORY: lambda s, a, d: _directory(s, a, d),
-        Category.CONTACT: lambda s, a, d: _contact(s, d),
+        Category.CONTACT: lambda s, a, d: _contact(s, a, d),
         Category.DEMOGRAPHICS: lambda s, a, d: _demographics(s),
         Category.IDENTIFIERS: lambda s, a, d: _identifiers(s),
         Category.ENROLLMENT: enrollment,

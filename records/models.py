@@ -8,8 +8,10 @@ in ``access/categories.py``; a field it does not name is never shown.
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import available_timezones
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -23,6 +25,11 @@ def unique_sourced_id(model_name: str) -> models.UniqueConstraint:
         condition=Q(sourced_id__isnull=False),
         name=f"records_{model_name}_sourced_id_key",
     )
+
+
+def validate_timezone(value: str) -> None:
+    if value not in available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. America/Chicago).")
 
 
 def active_on_q(day: date, prefix: str = "") -> Q:
@@ -40,8 +47,13 @@ class District(models.Model):
     name = models.CharField(max_length=200)
     nces_id = models.CharField("NCES LEA id", max_length=7, blank=True)
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
-    timezone = models.CharField(max_length=64, default="America/New_York")
-    eligible_student_age = models.PositiveSmallIntegerField(default=18)
+    timezone = models.CharField(
+        max_length=64, default="America/New_York", validators=[validate_timezone]
+    )
+    # FERPA 99.5 moves rights at 18; no district may move them earlier.
+    eligible_student_age = models.PositiveSmallIntegerField(
+        default=18, validators=[MinValueValidator(18), MaxValueValidator(21)]
+    )
     min_cell_size = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(5), MaxValueValidator(30)]
     )
@@ -54,6 +66,19 @@ class District(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(eligible_student_age__gte=18, eligible_student_age__lte=21),
+                name="records_district_eligible_age_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_cell_size__gte=5, min_cell_size__lte=30),
+                name="records_district_min_cell_size_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(k_anonymity__gte=2), name="records_district_k_anonymity_min"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -324,6 +349,12 @@ class CustodyRestriction(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=Q(scope__in=["all", "categories"]),
+                name="records_custodyrestriction_scope_known",
+            )
+        )
         indexes = [
             models.Index(fields=["district", "guardian_link"], name="records_restrict_link_idx")
         ]

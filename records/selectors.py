@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from records.models import (
     AcademicSession,
     AssessmentResult,
     AttendanceRecord,
+    CustodyRestriction,
     DirectoryOptOut,
     DisciplineIncident,
     Enrollment,
@@ -69,11 +70,15 @@ def current_schools(*, district_id: int, student_ids: Sequence[int], today: date
 
 
 def guardian_contacts(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+    restricted = CustodyRestriction.unscoped.filter(
+        district_id=district_id, guardian_link=OuterRef("pk")
+    ).filter(active_on_q(today))
     rows = (
         GuardianLink.unscoped.filter(
             district_id=district_id, student_id__in=student_ids, guardian__district_id=district_id
         )
         .filter(active_on_q(today))
+        .annotate(restricted=Exists(restricted))
         .select_related("guardian")
         .order_by("guardian__last_name", "guardian__first_name", "pk")
     )
@@ -86,6 +91,8 @@ def guardian_contacts(*, district_id: int, student_ids: Sequence[int], today: da
                 "lives_with": link.lives_with,
                 "email": link.guardian.email,
                 "phone": link.guardian.phone,
+                "has_data_access": link.has_data_access,
+                "custody_restriction": link.restricted,
             },
         )
         for link in rows

@@ -231,8 +231,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 
-# Exposing Django admin is a choice; it never shows student records (see accounts/admin.py).
-ADMIN_ENABLED = env_bool("ADMIN_ENABLED", True)
+# Django admin (accounts and districts only, never student records: accounts/admin.py)
+# is off in production unless asked for.
+ADMIN_ENABLED = env_bool("ADMIN_ENABLED", DEBUG or DEMO_MODE or env_bool("STUDENTDATA_TESTING"))
 
 LOGGING = {
     "version": 1,

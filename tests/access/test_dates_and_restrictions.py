@@ -275,7 +275,6 @@ def test_filters_cannot_reveal_a_restricted_category(world, api_as, hidden, quer
         ("categories", ["Contact"]),
         ("categories", []),
         ("categories", "contact"),  # a string, not a list
-        ("everything", ["contact"]),  # an unknown scope
     ],
 )
 def test_an_unreadable_restriction_hides_everything(world, scope, categories):
@@ -303,3 +302,38 @@ def test_a_teacher_role_at_another_school_does_not_open_this_schools_sections(wo
         school=world.a.school2
     )
     assert names_visible(world, world.a.users["teacher"]) == set()
+
+
+@pytest.mark.django_db
+def test_the_database_refuses_an_unknown_restriction_scope(world):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        f.CustodyRestrictionFactory(guardian_link=world.a.links["parent"], scope="everything")
+    from access.categories import ALL_CATEGORIES
+    from access.viewer import restriction_hides
+
+    assert restriction_hides("everything", ["contact"]) == ALL_CATEGORIES
+
+
+@pytest.mark.django_db
+def test_staff_see_which_guardians_are_restricted_and_families_do_not(world, api_as):
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"],
+        scope=CustodyRestriction.Scope.CATEGORIES,
+        categories=["grades"],
+    )
+    own = world.a.students["own"]
+    [as_staff] = (
+        api_as(world.a.users["principal"])
+        .get(f"/api/v1/students/{own.pk}/")
+        .json()["contact"]["guardians"]
+    )
+    assert as_staff["custody_restriction"] is True
+    assert as_staff["has_data_access"] is True
+    [as_parent] = (
+        api_as(world.a.users["parent"])
+        .get(f"/api/v1/students/{own.pk}/")
+        .json()["contact"]["guardians"]
+    )
+    assert "custody_restriction" not in as_parent
