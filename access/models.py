@@ -66,8 +66,26 @@ class AccessEvent(TenantModel):
 class AccessEventStudent(TenantModel):
     """One student touched by an access event: how a family finds its child's log."""
 
-    event = models.ForeignKey(AccessEvent, on_delete=models.PROTECT, related_name="students")
-    student = models.ForeignKey("records.Student", on_delete=models.PROTECT, related_name="+")
+    # Every read writes these rows, so each link is checked once, not twice: on
+    # PostgreSQL the composite tenant keys (district_id, x_id) enforce existence and
+    # district together, and Django's single-column keys would only repeat them.
+    district = models.ForeignKey(
+        "records.District",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    event = models.ForeignKey(
+        AccessEvent, on_delete=models.PROTECT, related_name="students", db_constraint=False
+    )
+    student = models.ForeignKey(
+        "records.Student",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # (district, student, event) serves the family's log
+    )
 
     class Meta(TenantModel.Meta):
         indexes = [

@@ -54,22 +54,34 @@ class _PageData:
             if outside
             else {}
         )
-        self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
-        self.section_counts = load(
-            Category.ENROLLMENT, selectors.current_section_counts, today=today
-        )
         self.attendance = load(Category.ATTENDANCE, selectors.attendance_summaries, since=since)
-        self.grade_counts = load(Category.GRADES, selectors.counts, model=Grade)
-        self.assessment_counts = load(
-            Category.ASSESSMENTS, selectors.counts, model=AssessmentResult
+        row_sets = {
+            "enrollment": selectors.current_enrollments(
+                district_id=district_id, student_ids=ids[Category.ENROLLMENT], today=today
+            ),
+            **{
+                category: selectors.rows_of(
+                    model, district_id=district_id, student_ids=ids[category]
+                )
+                for category, model in (
+                    (Category.GRADES, Grade),
+                    (Category.ASSESSMENTS, AssessmentResult),
+                    (Category.DISCIPLINE, DisciplineIncident),
+                )
+            },
+        }
+        counted = selectors.counts_by_student(
+            {name: rows for name, rows in row_sets.items() if ids[name]}
         )
-        self.discipline_counts = load(
-            Category.DISCIPLINE, selectors.counts, model=DisciplineIncident
-        )
+        self.section_counts = counted.get(Category.ENROLLMENT, {})
+        self.grade_counts = counted.get(Category.GRADES, {})
+        self.assessment_counts = counted.get(Category.ASSESSMENTS, {})
+        self.discipline_counts = counted.get(Category.DISCIPLINE, {})
         self.health = load(Category.HEALTH, selectors.health_records)
         self.transportation = load(Category.TRANSPORTATION, selectors.transportation_records)
         self.programs = self._load_programs(students, allowed_by_id, ids[Category.PROGRAMS])
         if detail:
+            self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
             self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
             self.attendance_rows = load(
                 Category.ATTENDANCE, selectors.attendance_records, since=since
@@ -127,7 +139,7 @@ def _guardians(allowed: Allowed, data: _PageData, student_id: int) -> list[dict]
 
 
 def _contact(student: Student, allowed: Allowed, data: _PageData) -> dict:
-    return {
+    contact = {
         "address": {
             "line": student.address_line,
             "city": student.city,
@@ -136,8 +148,10 @@ def _contact(student: Student, allowed: Allowed, data: _PageData) -> dict:
         },
         "phone": student.phone,
         "email": student.email,
-        "guardians": _guardians(allowed, data, student.pk),
     }
+    if data.detail:
+        contact["guardians"] = _guardians(allowed, data, student.pk)
+    return contact
 
 
 def _demographics(student: Student) -> dict:

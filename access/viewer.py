@@ -110,10 +110,12 @@ def viewer_for(user, *, today: date | None = None) -> Viewer:
         return NO_ACCESS
     if user.district_id is None:
         return NO_ACCESS
-    district = District.objects.get(pk=user.district_id)
+    flags = _relationship_flags(user)
+    if flags is None:
+        return NO_ACCESS
+    district = flags["district"]
     today = today or district_today(district)
     memberships = _active_memberships(user, district, today)
-    flags = _relationship_flags(user, district)
     routes = [
         *_staff_routes(memberships),
         *_teacher_routes(memberships, flags),
@@ -179,22 +181,37 @@ def _teacher_routes(memberships: dict[str, set[int | None]], flags: dict) -> lis
     ]
 
 
-def _relationship_flags(user, district: District) -> dict:
-    """Whether the user teaches, is a guardian, or is a student — one query."""
-    own_student = Student.unscoped.filter(district=district, user_id=OuterRef("pk"))
-    flags = (
-        User.objects.filter(pk=user.pk)
+def _relationship_flags(user) -> dict | None:
+    """The user's district, and whether they teach, guard or are a student — one query."""
+    district_id = user.district_id
+    own_student = Student.unscoped.filter(district_id=district_id, user_id=OuterRef("pk"))
+    row = (
+        User.objects.filter(pk=user.pk, district_id=district_id, is_active=True)
+        .select_related("district")
         .annotate(
-            teaches=Exists(SectionTeacher.unscoped.filter(district=district, teacher=user)),
-            guards=Exists(GuardianLink.unscoped.filter(district=district, guardian=user)),
+            teaches=Exists(
+                SectionTeacher.unscoped.filter(district_id=district_id, teacher_id=OuterRef("pk"))
+            ),
+            guards=Exists(
+                GuardianLink.unscoped.filter(district_id=district_id, guardian_id=OuterRef("pk"))
+            ),
             own_student_id=Subquery(own_student.values("pk")[:1]),
             own_birth_date=Subquery(own_student.values("birth_date")[:1]),
             own_postsecondary=Subquery(own_student.values("is_postsecondary")[:1]),
         )
-        .values("teaches", "guards", "own_student_id", "own_birth_date", "own_postsecondary")
+        .only("id", "district")
         .first()
     )
-    return flags or {"teaches": False, "guards": False, "own_student_id": None}
+    if row is None:
+        return None
+    return {
+        "district": row.district,
+        "teaches": row.teaches,
+        "guards": row.guards,
+        "own_student_id": row.own_student_id,
+        "own_birth_date": row.own_birth_date,
+        "own_postsecondary": row.own_postsecondary,
+    }
 
 
 def _family_routes(flags: dict, district: District, today: date) -> list[Route]:

@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
 
 from records.models import (
     AcademicSession,
@@ -60,12 +60,12 @@ def current_schools(*, district_id: int, student_ids: Sequence[int], today: date
             district_id=district_id, student_id__in=student_ids, school__district_id=district_id
         )
         .filter(active_on_q(today))
-        .select_related("school")
         .order_by("-is_primary", "school__name")
+        .values_list("student_id", "school_id", "school__name", "school__nces_id")
     )
     return _grouped(
-        (m.student_id, {"id": m.school_id, "name": m.school.name, "nces_id": m.school.nces_id})
-        for m in rows
+        (student_id, {"id": school_id, "name": name, "nces_id": nces_id})
+        for student_id, school_id, name, nces_id in rows
     )
 
 
@@ -79,27 +79,38 @@ def guardian_contacts(*, district_id: int, student_ids: Sequence[int], today: da
         )
         .filter(active_on_q(today))
         .annotate(restricted=Exists(restricted))
-        .select_related("guardian")
         .order_by("guardian__last_name", "guardian__first_name", "pk")
+        .values(
+            "student_id",
+            "relationship",
+            "lives_with",
+            "has_data_access",
+            "restricted",
+            "guardian__first_name",
+            "guardian__last_name",
+            "guardian__email",
+            "guardian__phone",
+        )
     )
     return _grouped(
         (
-            link.student_id,
+            row["student_id"],
             {
-                "name": link.guardian.get_full_name(),
-                "relationship": link.relationship,
-                "lives_with": link.lives_with,
-                "email": link.guardian.email,
-                "phone": link.guardian.phone,
-                "has_data_access": link.has_data_access,
-                "custody_restriction": link.restricted,
+                "name": f"{row['guardian__first_name']} {row['guardian__last_name']}".strip(),
+                "relationship": row["relationship"],
+                "lives_with": row["lives_with"],
+                "email": row["guardian__email"],
+                "phone": row["guardian__phone"],
+                "has_data_access": row["has_data_access"],
+                "custody_restriction": row["restricted"],
             },
         )
-        for link in rows
+        for row in rows
     )
 
 
-def _current_enrollments(district_id: int, student_ids: Sequence[int], today: date):
+def current_enrollments(*, district_id: int, student_ids: Sequence[int], today: date):
+    """Enrollments active today in sections of a term that includes today."""
     return Enrollment.unscoped.filter(
         district_id=district_id,
         student_id__in=student_ids,
@@ -110,20 +121,10 @@ def _current_enrollments(district_id: int, student_ids: Sequence[int], today: da
     ).filter(active_on_q(today))
 
 
-def current_section_counts(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
-    rows = (
-        _current_enrollments(district_id, student_ids, today)
-        .values("student_id")
-        .annotate(n=Count("pk"))
-        .values_list("student_id", "n")
-    )
-    return dict(rows)
-
-
 def current_sections(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
     """Each student's current sections with their teachers (two queries)."""
     enrollments = list(
-        _current_enrollments(district_id, student_ids, today)
+        current_enrollments(district_id=district_id, student_ids=student_ids, today=today)
         .filter(section__course__district_id=district_id, section__school__district_id=district_id)
         .select_related("section__course", "section__term", "section__school")
         .order_by("section__period", "section__title")
@@ -208,14 +209,31 @@ def attendance_records(*, district_id: int, student_ids: Sequence[int], since: d
     )
 
 
-def counts(model, *, district_id: int, student_ids: Sequence[int]) -> dict[int, int]:
-    rows = (
-        model.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+def rows_of(model, *, district_id: int, student_ids: Sequence[int]):
+    return model.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+
+
+def counts_by_student(row_sets: dict[str, QuerySet]) -> dict[str, dict[int, int]]:
+    """Rows per student in several row sets, in one query (a UNION ALL of counts).
+
+    ``row_sets`` maps a name to a queryset of rows that have a ``student_id``.
+    """
+    result: dict[str, dict[int, int]] = {name: {} for name in row_sets}
+    names = list(row_sets)
+    parts = [
+        row_sets[name]
+        .order_by()
         .values("student_id")
-        .annotate(n=Count("pk"))
-        .values_list("student_id", "n")
-    )
-    return dict(rows)
+        .annotate(n=Count("pk"), row_set=Value(index))
+        .values_list("row_set", "student_id", "n")
+        for index, name in enumerate(names)
+    ]
+    if not parts:
+        return result
+    combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    for index, student_id, n in combined:
+        result[names[index]][student_id] = n
+    return result
 
 
 def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
@@ -277,31 +295,28 @@ def program_records(
         rows = rows.filter(program__in=sorted(kinds))
     return _grouped(
         (
-            p.student_id,
+            p["student_id"],
             {
-                "program": p.program,
-                "begin_date": p.begin_date,
-                "end_date": p.end_date,
-                "active": (p.begin_date is None or p.begin_date <= today)
-                and (p.end_date is None or p.end_date >= today),
-                "accommodations": p.accommodations,
+                "program": p["program"],
+                "begin_date": p["begin_date"],
+                "end_date": p["end_date"],
+                "active": (p["begin_date"] is None or p["begin_date"] <= today)
+                and (p["end_date"] is None or p["end_date"] >= today),
+                "accommodations": p["accommodations"],
             },
         )
-        for p in rows
+        for p in rows.values("student_id", "program", "begin_date", "end_date", "accommodations")
     )
 
 
+HEALTH_FIELDS = ("conditions", "allergies", "medications", "immunization_status")
+
+
 def health_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
-    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids)
-    return {
-        h.student_id: {
-            "conditions": h.conditions,
-            "allergies": h.allergies,
-            "medications": h.medications,
-            "immunization_status": h.immunization_status,
-        }
-        for h in rows
-    }
+    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids).values(
+        "student_id", *HEALTH_FIELDS
+    )
+    return {row.pop("student_id"): row for row in rows}
 
 
 def discipline_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
@@ -328,19 +343,14 @@ def discipline_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     )
 
 
+TRANSPORTATION_FIELDS = ("route", "stop", "pickup_time", "dropoff_time")
+
+
 def transportation_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = TransportationAssignment.unscoped.filter(
         district_id=district_id, student_id__in=student_ids
-    )
-    return {
-        t.student_id: {
-            "route": t.route,
-            "stop": t.stop,
-            "pickup_time": t.pickup_time,
-            "dropoff_time": t.dropoff_time,
-        }
-        for t in rows
-    }
+    ).values("student_id", *TRANSPORTATION_FIELDS)
+    return {row.pop("student_id"): row for row in rows}
 
 
 def directory_opt_outs(*, district_id: int, student_ids: Sequence[int]) -> dict[int, set[str]]:

@@ -126,6 +126,18 @@ if DATABASE_URL:
         DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Random reads cost little more than sequential ones on SSDs. PostgreSQL's default
+        # (4) makes the planner walk a whole name index to fill a principal's page instead
+        # of sorting their school's students: 40 ms against 3 ms at 200,000 students.
+        random_page_cost = env_str("PG_RANDOM_PAGE_COST", "1.1")
+        try:
+            float(random_page_cost)
+        except ValueError:
+            raise ImproperlyConfigured("PG_RANDOM_PAGE_COST must be a number") from None
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+            f"-c random_page_cost={random_page_cost}"
+        )
 else:
     DATABASES = {
         "default": {
