@@ -106,5 +106,13 @@ def category_of_field(field_name: str) -> Category | None:
     return STUDENT_FIELDS.get(field_name)
 
 
-def fields_in(category: str) -> list[str]:
-    return [name for name, cat in STUDENT_FIELDS.items() if cat == category]
+CATEGORY_ORDER: tuple[str, ...] = tuple(Category.values)  # the documented key order
+
+_FIELDS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
+    category: tuple(name for name, cat in STUDENT_FIELDS.items() if cat == category)
+    for category in CATEGORY_ORDER
+}
+
+
+def fields_in(category: str) -> tuple[str, ...]:
+    return _FIELDS_BY_CATEGORY[category]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from access.categories import Category, fields_in
+from access.categories import CATEGORY_ORDER, Category, fields_in
 from access.scoping import Allowed
 from access.viewer import Viewer
 from records import selectors
@@ -25,8 +25,12 @@ RACE_FIELDS = (
 )
 
 
-def _ids_allowed(students, allowed_by_id, category: str) -> list[int]:
-    return [s.pk for s in students if category in allowed_by_id[s.pk].categories]
+def _ids_by_category(allowed_by_id: dict[int, Allowed]) -> dict[str, list[int]]:
+    ids: dict[str, list[int]] = {category: [] for category in CATEGORY_ORDER}
+    for student_id, allowed in allowed_by_id.items():
+        for category in allowed.categories:
+            ids[category].append(student_id)
+    return ids
 
 
 class _PageData:
@@ -36,7 +40,7 @@ class _PageData:
         self.viewer = viewer
         self.detail = detail
         district_id, today = viewer.district_id, viewer.today
-        ids = {c: _ids_allowed(students, allowed_by_id, c) for c in Category.values}
+        ids = _ids_by_category(allowed_by_id)
         self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
         since = self.school_year[0] if self.school_year else None
 
@@ -48,7 +52,7 @@ class _PageData:
             )
 
         self.schools = load(Category.DIRECTORY, selectors.current_schools, today=today)
-        outside = [s.pk for s in students if allowed_by_id[s.pk].outside_school]
+        outside = [pk for pk, allowed in allowed_by_id.items() if allowed.outside_school]
         self.opt_outs = (
             selectors.directory_opt_outs(district_id=district_id, student_ids=outside)
             if outside
@@ -79,7 +83,7 @@ class _PageData:
         self.discipline_counts = counted.get(Category.DISCIPLINE, {})
         self.health = load(Category.HEALTH, selectors.health_records)
         self.transportation = load(Category.TRANSPORTATION, selectors.transportation_records)
-        self.programs = self._load_programs(students, allowed_by_id, ids[Category.PROGRAMS])
+        self.programs = self._load_programs(allowed_by_id, ids[Category.PROGRAMS])
         if detail:
             self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
             self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
@@ -90,12 +94,11 @@ class _PageData:
             self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
             self.discipline = load(Category.DISCIPLINE, selectors.discipline_records)
 
-    def _load_programs(self, students, allowed_by_id, ids: list[int]) -> dict:
+    def _load_programs(self, allowed_by_id, ids: list[int]) -> dict:
         """Programs per student, each student limited to the program kinds they allow."""
         by_kinds: dict[frozenset[str] | None, list[int]] = {}
-        for student in students:
-            if student.pk in ids:
-                by_kinds.setdefault(allowed_by_id[student.pk].program_kinds, []).append(student.pk)
+        for student_id in ids:
+            by_kinds.setdefault(allowed_by_id[student_id].program_kinds, []).append(student_id)
         programs: dict = {}
         for kinds, group in by_kinds.items():
             programs.update(
@@ -250,7 +253,7 @@ def project_students(
     for student in students:
         allowed = allowed_by_id[student.pk]
         item = {"id": student.pk, "sourced_id": student.sourced_id}
-        for category in Category.values:  # a fixed, documented key order
+        for category in CATEGORY_ORDER:
             if category in allowed.categories:
                 item[category] = CATEGORY_BUILDERS[category](student, allowed, data)
         projected.append(item)

@@ -57,7 +57,7 @@ def _grouped(rows) -> dict[int, list]:
 def current_schools(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
     rows = (
         SchoolMembership.unscoped.filter(
-            district_id=district_id, student_id__in=student_ids, school__district_id=district_id
+            district_id=district_id, student_id__any=student_ids, school__district_id=district_id
         )
         .filter(active_on_q(today))
         .order_by("-is_primary", "school__name")
@@ -75,7 +75,7 @@ def guardian_contacts(*, district_id: int, student_ids: Sequence[int], today: da
     ).filter(active_on_q(today))
     rows = (
         GuardianLink.unscoped.filter(
-            district_id=district_id, student_id__in=student_ids, guardian__district_id=district_id
+            district_id=district_id, student_id__any=student_ids, guardian__district_id=district_id
         )
         .filter(active_on_q(today))
         .annotate(restricted=Exists(restricted))
@@ -113,7 +113,7 @@ def current_enrollments(*, district_id: int, student_ids: Sequence[int], today: 
     """Enrollments active today in sections of a term that includes today."""
     return Enrollment.unscoped.filter(
         district_id=district_id,
-        student_id__in=student_ids,
+        student_id__any=student_ids,
         section__district_id=district_id,
         section__term__district_id=district_id,
         section__term__start_date__lte=today,
@@ -140,7 +140,7 @@ def current_sections(*, district_id: int, student_ids: Sequence[int], today: dat
             },
         )
         for st in SectionTeacher.unscoped.filter(
-            district_id=district_id, section_id__in=section_ids, teacher__district_id=district_id
+            district_id=district_id, section_id__any=sorted(section_ids), teacher__district_id=district_id
         )
         .filter(active_on_q(today))
         .select_related("teacher")
@@ -166,7 +166,7 @@ def current_sections(*, district_id: int, student_ids: Sequence[int], today: dat
 
 
 def _attendance_since(district_id, student_ids, since: date | None):
-    rows = AttendanceRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+    rows = AttendanceRecord.unscoped.filter(district_id=district_id, student_id__any=student_ids)
     return rows.filter(date__gte=since) if since else rows
 
 
@@ -210,7 +210,7 @@ def attendance_records(*, district_id: int, student_ids: Sequence[int], since: d
 
 
 def rows_of(model, *, district_id: int, student_ids: Sequence[int]):
-    return model.unscoped.filter(district_id=district_id, student_id__in=student_ids)
+    return model.unscoped.filter(district_id=district_id, student_id__any=student_ids)
 
 
 def counts_by_student(row_sets: dict[str, QuerySet]) -> dict[str, dict[int, int]]:
@@ -240,7 +240,7 @@ def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = (
         Grade.unscoped.filter(
             district_id=district_id,
-            student_id__in=student_ids,
+            student_id__any=student_ids,
             section__district_id=district_id,
             section__course__district_id=district_id,
             grading_period__district_id=district_id,
@@ -267,7 +267,7 @@ def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
 
 def assessment_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = AssessmentResult.unscoped.filter(
-        district_id=district_id, student_id__in=student_ids
+        district_id=district_id, student_id__any=student_ids
     ).order_by("administered_on", "assessment")
     return _grouped(
         (
@@ -289,7 +289,7 @@ def program_records(
     *, district_id: int, student_ids: Sequence[int], today: date, kinds: frozenset[str] | None
 ) -> dict:
     rows = ProgramParticipation.unscoped.filter(
-        district_id=district_id, student_id__in=student_ids
+        district_id=district_id, student_id__any=student_ids
     ).order_by("program", "begin_date")
     if kinds is not None:
         rows = rows.filter(program__in=sorted(kinds))
@@ -313,7 +313,7 @@ HEALTH_FIELDS = ("conditions", "allergies", "medications", "immunization_status"
 
 
 def health_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
-    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__in=student_ids).values(
+    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__any=student_ids).values(
         "student_id", *HEALTH_FIELDS
     )
     return {row.pop("student_id"): row for row in rows}
@@ -322,7 +322,7 @@ def health_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
 def discipline_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = (
         DisciplineIncident.unscoped.filter(
-            district_id=district_id, student_id__in=student_ids, school__district_id=district_id
+            district_id=district_id, student_id__any=student_ids, school__district_id=district_id
         )
         .select_related("school")
         .order_by("occurred_on")
@@ -348,14 +348,14 @@ TRANSPORTATION_FIELDS = ("route", "stop", "pickup_time", "dropoff_time")
 
 def transportation_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = TransportationAssignment.unscoped.filter(
-        district_id=district_id, student_id__in=student_ids
+        district_id=district_id, student_id__any=student_ids
     ).values("student_id", *TRANSPORTATION_FIELDS)
     return {row.pop("student_id"): row for row in rows}
 
 
 def directory_opt_outs(*, district_id: int, student_ids: Sequence[int]) -> dict[int, set[str]]:
     rows = DirectoryOptOut.unscoped.filter(
-        district_id=district_id, student_id__in=student_ids
+        district_id=district_id, student_id__any=student_ids
     ).values_list("student_id", "field")
     opted: dict[int, set[str]] = defaultdict(set)
     for student_id, field in rows:

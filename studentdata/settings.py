@@ -170,7 +170,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -182,6 +182,8 @@ STORAGES = {
 
 # Outside production, serve static files straight from the apps (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG or DEMO_MODE or env_bool("STUDENTDATA_TESTING", False)
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 
 LOGIN_URL = "accounts:home"
 LOGIN_REDIRECT_URL = "accounts:home"
