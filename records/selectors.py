@@ -140,7 +140,9 @@ def current_sections(*, district_id: int, student_ids: Sequence[int], today: dat
             },
         )
         for st in SectionTeacher.unscoped.filter(
-            district_id=district_id, section_id__any=sorted(section_ids), teacher__district_id=district_id
+            district_id=district_id,
+            section_id__any=sorted(section_ids),
+            teacher__district_id=district_id,
         )
         .filter(active_on_q(today))
         .select_related("teacher")
@@ -313,9 +315,9 @@ HEALTH_FIELDS = ("conditions", "allergies", "medications", "immunization_status"
 
 
 def health_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
-    rows = HealthRecord.unscoped.filter(district_id=district_id, student_id__any=student_ids).values(
-        "student_id", *HEALTH_FIELDS
-    )
+    rows = HealthRecord.unscoped.filter(
+        district_id=district_id, student_id__any=student_ids
+    ).values("student_id", *HEALTH_FIELDS)
     return {row.pop("student_id"): row for row in rows}
 
 
