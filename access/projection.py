@@ -41,8 +41,6 @@ class _PageData:
         self.detail = detail
         district_id, today = viewer.district_id, viewer.today
         ids = _ids_by_category(allowed_by_id)
-        self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
-        since = self.school_year[0] if self.school_year else None
 
         def load(category, loader, **kwargs):
             return (
@@ -58,25 +56,8 @@ class _PageData:
             if outside
             else {}
         )
-        self.attendance = load(Category.ATTENDANCE, selectors.attendance_summaries, since=since)
-        row_sets = {
-            "enrollment": selectors.current_enrollments(
-                district_id=district_id, student_ids=ids[Category.ENROLLMENT], today=today
-            ),
-            **{
-                category: selectors.rows_of(
-                    model, district_id=district_id, student_ids=ids[category]
-                )
-                for category, model in (
-                    (Category.GRADES, Grade),
-                    (Category.ASSESSMENTS, AssessmentResult),
-                    (Category.DISCIPLINE, DisciplineIncident),
-                )
-            },
-        }
-        counted = selectors.counts_by_student(
-            {name: rows for name, rows in row_sets.items() if ids[name]}
-        )
+        counted = self._counts(district_id, today, ids)
+        self.attendance = counted.get(Category.ATTENDANCE, {})
         self.section_counts = counted.get(Category.ENROLLMENT, {})
         self.grade_counts = counted.get(Category.GRADES, {})
         self.assessment_counts = counted.get(Category.ASSESSMENTS, {})
@@ -85,6 +66,8 @@ class _PageData:
         self.transportation = load(Category.TRANSPORTATION, selectors.transportation_records)
         self.programs = self._load_programs(allowed_by_id, ids[Category.PROGRAMS])
         if detail:
+            self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
+            since = self.school_year[0] if self.school_year else None
             self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
             self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
             self.attendance_rows = load(
@@ -93,6 +76,40 @@ class _PageData:
             self.grades = load(Category.GRADES, selectors.grade_records)
             self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
             self.discipline = load(Category.DISCIPLINE, selectors.discipline_records)
+
+    @staticmethod
+    def _counts(district_id: int, today, ids: dict[str, list[int]]) -> dict:
+        """Every per-student count of the page's summaries, in one query."""
+        scope = {"district_id": district_id}
+        row_sets = {
+            Category.ATTENDANCE: selectors.attendance_this_year(
+                **scope, student_ids=ids[Category.ATTENDANCE], today=today
+            ),
+            Category.ENROLLMENT: selectors.current_enrollments(
+                **scope, student_ids=ids[Category.ENROLLMENT], today=today
+            ),
+            Category.GRADES: selectors.rows_of(Grade, **scope, student_ids=ids[Category.GRADES]),
+            Category.ASSESSMENTS: selectors.rows_of(
+                AssessmentResult, **scope, student_ids=ids[Category.ASSESSMENTS]
+            ),
+            Category.DISCIPLINE: selectors.rows_of(
+                DisciplineIncident, **scope, student_ids=ids[Category.DISCIPLINE]
+            ),
+        }
+        counted = selectors.counts_by_student(
+            {name: rows for name, rows in row_sets.items() if ids[name]},
+            keyed_by={Category.ATTENDANCE: "status"},
+        )
+        totals = {
+            name: {student_id: by_key.get("", 0) for student_id, by_key in per_student.items()}
+            for name, per_student in counted.items()
+            if name != Category.ATTENDANCE
+        }
+        totals[Category.ATTENDANCE] = {
+            student_id: selectors.attendance_summary(by_status)
+            for student_id, by_status in counted.get(Category.ATTENDANCE, {}).items()
+        }
+        return totals
 
     def _load_programs(self, allowed_by_id, ids: list[int]) -> dict:
         """Programs per student, each student limited to the program kinds they allow."""
@@ -178,18 +195,10 @@ def _with_records(summary: dict, data: _PageData, rows: str, student_id: int) ->
 
 
 def _category_builders():
-    empty_attendance = {
-        "days_recorded": 0,
-        "present": 0,
-        "absent": 0,
-        "tardy": 0,
-        "excused": 0,
-        "attendance_rate": None,
-    }
 
     def attendance(s, a, d):
-        summary = dict(d.attendance.get(s.pk, empty_attendance))
-        if d.school_year:
+        summary = dict(d.attendance.get(s.pk) or selectors.attendance_summary({}))
+        if d.detail and d.school_year:
             summary["school_year"] = {"start": d.school_year[0], "end": d.school_year[1]}
         return _with_records(summary, d, "attendance_rows", s.pk)
 

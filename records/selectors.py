@@ -11,7 +11,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from records.models import (
     AcademicSession,
@@ -172,32 +173,26 @@ def _attendance_since(district_id, student_ids, since: date | None):
     return rows.filter(date__gte=since) if since else rows
 
 
-def attendance_summaries(
-    *, district_id: int, student_ids: Sequence[int], since: date | None
-) -> dict:
-    counts = (
-        _attendance_since(district_id, student_ids, since)
-        .values("student_id")
-        .annotate(
-            days=Count("pk"),
-            present=Count("pk", filter=Q(status="present")),
-            absent=Count("pk", filter=Q(status="absent")),
-            tardy=Count("pk", filter=Q(status="tardy")),
-            excused=Count("pk", filter=Q(status="excused")),
+def school_year_start(*, district_id: int, today: date) -> Subquery:
+    """The current school year's first day, as a subquery (no query of its own)."""
+    return Subquery(
+        AcademicSession.unscoped.filter(
+            district_id=district_id,
+            kind=AcademicSession.Kind.SCHOOL_YEAR,
+            start_date__lte=today,
+            end_date__gte=today,
         )
+        .order_by("start_date")
+        .values("start_date")[:1]
     )
-    summaries = {}
-    for row in counts:
-        attended = row["present"] + row["tardy"]
-        summaries[row["student_id"]] = {
-            "days_recorded": row["days"],
-            "present": row["present"],
-            "absent": row["absent"],
-            "tardy": row["tardy"],
-            "excused": row["excused"],
-            "attendance_rate": round(attended / row["days"], 4) if row["days"] else None,
-        }
-    return summaries
+
+
+def attendance_this_year(*, district_id: int, student_ids: Sequence[int], today: date):
+    """Attendance rows since the current school year began (all rows if none is set up)."""
+    start = school_year_start(district_id=district_id, today=today)
+    return AttendanceRecord.unscoped.filter(
+        district_id=district_id, student_id__any=student_ids
+    ).filter(Q(date__gte=Coalesce(start, Value(date.min))))
 
 
 def attendance_records(*, district_id: int, student_ids: Sequence[int], since: date | None):
@@ -215,27 +210,48 @@ def rows_of(model, *, district_id: int, student_ids: Sequence[int]):
     return model.unscoped.filter(district_id=district_id, student_id__any=student_ids)
 
 
-def counts_by_student(row_sets: dict[str, QuerySet]) -> dict[str, dict[int, int]]:
-    """Rows per student in several row sets, in one query (a UNION ALL of counts).
+def counts_by_student(
+    row_sets: dict[str, QuerySet], *, keyed_by: dict[str, str] | None = None
+) -> dict[str, dict[int, dict[str, int]]]:
+    """Rows per student (and per value of a column) in several row sets, in one query.
 
-    ``row_sets`` maps a name to a queryset of rows that have a ``student_id``.
+    ``row_sets`` maps a name to a queryset of rows with a ``student_id``; ``keyed_by``
+    names, for some of them, a column to count by as well (attendance by status).
+    The answer is ``{name: {student_id: {key: n}}}``, key ``""`` when not keyed. One
+    UNION ALL of grouped counts, however many row sets.
     """
-    result: dict[str, dict[int, int]] = {name: {} for name in row_sets}
+    keyed_by = keyed_by or {}
+    result: dict[str, dict[int, dict[str, int]]] = {name: {} for name in row_sets}
     names = list(row_sets)
     parts = [
         row_sets[name]
         .order_by()
-        .values("student_id")
+        .annotate(key=F(keyed_by[name]) if name in keyed_by else Value(""))
+        .values("student_id", "key")
         .annotate(n=Count("pk"), row_set=Value(index))
-        .values_list("row_set", "student_id", "n")
+        .values_list("row_set", "student_id", "key", "n")
         for index, name in enumerate(names)
     ]
     if not parts:
         return result
     combined = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
-    for index, student_id, n in combined:
-        result[names[index]][student_id] = n
+    for index, student_id, key, n in combined:
+        result[names[index]].setdefault(student_id, {})[key] = n
     return result
+
+
+def attendance_summary(by_status: dict[str, int]) -> dict:
+    """Days recorded, days per status and the attendance rate, from counts per status."""
+    days = sum(by_status.values())
+    attended = by_status.get("present", 0) + by_status.get("tardy", 0)
+    return {
+        "days_recorded": days,
+        "present": by_status.get("present", 0),
+        "absent": by_status.get("absent", 0),
+        "tardy": by_status.get("tardy", 0),
+        "excused": by_status.get("excused", 0),
+        "attendance_rate": round(attended / days, 4) if days else None,
+    }
 
 
 def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:

@@ -187,3 +187,61 @@ def test_a_page_read_through_two_roles_logs_each_group_with_its_own_categories(w
         )
         for e in events
     } == {"teacher": {world.a.students["own"].pk}, "guardian,teacher": {adult.pk}}
+
+
+@pytest.mark.django_db
+def test_summaries_count_this_school_years_rows_and_the_detail_lists_them(world, api_as):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from records import models as m
+
+    today = timezone.localdate()
+    district, own = world.a.district, world.a.students["own"]
+    m.AcademicSession.unscoped.create(
+        district=district,
+        title="This year",
+        kind="schoolYear",
+        start_date=today - timedelta(days=30),
+        end_date=today + timedelta(days=200),
+        school_year=today.year,
+    )
+    statuses = ["present", "present", "present", "tardy", "absent", "excused"]
+    for days_ago, status in enumerate(statuses):
+        m.AttendanceRecord.unscoped.create(
+            district=district, student=own, date=today - timedelta(days=days_ago), status=status
+        )
+    # Last school year's absence does not count this year.
+    m.AttendanceRecord.unscoped.create(
+        district=district, student=own, date=today - timedelta(days=400), status="absent"
+    )
+    period = m.AcademicSession.unscoped.create(
+        district=district,
+        title="Q1",
+        kind="gradingPeriod",
+        start_date=today - timedelta(days=30),
+        end_date=today,
+        school_year=today.year,
+    )
+    m.Grade.unscoped.create(
+        district=district, student=own, section=world.a.section, grading_period=period, mark="B+"
+    )
+    client = api_as(world.a.users["principal"])
+    [item] = [s for s in client.get(LIST).json()["results"] if s["id"] == own.pk]
+    assert item["attendance"] == {
+        "days_recorded": 6,
+        "present": 3,
+        "absent": 1,
+        "tardy": 1,
+        "excused": 1,
+        "attendance_rate": round(4 / 6, 4),
+    }
+    assert item["grades"] == {"count": 1}
+    assert item["enrollment"] == {"current_section_count": 1}
+    assert item["discipline"] == {"count": 0}
+    detail = client.get(detail_url := f"{LIST}{own.pk}/").json()
+    assert len(detail["attendance"]["records"]) == 6, detail_url
+    assert detail["attendance"]["school_year"]["start"] == str(today - timedelta(days=30))
+    assert [g["mark"] for g in detail["grades"]["records"]] == ["B+"]
+    assert [s["id"] for s in detail["enrollment"]["sections"]] == [world.a.section.pk]
