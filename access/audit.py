@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from access import policy
@@ -117,13 +117,25 @@ def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> Ac
     )
     event.entry_hash = _entry_hash(event, list(read.student_ids))
     event.save(force_insert=True)
-    AccessEventStudent.unscoped.bulk_create(
-        [
-            AccessEventStudent(district_id=viewer.district_id, event=event, student_id=student_id)
-            for student_id in read.student_ids
-        ]
-    )
+    _insert_event_students(event, read.student_ids)
     return event
+
+
+def _insert_event_students(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
+    """One INSERT for all of an event's students (no model instance per row)."""
+    if connection.vendor != "postgresql":
+        AccessEventStudent.unscoped.bulk_create(
+            AccessEventStudent(district_id=event.district_id, event=event, student_id=student_id)
+            for student_id in student_ids
+        )
+        return
+    table = AccessEventStudent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (district_id, event_id, student_id) '
+            "SELECT %s, %s, unnest(%s::bigint[])",
+            [event.district_id, event.pk, list(student_ids)],
+        )
 
 
 def record_access(

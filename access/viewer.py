@@ -15,7 +15,7 @@ from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from access import policy
@@ -26,7 +26,6 @@ from records.models import (
     District,
     GuardianLink,
     SectionTeacher,
-    Student,
     active_on_q,
 )
 
@@ -182,12 +181,11 @@ def _teacher_routes(memberships: dict[str, set[int | None]], flags: dict) -> lis
 
 
 def _relationship_flags(user) -> dict | None:
-    """The user's district, and whether they teach, guard or are a student — one query."""
+    """The user's district, own student record, and whether they teach or guard: one query."""
     district_id = user.district_id
-    own_student = Student.unscoped.filter(district_id=district_id, user_id=OuterRef("pk"))
     row = (
         User.objects.filter(pk=user.pk, district_id=district_id, is_active=True)
-        .select_related("district")
+        .select_related("district", "student_record")
         .annotate(
             teaches=Exists(
                 SectionTeacher.unscoped.filter(district_id=district_id, teacher_id=OuterRef("pk"))
@@ -195,22 +193,21 @@ def _relationship_flags(user) -> dict | None:
             guards=Exists(
                 GuardianLink.unscoped.filter(district_id=district_id, guardian_id=OuterRef("pk"))
             ),
-            own_student_id=Subquery(own_student.values("pk")[:1]),
-            own_birth_date=Subquery(own_student.values("birth_date")[:1]),
-            own_postsecondary=Subquery(own_student.values("is_postsecondary")[:1]),
         )
-        .only("id", "district")
         .first()
     )
     if row is None:
         return None
+    own = getattr(row, "student_record", None)
+    if own is not None and own.district_id != district_id:
+        own = None  # the composite key forbids it; never trust a cross-district link
     return {
         "district": row.district,
         "teaches": row.teaches,
         "guards": row.guards,
-        "own_student_id": row.own_student_id,
-        "own_birth_date": row.own_birth_date,
-        "own_postsecondary": row.own_postsecondary,
+        "own_student_id": own.pk if own else None,
+        "own_birth_date": own.birth_date if own else None,
+        "own_postsecondary": own.is_postsecondary if own else False,
     }
 
 
