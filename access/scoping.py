@@ -172,6 +172,11 @@ def _flag(index: int) -> str:
     return f"_via_route_{index}"
 
 
+def reach_is_bounded(viewer: Viewer) -> bool:
+    """Whether the viewer reaches a bounded set (a school, rosters, a family), not a district."""
+    return not any(route.kind == "district_admin" for route in viewer.routes)
+
+
 def _reach(viewer: Viewer) -> Q:
     if any(route.kind == "district_admin" for route in viewer.routes):
         return Q()  # the whole district: already the base filter

@@ -9,9 +9,14 @@ from rest_framework.response import Response
 
 from access.audit import reads_of_page, record_reads
 from access.projection import project_students
-from access.scoping import allowed_for, student_access_by_id, visible_students
+from access.scoping import (
+    allowed_for,
+    reach_is_bounded,
+    student_access_by_id,
+    visible_students,
+)
 from records.models import GradeLevel
-from studentdata.api import StandardPagination, ViewerApiView
+from studentdata.api import CountInPagePagination, ViewerApiView
 
 
 class StudentListFilters(serializers.Serializer):
@@ -64,8 +69,10 @@ class StudentListApi(ViewerApiView):
             section_id=filters.validated_data.get("section"),
             grade_level=filters.validated_data.get("grade"),
         )
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(students, request, view=self) or []
+        paginator = CountInPagePagination()
+        page = paginator.paginate_queryset(
+            students, request, view=self, count_in_page=reach_is_bounded(self.viewer)
+        )
         allowed = allowed_for(self.viewer, page)
         results = project_students(self.viewer, page, allowed)
         record_reads(self.viewer, reads_of_page(allowed))

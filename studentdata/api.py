@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Window
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
@@ -33,6 +35,33 @@ class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+class CountInPagePagination(StandardPagination):
+    """Counts with ``COUNT(*) OVER ()`` in the page query itself: one query, not two.
+
+    Only for sets the database sorts whole anyway (a school, a roster, a family):
+    over a whole district the window would forbid the index walk that keeps a page
+    cheap, so callers pass ``count_in_page=False`` there and get the usual count.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None, *, count_in_page: bool = True):
+        if not count_in_page:
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        page_size = self.get_page_size(request)
+        try:
+            number = int(request.query_params.get(self.page_query_param, 1))
+        except ValueError:
+            raise exceptions.NotFound("Invalid page.") from None
+        offset = (number - 1) * page_size
+        rows = list(queryset.annotate(_total=Window(Count("*")))[offset : offset + page_size])
+        paginator = Paginator(queryset, page_size)
+        paginator.count = rows[0]._total if rows else queryset.count()
+        if number < 1 or (not rows and number > 1):
+            raise exceptions.NotFound("Invalid page.")
+        self.page = Page(rows, number, paginator)
+        return rows
 
 
 class ViewerApiView(APIView):

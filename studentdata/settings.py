@@ -18,7 +18,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(name, default)
+    """The variable's value; set but empty counts as unset (compose passes blanks)."""
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -31,6 +31,15 @@ def test_env_int_refuses_garbage_and_values_below_the_minimum(monkeypatch):
         env_int("N", 1, minimum=0)
 
 
+def test_an_empty_variable_means_the_default(monkeypatch):
+    from studentdata.settings import env_str
+
+    monkeypatch.setenv("ZONE", "")
+    assert env_str("ZONE", "America/Chicago") == "America/Chicago"
+    monkeypatch.setenv("ZONE", "America/Denver")
+    assert env_str("ZONE", "America/Chicago") == "America/Denver"
+
+
 def test_env_list_splits_and_trims(monkeypatch):
     monkeypatch.setenv("HOSTS", " a.example , b.example,, ")
     assert env_list("HOSTS") == ["a.example", "b.example"]

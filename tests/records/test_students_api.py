@@ -245,3 +245,26 @@ def test_summaries_count_this_school_years_rows_and_the_detail_lists_them(world,
     assert detail["attendance"]["school_year"]["start"] == str(today - timedelta(days=30))
     assert [g["mark"] for g in detail["grades"]["records"]] == ["B+"]
     assert [s["id"] for s in detail["enrollment"]["sections"]] == [world.a.section.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", ["principal", "district_admin"])  # counted in page / apart
+def test_pages_cover_the_set_once_with_links_and_a_404_past_the_end(world, api_as, reader):
+    from tests import factories as f
+
+    for _ in range(5):
+        f.SchoolMembershipFactory(
+            student=f.StudentFactory(district=world.a.district), school=world.a.school1
+        )
+    client = api_as(world.a.users[reader])
+    total = 8 if reader == "principal" else 9
+    seen, url = [], f"{LIST}?page_size=3"
+    while url:
+        body = client.get(url).json()
+        assert body["count"] == total
+        seen += [s["id"] for s in body["results"]]
+        url = body["next"]
+    assert len(seen) == len(set(seen)) == total
+    last_page = -(-total // 3)
+    assert client.get(f"{LIST}?page_size=3&page={last_page}").json()["previous"]
+    assert client.get(f"{LIST}?page_size=3&page={last_page + 1}").status_code == 404
