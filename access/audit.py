@@ -153,28 +153,34 @@ def record_access(
     return events[0] if events else None
 
 
-def verify_chain(district_id: int) -> int | None:
+def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
     """The sequence of the first event whose hash does not verify, or ``None`` if all do.
 
     Events cut from the end would leave a valid shorter chain, so the chain head's
     last sequence and hash must also match the last event: if they don't, the
-    answer is the first missing sequence.
+    answer is the first missing sequence. Reads the log in chunks of events, so a
+    district's whole history never sits in memory at once.
     """
-    expected_prev = "0" * 64
-    last_sequence = 0
-    students_by_event: dict[int, list[int]] = {}
-    for event_id, student_id in AccessEventStudent.unscoped.filter(
-        district_id=district_id
-    ).values_list("event_id", "student_id"):
-        students_by_event.setdefault(event_id, []).append(student_id)
-    for event in AccessEvent.unscoped.filter(district_id=district_id).order_by("sequence"):
-        if event.prev_hash != expected_prev:
-            return event.sequence
-        if event.sequence != last_sequence + 1:
-            return last_sequence + 1
-        if _entry_hash(event, students_by_event.get(event.pk, [])) != event.entry_hash:
-            return event.sequence
-        expected_prev, last_sequence = event.entry_hash, event.sequence
+    expected_prev, last_sequence = "0" * 64, 0
+    events = AccessEvent.unscoped.filter(district_id=district_id).order_by("sequence")
+    while True:
+        chunk = list(events.filter(sequence__gt=last_sequence)[:chunk_size])
+        if not chunk:
+            break
+        students_by_event: dict[int, list[int]] = {}
+        rows = AccessEventStudent.unscoped.filter(
+            district_id=district_id, event_id__in=[event.pk for event in chunk]
+        ).values_list("event_id", "student_id")
+        for event_id, student_id in rows:
+            students_by_event.setdefault(event_id, []).append(student_id)
+        for event in chunk:
+            if event.sequence != last_sequence + 1:
+                return last_sequence + 1
+            if event.prev_hash != expected_prev:
+                return event.sequence
+            if _entry_hash(event, students_by_event.get(event.pk, [])) != event.entry_hash:
+                return event.sequence
+            expected_prev, last_sequence = event.entry_hash, event.sequence
     head = AuditChain.unscoped.filter(district_id=district_id).first()
     if head is not None and (head.last_sequence, head.last_hash) != (last_sequence, expected_prev):
         return last_sequence + 1

@@ -63,3 +63,36 @@ def test_production_settings_refuse_to_start_without_a_secret(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY is required" in result.stderr
+
+
+def settings_in_subprocess(expression: str, **env_overrides) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studentdata.settings", **env_overrides}
+    result = subprocess.run(
+        [sys.executable, "-c", f"from django.conf import settings; print(({expression}))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_tasks_run_inline_without_a_broker_and_through_redis_with_one():
+    eager = "settings.CELERY_TASK_ALWAYS_EAGER, settings.CELERY_BROKER_URL"
+    assert settings_in_subprocess(eager, REDIS_URL="", CELERY_BROKER_URL="") == "(True, None)"
+    assert settings_in_subprocess(eager, REDIS_URL="redis://127.0.0.1:6379/0") == (
+        "(False, 'redis://127.0.0.1:6379/0')"
+    )
+
+
+def test_no_database_url_means_the_sqlite_file():
+    engine = "settings.DATABASES['default']['ENGINE']"
+    assert settings_in_subprocess(engine, DATABASE_URL="") == "django.db.backends.sqlite3"
+    assert (
+        settings_in_subprocess(engine, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
+        == "django.db.backends.postgresql"
+    )

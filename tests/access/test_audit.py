@@ -143,3 +143,19 @@ def test_truncating_the_log_is_refused(world):
         )
         cursor.execute("TRUNCATE access_accessevent CASCADE")
     assert append_only.triggers("access_accessevent")[-1][0] == "access_accessevent_no_truncate"
+
+
+@pytest.mark.django_db
+def test_verification_reads_the_log_in_chunks(world):
+    for _ in range(5):
+        read(world, world.a.users["principal"], "own", "adult")
+    assert verify_chain(world.a.district.pk, chunk_size=2) is None
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE access_accessevent SET categories = '[]' WHERE district_id = %s "
+            "AND sequence = 4",
+            [world.a.district.pk],
+        )
+        cursor.execute("SET LOCAL session_replication_role = origin")
+    assert verify_chain(world.a.district.pk, chunk_size=2) == 4
