@@ -547,3 +547,44 @@ class DirectoryOptOut(TenantModel):
                 fields=["district", "student", "field"], name="records_optout_unique"
             )
         )
+
+
+class ImportRun(TenantModel):
+    """One import, whatever its outcome: who, when, what file, what it found and did."""
+
+    class Kind(models.TextChoices):
+        ONEROSTER = "oneroster", "OneRoster roster bundle"
+        RECORDS = "records", "Records CSV files"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Imported"
+        REJECTED = "rejected", "Rejected: nothing changed"
+        FAILED = "failed", "Failed: nothing changed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    file_sha256 = models.CharField(max_length=64)
+    # Where an uploaded file waits for its worker; emptied once the run has finished.
+    stored_path = models.CharField(max_length=500, blank=True)
+    dry_run = models.BooleanField(default=False)
+    strict = models.BooleanField(default=False)
+    rows_total = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["district", "created_at"], name="records_importrun_created_idx")
+        ]
