@@ -47,13 +47,14 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report)
     parsed = None
     if bundle is not None:
-        report.rows_total = bundle.rows_total
         parsed = parse_bundle(bundle, _known(district), report)
+        report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:
         _warnings_become_errors(report)
     if not report.ok or parsed is None:
         return report, district
+    del bundle  # the files' text is no longer needed
     progress("waiting", 0, report.rows_total)
     with transaction.atomic():
         _lock_district(district_slug)

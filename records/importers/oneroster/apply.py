@@ -44,6 +44,33 @@ BATCH = 2000
 Progress = Callable[[str, int, int], None]
 
 
+def row_type(names: Iterable[str]) -> type[tuple]:
+    """A tuple read by column name: a million existing rows as tuples, not dicts."""
+    index = {name: i for i, name in enumerate(names)}
+
+    class RowTuple(tuple):
+        __slots__ = ()
+
+        def __getitem__(self, key):
+            return tuple.__getitem__(self, index[key] if isinstance(key, str) else key)
+
+        def get(self, key, default=None):
+            position = index.get(key)
+            return default if position is None else tuple.__getitem__(self, position)
+
+        def as_dict(self) -> dict:
+            return dict(zip(index, self, strict=True))
+
+    return RowTuple
+
+
+def load_rows(queryset, key: Callable[[tuple], object], names: list[str]) -> dict:
+    """``{key: (pk, row)}`` from ``queryset.values_list("id", *names)``."""
+    make = row_type(names)
+    return {key(row := make(values[1:])): (values[0], row) for values in
+            queryset.values_list("id", *names).iterator(chunk_size=20_000)}  # fmt: skip
+
+
 class Applier:
     def __init__(
         self,
@@ -260,12 +287,11 @@ class Applier:
             key = (users[user_sid], role_name, schools[org] if org else None)
             desired[key] = {"begin_date": begin, "end_date": end, "sourced_id": sourced_id}
         roster_users = set(users.values())
-        existing = {
-            (row["user_id"], row["role"], row["school_id"]): (row.pop("id"), row)
-            for row in RoleMembership.unscoped.filter(
-                district=self.district, user_id__in=roster_users
-            ).values("id", "user_id", "role", "school_id", "begin_date", "end_date", "sourced_id")
-        }
+        existing = load_rows(
+            RoleMembership.unscoped.filter(district=self.district, user_id__in=roster_users),
+            lambda row: (row["user_id"], row["role"], row["school_id"]),
+            ["user_id", "role", "school_id", "begin_date", "end_date", "sourced_id"],
+        )
         ended_users = {users[sid] for sid in self.ended_users if sid in users}
         in_scope = self._bulk("users") or self._bulk("roles")
         absent = [
@@ -315,12 +341,11 @@ class Applier:
             if student_sid in students and org in schools:
                 key = (students[student_sid], schools[org])
                 desired.setdefault(key, {"begin_date": begin, "end_date": end, "is_primary": True})
-        existing = {
-            (row["student_id"], row["school_id"]): (row.pop("id"), row)
-            for row in SchoolMembership.unscoped.filter(district=self.district).values(
-                "id", "student_id", "school_id", "begin_date", "end_date", "is_primary"
-            )
-        }
+        existing = load_rows(
+            SchoolMembership.unscoped.filter(district=self.district),
+            lambda row: (row["student_id"], row["school_id"]),
+            ["student_id", "school_id", "begin_date", "end_date", "is_primary"],
+        )
         absent = [
             key
             for key, (_, row) in existing.items()
@@ -349,12 +374,11 @@ class Applier:
                     if relationship:
                         values["relationship"] = relationship
                     desired.setdefault(key, values)
-        existing = {
-            (row["guardian_id"], row["student_id"]): (row.pop("id"), row)
-            for row in GuardianLink.unscoped.filter(district=self.district).values(
-                "id", "guardian_id", "student_id", "relationship", "end_date"
-            )
-        }
+        existing = load_rows(
+            GuardianLink.unscoped.filter(district=self.district),
+            lambda row: (row["guardian_id"], row["student_id"]),
+            ["guardian_id", "student_id", "relationship", "end_date"],
+        )
         present_users = {users[sid] for sid in self.p.people if sid in users}
         ended_users = {users[sid] for sid in self.ended_users if sid in users}
         absent = [
@@ -397,7 +421,7 @@ class Applier:
             old = by_pair.get((values["section_id"], values[who]))
             if old and old != sid and old not in desired:
                 pk, row = existing.pop(old)
-                existing[sid] = (pk, {**row, "sourced_id": sid, "_renamed": True})
+                existing[sid] = (pk, {**row.as_dict(), "sourced_id": sid, "_renamed": True})
         deleted = self._deleted("enrollments")
         absent = [
             sid
@@ -439,12 +463,11 @@ class Applier:
         desired = {
             key: {"percent": Decimal(str(round(sum(v) / len(v), 2)))} for key, v in scores.items()
         }
-        existing = {
-            (row["student_id"], row["section_id"], row["grading_period_id"]): (row.pop("id"), row)
-            for row in Grade.unscoped.filter(district=self.district).values(
-                "id", "student_id", "section_id", "grading_period_id", "percent"
-            )
-        }
+        existing = load_rows(
+            Grade.unscoped.filter(district=self.district),
+            lambda row: (row["student_id"], row["section_id"], row["grading_period_id"]),
+            ["student_id", "section_id", "grading_period_id", "percent"],
+        )
         self._write_keyed("grades", Grade, desired, existing,
                           ("student_id", "section_id", "grading_period_id"), [])  # fmt: skip
 
@@ -452,15 +475,17 @@ class Applier:
 
     def _existing(self, model, key_fields, desired, extra=()) -> dict:
         value_fields = list(next(iter(desired.values()), {}).keys())
-        fields = {"id", *key_fields, *value_fields, *extra}
+        names = {*key_fields, *value_fields, *extra}
         if any(f.name == "end_date" for f in model._meta.fields):
-            fields.add("end_date")
+            names.add("end_date")
         if model is Student:
-            fields.add("enrollment_status")
-        rows = model.unscoped.filter(district=self.district, sourced_id__isnull=False).values(
-            *sorted(fields)
+            names.add("enrollment_status")
+        names = sorted(names)
+        return load_rows(
+            model.unscoped.filter(district=self.district, sourced_id__isnull=False),
+            lambda row: row[key_fields[0]],
+            names,
         )
-        return {row[key_fields[0]]: (row.pop("id"), row) for row in rows}
 
     def _absent_or_deleted(self, name: str, existing: dict, desired: dict) -> list[str]:
         if self._bulk(name):

@@ -13,17 +13,19 @@ import csv
 import difflib
 import io
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from records.importers.oneroster import spec
 from records.importers.report import ImportReport
 
 
-@dataclass
 class Row:
-    line: int
-    values: dict[str, str]
+    __slots__ = ("line", "values")
+
+    def __init__(self, line: int, values: dict[str, str]):
+        self.line, self.values = line, values
 
     def get(self, column: str) -> str:
         return self.values.get(column, "").strip()
@@ -31,13 +33,48 @@ class Row:
 
 @dataclass
 class Table:
+    """One file: its header checked, its rows read on demand (a million rows stay text)."""
+
     file: str  # the name in the bundle, e.g. "users.csv"
     mode: str  # bulk or delta
     columns: dict[str, int]  # spec column -> 1-based position
-    rows: list[Row] = field(default_factory=list)
+    text: str = ""
+    width: int = 0
+    row_count: int = 0
 
     def column(self, name: str) -> int | None:
         return self.columns.get(name)
+
+    def rows(self, report: ImportReport) -> Iterator[Row]:
+        """Each non-blank row once; rows that do not parse are reported, not yielded."""
+        reader = csv.reader(io.StringIO(self.text, newline=""), strict=True)
+        next(reader, None)  # the header, checked when the table was read
+        positions = list(self.columns.items())
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                report.error(self.file, reader.line_num, message=f"the row does not parse: {exc}")
+                continue
+            if not any(value.strip() for value in record):
+                continue
+            self.row_count += 1
+            if len(record) > self.width and any(v.strip() for v in record[self.width :]):
+                report.error(
+                    self.file,
+                    reader.line_num,
+                    self.width + 1,
+                    message=f"the row has {len(record)} values but the header has "
+                    f"{self.width} columns",
+                )
+                continue
+            values = {
+                column: record[position - 1] if position <= len(record) else ""
+                for column, position in positions
+            }
+            yield Row(reader.line_num, values)
 
 
 @dataclass
@@ -50,7 +87,8 @@ class Bundle:
 
     @property
     def rows_total(self) -> int:
-        return sum(len(t.rows) for t in self.tables.values())
+        """Rows read so far (all of them, once the bundle has been parsed)."""
+        return sum(t.row_count for t in self.tables.values())
 
 
 class _Source:
@@ -245,29 +283,4 @@ def _read_table(
     columns = _map_header(name, header, file_spec, report)
     if columns is None:
         return None
-    table = Table(file=name, mode=mode, columns=columns)
-    width = len(header)
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            report.error(name, reader.line_num, message=f"the row does not parse: {exc}")
-            continue
-        if not any(value.strip() for value in record):
-            continue
-        if len(record) > width and any(v.strip() for v in record[width:]):
-            report.error(
-                name,
-                reader.line_num,
-                width + 1,
-                message=f"the row has {len(record)} values but the header has {width} columns",
-            )
-            continue
-        values = {
-            column: record[position - 1] if position <= len(record) else ""
-            for column, position in columns.items()
-        }
-        table.rows.append(Row(line=reader.line_num, values=values))
-    return table
+    return Table(file=name, mode=mode, columns=columns, text=text, width=len(header))

@@ -31,7 +31,7 @@ DISTRICT_ROLES = {"districtAdministrator": "district_admin", "administrator": "d
 NO_ACCESS_ROLES = ("aide", "proctor", "systemAdministrator")
 
 
-@dataclass
+@dataclass(slots=True)
 class Org:
     line: int
     kind: str
@@ -40,7 +40,7 @@ class Org:
     parent: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Session:
     title: str
     kind: str
@@ -50,7 +50,7 @@ class Session:
     school_year: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Course:
     title: str
     code: str
@@ -58,7 +58,7 @@ class Course:
     subject: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Class:
     title: str
     course: str
@@ -67,7 +67,7 @@ class Class:
     period: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     line: int
     username: str
@@ -84,7 +84,7 @@ class Person:
     grade: str
 
 
-@dataclass
+@dataclass(slots=True)
 class RoleRow:
     sourced_id: str
     user: str
@@ -94,7 +94,7 @@ class RoleRow:
     end: date | None
 
 
-@dataclass
+@dataclass(slots=True)
 class EnrollmentRow:
     line: int
     section: str
@@ -105,7 +105,7 @@ class EnrollmentRow:
     end: date | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Demographics:
     birth_date: date | None
     sex: str
@@ -152,7 +152,7 @@ def _rows(table: Table | None, report: ImportReport, parsed: Parsed, name: str):
     if table is None:
         return
     seen: dict[str, int] = {}
-    for row in table.rows:
+    for row in table.rows(report):
         reader = RowReader(table, row, report)
         key = row.get("sourcedId")
         if key:
