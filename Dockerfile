@@ -16,9 +16,11 @@ RUN pip install .
 
 COPY . .
 
-# A non-root user; it owns only var/ (static files, beat schedule), not the code.
+# A non-root user; it owns only var/ (static files, beat schedule, import uploads), not
+# the code. The directories exist in the image so the named volumes mounted on them
+# start out owned by this user.
 RUN useradd --system --uid 10001 --home-dir /app --no-create-home app \
-    && mkdir -p /app/var/static \
+    && mkdir -p /app/var/static /app/var/imports \
     && chown -R app:app /app/var
 USER app
 

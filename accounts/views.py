@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from access.districts import may_manage_district
 from access.scoping import visible_students
 
 ROUTE_DESCRIPTIONS = {
@@ -42,5 +43,6 @@ def home(request):
         "roles": roles,
         "district": viewer.district,
         "visible_count": visible_students(viewer).count() if viewer.has_access else 0,
+        "manages_district": may_manage_district(viewer),
     }
     return render(request, "accounts/home.html", context)

@@ -7,10 +7,12 @@ query names the district first.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -25,12 +27,15 @@ from records.models import (
     Grade,
     GuardianLink,
     HealthRecord,
+    ImportRun,
     ProgramParticipation,
     SchoolMembership,
     SectionTeacher,
     TransportationAssignment,
     active_on_q,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def school_year_bounds(*, district_id: int, today: date) -> tuple[date, date] | None:
@@ -379,3 +384,64 @@ def directory_opt_outs(*, district_id: int, student_ids: Sequence[int]) -> dict[
     for student_id, field in rows:
         opted[student_id].add(field)
     return opted
+
+
+# Import runs. Not student data: the district admin's pages read them by district.
+
+
+def import_run_progress_key(run_id: int) -> str:
+    return f"import-run:{run_id}:progress"
+
+
+def import_run_list(*, district_id: int) -> QuerySet[ImportRun]:
+    """The district's runs, newest first; issue lists stay in the database."""
+    return (
+        ImportRun.unscoped.filter(district_id=district_id)
+        .select_related("started_by")
+        .defer("warnings", "errors")
+        .order_by("-created_at", "-id")
+    )
+
+
+def import_run_get(*, district_id: int, run_id: int) -> ImportRun | None:
+    return (
+        ImportRun.unscoped.filter(district_id=district_id, pk=run_id)
+        .select_related("started_by")
+        .first()
+    )
+
+
+def import_run_progress(*, run: ImportRun) -> dict:
+    """``{status, phase, done, total}``: live from the cache while the run is running.
+
+    The importer applies a bundle inside one transaction, so rows it has done are not
+    visible in the database until the end; its worker writes progress to the cache.
+    A queued run behind a running run of its district is "waiting": the importer
+    runs one import per district at a time.
+    """
+    if run.status == ImportRun.Status.QUEUED:
+        behind = (
+            ImportRun.unscoped.filter(district_id=run.district_id, status=ImportRun.Status.RUNNING)
+            .exclude(pk=run.pk)
+            .exists()
+        )
+        phase = "waiting" if behind else "queued"
+        return {"status": run.status, "phase": phase, "done": 0, "total": 0}
+    if run.status == ImportRun.Status.RUNNING:
+        try:
+            live = cache.get(import_run_progress_key(run.pk)) or {}
+        except Exception as exc:
+            logger.warning("Import progress not read: %s", type(exc).__name__)
+            live = {}
+        return {
+            "status": run.status,
+            "phase": str(live.get("phase", "starting")),
+            "done": int(live.get("done", 0)),
+            "total": int(live.get("total", 0)),
+        }
+    return {
+        "status": run.status,
+        "phase": "finished",
+        "done": run.rows_done,
+        "total": run.rows_total,
+    }

@@ -10,6 +10,8 @@ api_v1 = [*records_api]
 
 urlpatterns = [
     path("", include("accounts.urls")),
+    # Records pages: /district/imports/ (the district admin's roster imports).
+    path("", include("records.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),

@@ -692,7 +692,7 @@ def apply_file(
     report.count(entity, "created", len(creates))
     report.count(entity, "updated", len(updates))
     if write:
-        [o.save() for o in creates]
+        model.objects.bulk_create(creates, batch_size=1000)
         if updates:
             update_fields = fields + (["updated_at"] if hasattr(model, "updated_at") else [])
             model.objects.bulk_update(updates, update_fields, batch_size=1000)

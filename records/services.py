@@ -1,0 +1,259 @@
+"""Import runs: store an upload, queue it, run it, and record what it found and did.
+
+A run's file waits under ``IMPORT_UPLOAD_ROOT`` (shared by web and worker) until its
+worker has run it, then is deleted. The importer works inside one transaction, so
+its progress goes to the cache, which web and worker share, not to the run's row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+import os
+import time
+import traceback
+import uuid
+import zipfile
+from functools import partial
+from pathlib import Path, PurePath
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from records.models import District, ImportRun
+from records.selectors import import_run_progress_key
+from records.tenancy import tenant_scope
+
+logger = logging.getLogger(__name__)
+
+# What a web upload of each kind may be. Only OneRoster bundles are uploaded so far.
+UPLOAD_SUFFIXES = {ImportRun.Kind.ONEROSTER: ".zip"}
+PROGRESS_INTERVAL = 0.5  # seconds: the least time between two progress writes of a phase
+PROGRESS_TIMEOUT = 24 * 3600  # a worker that died mid-run leaves no entry behind for long
+FAILED_MESSAGE = (
+    "The import stopped because of an unexpected problem on our side. Nothing was "
+    "changed. Please try again; if it happens again, contact support."
+)
+ABANDONED_MESSAGE = (
+    "The person who uploaded this file no longer manages the district, so it was not "
+    "imported. Nothing was changed."
+)
+NOT_QUEUED_MESSAGE = "The import could not be started. Nothing was changed. Please try again."
+
+
+def import_upload_validate(*, uploaded_file, kind: str = ImportRun.Kind.ONEROSTER) -> None:
+    """Refuse an upload that cannot be a bundle of this kind, before storing any of it."""
+    suffix = UPLOAD_SUFFIXES.get(kind)
+    if suffix is None:
+        raise ValueError(f"{kind!r} files are not uploaded through the web")
+    if uploaded_file.size > settings.IMPORT_MAX_BYTES:
+        raise ValidationError(
+            "This file is %(size)s; files of at most %(limit)s can be imported.",
+            code="too_big",
+            params={
+                "size": filesizeformat(uploaded_file.size),
+                "limit": filesizeformat(settings.IMPORT_MAX_BYTES),
+            },
+        )
+    if not (uploaded_file.name or "").lower().endswith(suffix) or not _is_zip(uploaded_file):
+        raise ValidationError(
+            "This is not a .zip file. Export the OneRoster files from your student "
+            "information system as one .zip file and upload that.",
+            code="not_zip",
+        )
+
+
+def _is_zip(uploaded_file) -> bool:
+    # A zip ends with its central directory; looking there reads a few bytes, not the file.
+    try:
+        return zipfile.is_zipfile(uploaded_file)
+    finally:
+        uploaded_file.seek(0)
+
+
+def import_run_create(
+    *,
+    actor,
+    district: District,
+    uploaded_file,
+    kind: str = ImportRun.Kind.ONEROSTER,
+    strict: bool = False,
+    dry_run: bool = False,
+) -> ImportRun:
+    """Store the upload, record a queued run, and queue its task once that is committed."""
+    import_upload_validate(uploaded_file=uploaded_file, kind=kind)
+    directory = Path(settings.IMPORT_UPLOAD_ROOT) / str(district.pk)
+    path, sha256 = _store(uploaded_file, directory, UPLOAD_SUFFIXES[kind])
+    try:
+        with transaction.atomic():
+            run = ImportRun.objects.create(
+                district=district,
+                kind=kind,
+                started_by=actor,
+                file_name=PurePath(uploaded_file.name).name[:255],
+                file_sha256=sha256,
+                stored_path=str(path),
+                strict=strict,
+                dry_run=dry_run,
+            )
+            transaction.on_commit(partial(_enqueue, run.pk))
+    except BaseException:
+        # Nothing was recorded (_enqueue never raises), so nothing will look for the file.
+        path.unlink(missing_ok=True)
+        raise
+    return run
+
+
+def _store(uploaded_file, directory: Path, suffix: str) -> tuple[Path, str]:
+    """Write the upload under a random name, hashing it on the way: one pass."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / f"{uuid.uuid4().hex}{suffix}"
+    digest = hashlib.sha256()
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            for chunk in uploaded_file.chunks():
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return path, digest.hexdigest()
+
+
+def _enqueue(run_id: int) -> None:
+    from records import tasks  # tasks call this module's services
+
+    try:
+        tasks.run_import.delay(run_id)
+    except Exception as exc:
+        # The broker is down (or, inline, the task itself failed): say so on the run
+        # instead of leaving it "waiting" for ever.
+        logger.error("Import run %s could not be run: %s", run_id, type(exc).__name__)
+        import_run_fail(run_id=run_id, message=NOT_QUEUED_MESSAGE)
+
+
+class _ProgressRecorder:
+    """The importer's ``progress`` callback: phase, rows done and rows total, to the cache.
+
+    Writes at most every PROGRESS_INTERVAL within a phase; a new phase is written at
+    once, so "waiting" for another run's lock shows while the importer waits.
+    """
+
+    def __init__(self, run_id: int):
+        self.key = import_run_progress_key(run_id)
+        self.phase: str | None = None
+        self.done = 0
+        self.total = 0
+        self.written_at = float("-inf")
+        self.cache_failed = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        self.done, self.total = done, total
+        now = time.monotonic()
+        if phase == self.phase and now - self.written_at < PROGRESS_INTERVAL:
+            return
+        self.phase, self.written_at = phase, now
+        try:
+            cache.set(self.key, {"phase": phase, "done": done, "total": total}, PROGRESS_TIMEOUT)
+        except Exception as exc:
+            # Progress is a courtesy; an unreachable cache must not stop the import.
+            if not self.cache_failed:
+                logger.warning("Import progress not recorded: %s", type(exc).__name__)
+                self.cache_failed = True
+
+
+def import_run_execute(*, run_id: int) -> ImportRun:
+    """Run a queued import and record its outcome; the stored file is deleted after.
+
+    Only a queued run is run: a task delivered twice (late acknowledgement) finds the
+    run already claimed and leaves it alone.
+    """
+    claimed = ImportRun.unscoped.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
+        status=ImportRun.Status.RUNNING, started_at=timezone.now()
+    )
+    run = ImportRun.unscoped.select_related("district", "started_by").get(pk=run_id)
+    if not claimed:
+        logger.warning("Import run %s is %s, not queued: not run again", run_id, run.status)
+        return run
+    progress = _ProgressRecorder(run.pk)
+    try:
+        # Imported here, by module, so tests (and a missing importer) meet it at run time.
+        oneroster = importlib.import_module("records.importers.oneroster")
+        with tenant_scope(run.district_id):
+            report, _district = oneroster.import_oneroster(
+                run.stored_path,
+                district_slug=run.district.slug,
+                actor=run.started_by,
+                strict=run.strict,
+                dry_run=run.dry_run,
+                progress=progress,
+            )
+    except Exception as exc:
+        # Exception messages can quote the file's rows: log where it failed, not what.
+        logger.error(
+            "Import run %s failed with %s:\n%s",
+            run.pk,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        run.status = ImportRun.Status.FAILED
+        run.errors = [_general_issue(FAILED_MESSAGE)]
+        run.rows_done, run.rows_total = progress.done, progress.total
+    else:
+        outcome = report.as_dict()
+        run.status = ImportRun.Status.SUCCEEDED if report.ok else ImportRun.Status.REJECTED
+        run.counts = outcome["counts"]
+        run.warnings = outcome["warnings"]
+        run.errors = outcome["errors"]
+        run.rows_total = report.rows_total or progress.total
+        run.rows_done = run.rows_total if report.ok else min(progress.done, run.rows_total)
+    return _finish(run)
+
+
+def import_run_fail(*, run_id: int, message: str) -> ImportRun:
+    """End a run that will not be run, with a message for the person who started it."""
+    run = ImportRun.unscoped.get(pk=run_id)
+    if run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+        return run
+    run.status = ImportRun.Status.FAILED
+    run.errors = [_general_issue(message)]
+    return _finish(run)
+
+
+def _general_issue(message: str) -> dict:
+    return {"file": "", "line": None, "column": None, "column_name": None, "message": message}
+
+
+def _finish(run: ImportRun) -> ImportRun:
+    run.finished_at = timezone.now()
+    if run.stored_path:
+        try:
+            Path(run.stored_path).unlink(missing_ok=True)
+        except OSError as exc:
+            # Kept on the row so an operator can find and remove it.
+            logger.error("Import run %s: stored file not deleted (%s)", run.pk, type(exc).__name__)
+        else:
+            run.stored_path = ""
+    run.save(
+        update_fields=[
+            "status",
+            "counts",
+            "warnings",
+            "errors",
+            "rows_total",
+            "rows_done",
+            "finished_at",
+            "stored_path",
+        ]
+    )
+    try:
+        cache.delete(import_run_progress_key(run.pk))
+    except Exception as exc:
+        logger.warning("Import progress not cleared: %s", type(exc).__name__)
+    return run

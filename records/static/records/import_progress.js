@@ -1,0 +1,43 @@
+// An import run's page while it runs: move the progress bar every second, and reload
+// the page (which the server renders) when the phase or the status changes.
+// Without JavaScript the page refreshes itself instead (<noscript> meta refresh).
+(function () {
+  "use strict";
+  var box = document.querySelector("[data-progress-url]");
+  if (!box || !window.fetch) return;
+  var url = box.getAttribute("data-progress-url");
+  var status = box.getAttribute("data-status");
+  var phase = box.getAttribute("data-phase");
+  var bar = box.querySelector("progress");
+  var text = box.querySelector("[data-progress-text]");
+
+  function show(p) {
+    if (!p.total) return;
+    bar.max = p.total;
+    bar.value = p.done;
+    text.textContent =
+      p.done.toLocaleString("en-US") + " of " + p.total.toLocaleString("en-US") + " rows";
+  }
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(String(response.status));
+        return response.json();
+      })
+      .then(function (p) {
+        if (p.status !== status || p.phase !== phase) {
+          window.location.reload();
+          return;
+        }
+        show(p);
+        window.setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        // Signed out, or the server is restarting: let the server answer a full page.
+        window.setTimeout(function () { window.location.reload(); }, 5000);
+      });
+  }
+
+  window.setTimeout(poll, 1000);
+})();

@@ -1,0 +1,29 @@
+"""Celery tasks of the records app. They take ids, re-check access, and call a service."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from access.districts import may_manage_district
+from access.viewer import viewer_for
+from records.models import ImportRun
+from records.services import ABANDONED_MESSAGE, import_run_execute, import_run_fail
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="records.run_import", ignore_result=True)
+def run_import(run_id: int) -> None:
+    """Run a queued import if the person who uploaded it still manages its district."""
+    run = ImportRun.unscoped.select_related("started_by").filter(pk=run_id).first()
+    if run is None:
+        logger.warning("Import run %s does not exist", run_id)
+        return
+    # Hours may pass between upload and run: a role ended since then ends the run too.
+    viewer = viewer_for(run.started_by)
+    if not may_manage_district(viewer) or viewer.district_id != run.district_id:
+        import_run_fail(run_id=run_id, message=ABANDONED_MESSAGE)
+        return
+    import_run_execute(run_id=run_id)
