@@ -376,3 +376,38 @@ def test_the_command_prints_the_report_stores_the_run_and_fails_on_errors(tmp_pa
         call_command("import_oneroster", str(folder), "--district", "maple")
     assert m.ImportRun.unscoped.filter(status="rejected").count() == 1
     assert "required column is missing" in capsys.readouterr().err
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_import_of_the_same_district_waits_for_the_first(tmp_path):
+    import threading
+
+    from django.db import connections
+
+    folder = write_bundle(tmp_path / "b", small_district())
+    phases, finished = [], threading.Event()
+    holder = connections.create_connection("default")  # an import in progress elsewhere
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtext(%s))", ["import:maple"])
+
+    def second_import():
+        try:
+            run(folder, progress=lambda phase, done, total: phases.append(phase))
+        finally:
+            connections.close_all()
+            finished.set()
+
+    thread = threading.Thread(target=second_import)
+    thread.start()
+    try:
+        assert not finished.wait(timeout=2)
+        assert phases[-1] == "waiting"
+        assert not m.District.objects.filter(slug="maple").exists()
+    finally:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", ["import:maple"])
+        holder.close()
+    assert finished.wait(timeout=30)
+    thread.join()
+    assert m.Student.unscoped.filter(district__slug="maple").count() == 3
+    assert phases[-1] == "applying"

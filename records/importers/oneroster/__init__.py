@@ -55,9 +55,8 @@ def import_oneroster(
     if not report.ok or parsed is None:
         return report, district
     del bundle  # the files' text is no longer needed
-    progress("waiting", 0, report.rows_total)
     with transaction.atomic():
-        _lock_district(district_slug)
+        _lock_district(district_slug, on_wait=lambda: progress("waiting", 0, report.rows_total))
         district = _district(district_slug, district_name, parsed)
         with tenant_scope(district):
             Applier(parsed, district, report, today=timezone.localdate(), progress=progress).run()
@@ -124,11 +123,20 @@ def _warnings_become_errors(report: ImportReport) -> None:
     report.warnings = []
 
 
-def _lock_district(slug: str) -> None:
-    """Serialise imports of one district: a second waits here for the first to commit."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"import:{slug}"])
+def _lock_district(slug: str, *, on_wait: Callable[[], None]) -> None:
+    """Serialise imports of one district: a second waits here for the first to commit.
+
+    SQLite (the demo) serialises every writing transaction anyway.
+    """
+    if connection.vendor != "postgresql":
+        return
+    key = [f"import:{slug}"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", key)
+        if cursor.fetchone()[0]:
+            return
+        on_wait()
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", key)
 
 
 def _district(slug: str, name: str | None, parsed: Parsed) -> District:
