@@ -8,6 +8,7 @@ page is loaded per category in one query each, for just the students allowed it.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from access.categories import CATEGORY_ORDER, Category, fields_in
@@ -56,26 +57,41 @@ class _PageData:
             if outside
             else {}
         )
-        counted = self._counts(district_id, today, ids)
-        self.attendance = counted.get(Category.ATTENDANCE, {})
-        self.section_counts = counted.get(Category.ENROLLMENT, {})
-        self.grade_counts = counted.get(Category.GRADES, {})
-        self.assessment_counts = counted.get(Category.ASSESSMENTS, {})
-        self.discipline_counts = counted.get(Category.DISCIPLINE, {})
         self.health = load(Category.HEALTH, selectors.health_records)
         self.transportation = load(Category.TRANSPORTATION, selectors.transportation_records)
         self.programs = self._load_programs(allowed_by_id, ids[Category.PROGRAMS])
         if detail:
-            self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
-            since = self.school_year[0] if self.school_year else None
-            self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
-            self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
-            self.attendance_rows = load(
-                Category.ATTENDANCE, selectors.attendance_records, since=since
-            )
-            self.grades = load(Category.GRADES, selectors.grade_records)
-            self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
-            self.discipline = load(Category.DISCIPLINE, selectors.discipline_records)
+            self._load_records(load, district_id, today)
+            self._count_records()
+        else:
+            counted = self._counts(district_id, today, ids)
+            self.attendance = counted.get(Category.ATTENDANCE, {})
+            self.section_counts = counted.get(Category.ENROLLMENT, {})
+            self.grade_counts = counted.get(Category.GRADES, {})
+            self.assessment_counts = counted.get(Category.ASSESSMENTS, {})
+            self.discipline_counts = counted.get(Category.DISCIPLINE, {})
+
+    def _load_records(self, load, district_id: int, today) -> None:
+        """A detail's full records, category by category."""
+        self.school_year = selectors.school_year_bounds(district_id=district_id, today=today)
+        since = self.school_year[0] if self.school_year else None
+        self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
+        self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
+        self.attendance_rows = load(Category.ATTENDANCE, selectors.attendance_records, since=since)
+        self.grades = load(Category.GRADES, selectors.grade_records)
+        self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
+        self.discipline = load(Category.DISCIPLINE, selectors.discipline_records)
+
+    def _count_records(self) -> None:
+        """A detail's summaries, counted from its records rather than queried again."""
+        self.attendance = {
+            student_id: selectors.attendance_summary(Counter(row["status"] for row in rows))
+            for student_id, rows in self.attendance_rows.items()
+        }
+        self.section_counts = {k: len(v) for k, v in self.sections.items()}
+        self.grade_counts = {k: len(v) for k, v in self.grades.items()}
+        self.assessment_counts = {k: len(v) for k, v in self.assessments.items()}
+        self.discipline_counts = {k: len(v) for k, v in self.discipline.items()}
 
     @staticmethod
     def _counts(district_id: int, today, ids: dict[str, list[int]]) -> dict:

@@ -203,11 +203,8 @@ def attendance_this_year(*, district_id: int, student_ids: Sequence[int], today:
 def attendance_records(*, district_id: int, student_ids: Sequence[int], since: date | None):
     rows = _attendance_since(district_id, student_ids, since).order_by("date", "pk")
     return _grouped(
-        (
-            r.student_id,
-            {"date": r.date, "status": r.status, "reason": r.reason, "section_id": r.section_id},
-        )
-        for r in rows
+        (row.pop("student_id"), row)
+        for row in rows.values("student_id", "date", "status", "reason", "section_id")
     )
 
 

@@ -232,3 +232,25 @@ def test_a_second_import_waits_for_the_first(world, live_server, page):
         finished_at=timezone.now(),
     )
     page.wait_for_selector("text=Imported: 0 changes", timeout=10_000)
+
+
+def test_a_real_bundle_imports_through_the_page(world, live_server, page, settings, tmp_path):
+    """No fake: the lepo-roster-hub sample, zipped, through the real task and importer."""
+    import shutil
+
+    from records import models as m
+    from tests.records.oneroster_bundles import SHARED
+
+    settings.IMPORT_UPLOAD_ROOT = tmp_path / "imports"
+    archive = shutil.make_archive(
+        str(tmp_path / "lepo-roster-hub"), "zip", SHARED / "lepo-roster-hub-1.1"
+    )
+    sign_in(page, live_server.url, "a-district_admin")
+    page.goto(f"{live_server.url}/district/imports/")
+    page.get_by_label("OneRoster file (.zip)").set_input_files(archive)
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_selector("text=Imported:", timeout=30_000)
+    content = page.content()
+    assert "Students" in content and "enrollments.csv, line 2, column 7 (role)" in content
+    assert m.Student.unscoped.filter(district=world.a.district, sourced_id="us0003").exists()
+    screenshot(page, "imports-real-lepo-desktop")
