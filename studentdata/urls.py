@@ -9,6 +9,7 @@ from records.urls import api_urlpatterns as records_api
 api_v1 = [*records_api]
 
 urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("", include("accounts.urls")),
     # Records pages: /district/imports/ (the district admin's roster imports).
     path("", include("records.urls")),

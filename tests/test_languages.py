@@ -1,0 +1,28 @@
+"""English and Spanish: the browser's language, or the one chosen with the switcher."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_the_browsers_language_is_used(client):
+    assert "Skip to content" in client.get("/").content.decode()
+    spanish = client.get("/", HTTP_ACCEPT_LANGUAGE="es-MX,es;q=0.9").content.decode()
+    assert "Saltar al contenido" in spanish
+    assert '<html lang="es">' in spanish
+
+
+@pytest.mark.django_db
+def test_the_switcher_keeps_the_choice(client):
+    response = client.post("/i18n/setlang/", {"language": "es", "next": "/"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert "Saltar al contenido" in client.get("/").content.decode()
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Skip to content" in client.get("/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+
+@pytest.mark.django_db
+def test_an_unknown_language_falls_back_to_english(client):
+    client.post("/i18n/setlang/", {"language": "xx", "next": "/"})
+    assert "Skip to content" in client.get("/").content.decode()
