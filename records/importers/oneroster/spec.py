@@ -39,36 +39,29 @@ CLASSES = FileSpec(
     ("sourcedId", "title", "courseSourcedId", "classType", "schoolSourcedId", "termSourcedIds"),
     (*COMMON, "grades", "classCode", "location", "subjects", "subjectCodes", "periods"),
 )
+USER_DETAILS = (
+    *COMMON,
+    "userIds",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+)
 USERS_11 = FileSpec(
     "users",
     ("sourcedId", "enabledUser", "orgSourcedIds", "role", "username", "givenName", "familyName"),
-    (
-        *COMMON,
-        "userIds",
-        "middleName",
-        "identifier",
-        "email",
-        "sms",
-        "phone",
-        "agentSourcedIds",
-        "grades",
-        "password",
-    ),
+    USER_DETAILS,
 )
+# 1.2 moved a user's orgs and role to roles.csv; both are still read when present.
 USERS_12 = FileSpec(
     "users",
     ("sourcedId", "enabledUser", "username", "givenName", "familyName"),
     (
-        *COMMON,
-        "userIds",
-        "middleName",
-        "identifier",
-        "email",
-        "sms",
-        "phone",
-        "agentSourcedIds",
-        "grades",
-        "password",
+        *USER_DETAILS,
         "userMasterIdentifier",
         "preferredGivenName",
         "preferredMiddleName",
