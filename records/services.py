@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 import zipfile
+from datetime import timedelta
 from functools import partial
 from pathlib import Path, PurePath
 
@@ -44,6 +45,13 @@ ABANDONED_MESSAGE = (
     "imported. Nothing was changed."
 )
 NOT_QUEUED_MESSAGE = "The import could not be started. Nothing was changed. Please try again."
+STALE_MESSAGE = (
+    "The import did not finish: the worker running it stopped. Nothing was changed. "
+    "Please upload the file again."
+)
+# No import runs this long; one that does was lost with its worker (its transaction,
+# and so its changes, went with it).
+STALE_AFTER = timedelta(hours=3)
 
 
 def import_upload_validate(*, uploaded_file, kind: str = ImportRun.Kind.ONEROSTER) -> None:
@@ -224,6 +232,19 @@ def import_run_fail(*, run_id: int, message: str) -> ImportRun:
     run.status = ImportRun.Status.FAILED
     run.errors = [_general_issue(message)]
     return _finish(run)
+
+
+def import_runs_expire_stale(*, now=None) -> int:
+    """Fail runs queued or running for longer than any import takes; delete their files."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = ImportRun.unscoped.filter(
+        status__in=[ImportRun.Status.QUEUED, ImportRun.Status.RUNNING], created_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    expired = 0
+    for run_id in list(stale):
+        import_run_fail(run_id=run_id, message=STALE_MESSAGE)
+        expired += 1
+    return expired
 
 
 def _general_issue(message: str) -> dict:

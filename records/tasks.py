@@ -9,7 +9,12 @@ from celery import shared_task
 from access.districts import may_manage_district
 from access.viewer import viewer_for
 from records.models import ImportRun
-from records.services import ABANDONED_MESSAGE, import_run_execute, import_run_fail
+from records.services import (
+    ABANDONED_MESSAGE,
+    import_run_execute,
+    import_run_fail,
+    import_runs_expire_stale,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,3 +32,11 @@ def run_import(run_id: int) -> None:
         import_run_fail(run_id=run_id, message=ABANDONED_MESSAGE)
         return
     import_run_execute(run_id=run_id)
+
+
+@shared_task(name="records.expire_stale_imports", ignore_result=True)
+def expire_stale_imports() -> None:
+    """Beat, every 15 minutes: a run its worker lost is failed and its file deleted."""
+    expired = import_runs_expire_stale()
+    if expired:
+        logger.warning("Failed %s import run(s) their worker lost", expired)

@@ -9,3 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
 app = Celery("studentdata")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# What beat runs (docker-compose's beat service).
+app.conf.beat_schedule = {
+    "expire-stale-imports": {"task": "records.expire_stale_imports", "schedule": 15 * 60},
+}

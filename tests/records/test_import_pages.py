@@ -714,3 +714,33 @@ def test_the_list_costs_the_same_queries_for_2_runs_as_for_22(world, admin_clien
     for _ in range(20):
         make_run(world.a)
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_runs_their_worker_lost_are_failed_and_their_files_deleted(world, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from records.services import STALE_MESSAGE, import_runs_expire_stale
+
+    stored = tmp_path / "lost.zip"
+    stored.write_bytes(b"PK")
+    old, fresh = (
+        ImportRun.unscoped.create(
+            district=world.a.district,
+            kind="oneroster",
+            status=status,
+            file_name="x.zip",
+            file_sha256="0" * 64,
+            stored_path=str(stored) if status == "running" else "",
+        )
+        for status in ("running", "queued")
+    )
+    ImportRun.unscoped.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=4))
+    assert import_runs_expire_stale() == 1
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.status, fresh.status) == ("failed", "queued")
+    assert old.errors[0]["message"] == STALE_MESSAGE
+    assert not stored.exists() and old.stored_path == ""
