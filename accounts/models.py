@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from records.tenancy import TenantModel, tenant_constraints
 
@@ -96,3 +97,46 @@ class RoleMembership(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} ({self.user_id})"
+
+
+class Invitation(TenantModel):
+    """A single-use link that lets a rostered guardian choose their first password.
+
+    Only the SHA-256 of the token is kept: the token itself exists in the email alone,
+    so a copy of the database cannot be turned into working links.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer invitation replaces this one before it was used.
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "user"], name="accounts_invitation_user_idx")]
+
+    def __str__(self) -> str:
+        return f"Invitation {self.pk} ({self.user_id})"
+
+    @property
+    def state(self) -> str:
+        """``used``, ``voided``, ``expired`` or ``open``."""
+        if self.used_at is not None:
+            return "used"
+        if self.voided_at is not None:
+            return "voided"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"

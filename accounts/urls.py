@@ -8,4 +8,14 @@ app_name = "accounts"
 urlpatterns = [
     path("", views.front_door, name="home"),
     path("sign-out/", auth_views.LogoutView.as_view(), name="sign-out"),
+    path("welcome/<str:token>/", views.welcome, name="welcome"),
+    path("district/invitations/", views.district_invitations, name="district-invitations"),
+    path("password-reset/", views.password_reset, name="password-reset"),
+    path("password-reset/sent/", views.password_reset_sent, name="password-reset-sent"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        views.password_reset_confirm,
+        name="password-reset-confirm",
+    ),
+    path("password-reset/done/", views.password_reset_complete, name="password-reset-complete"),
 ]

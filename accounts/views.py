@@ -1,20 +1,60 @@
-"""Sign in, sign out, and the signed-in home that says what the account reaches."""
+"""Sign in, sign out, the signed-in home, guardian invitations and password reset."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.shortcuts import render
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import SetPasswordForm
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
 
 from access.districts import may_manage_district
+from access.family import family_only, has_family_portal
 from access.scoping import visible_students
+from accounts.models import Role
+from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
+from accounts.services import guardian_invitations_send, invitation_accept, invitation_token_hash
 
 ROUTE_DESCRIPTIONS = {
-    "guardian": ("Parent or guardian", "your children's whole record"),
-    "eligible_student": ("Student", "your own record"),
-    "teacher": ("Teacher", "the students on your current class rosters"),
-    "school_staff": ("School staff", "the students of your school"),
-    "district_admin": ("District administrator", "every student in the district"),
+    "guardian": (_("Parent or guardian"), _("your children's whole record")),
+    "eligible_student": (_("Student"), _("your own record")),
+    "teacher": (_("Teacher"), _("the students on your current class rosters")),
+    "school_staff": (_("School staff"), _("the students of your school")),
+    "district_admin": (_("District administrator"), _("every student in the district")),
+}
+SCHOOL_ROLE_LABELS = {
+    Role.PRINCIPAL: _("Principal"),
+    Role.SCHOOL_ADMIN: _("School administrator"),
+    Role.COUNSELOR: _("Counselor"),
+    Role.NURSE: _("School nurse"),
+    Role.SPECIAL_EDUCATION: _("Special-education staff"),
+}
+# The model keeps no verb for "password set": the state names are the view's own.
+INVITATION_CLOSED = {
+    "used": (
+        _("This invitation was already used"),
+        _(
+            "A password has already been set with this link. Sign in with it, or use "
+            "“Forgot your password?” on the sign-in page."
+        ),
+    ),
+    "voided": (
+        _("This invitation was replaced"),
+        _("A newer invitation was sent after this one. Use the link in the most recent email."),
+    ),
+    "expired": (
+        _("This invitation has expired"),
+        _("This invitation has expired. Ask your school for a new one."),
+    ),
 }
 
 
@@ -28,6 +68,8 @@ def front_door(request):
     """``/``: the sign-in form for visitors, the home page for the signed in."""
     if not request.user.is_authenticated:
         return SignInView.as_view()(request)
+    if family_only(request.viewer):
+        return redirect("family:home")  # parents and eligible students have no other home
     return home(request)
 
 
@@ -37,12 +79,104 @@ def home(request):
     for route in viewer.routes:
         label, reach = ROUTE_DESCRIPTIONS[route.kind]
         if route.kind == "school_staff":
-            label = route.label.replace("_", " ").capitalize()
+            label = SCHOOL_ROLE_LABELS.get(route.label, route.label.replace("_", " ").capitalize())
         roles.append({"label": label, "reach": reach})
     context = {
         "roles": roles,
         "district": viewer.district,
         "visible_count": visible_students(viewer).count() if viewer.has_access else 0,
         "manages_district": may_manage_district(viewer),
+        "has_family_portal": has_family_portal(viewer),
     }
     return render(request, "accounts/home.html", context)
+
+
+@never_cache
+@sensitive_post_parameters("new_password1", "new_password2")
+@require_http_methods(["GET", "HEAD", "POST"])
+def welcome(request, token: str):
+    """``/welcome/<token>/``: a guardian's invitation link; they choose a password here."""
+    invitation = invitation_get_by_token(token_hash=invitation_token_hash(token))
+    if invitation is None:
+        return render(request, "accounts/welcome_closed.html", {"state": "unknown"}, status=404)
+    if invitation.state != "open":
+        title, message = INVITATION_CLOSED[invitation.state]
+        context = {"state": invitation.state, "title": title, "message": message}
+        return render(request, "accounts/welcome_closed.html", context, status=410)
+    user = invitation.user
+    form = SetPasswordForm(user, request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        accepted = invitation_accept(invitation=invitation, form=form)
+        if accepted is None:  # used in another tab between the two reads
+            title, message = INVITATION_CLOSED["used"]
+            context = {"state": "used", "title": title, "message": message}
+            return render(request, "accounts/welcome_closed.html", context, status=410)
+        login(request, accepted, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("accounts:home")
+    status = 400 if form.is_bound else 200
+    return render(
+        request, "accounts/welcome.html", {"form": form, "username": user.username}, status=status
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def district_invitations(request):
+    """``/district/invitations/``: a district admin invites the guardians who cannot sign in."""
+    if not may_manage_district(request.viewer):
+        raise PermissionDenied
+    district = request.viewer.district
+    if request.method == "POST":
+        sent = guardian_invitations_send(actor=request.user, district=district)
+        messages.success(
+            request,
+            ngettext("%(count)d invitation was sent.", "%(count)d invitations were sent.", sent)
+            % {"count": sent},
+        )
+        return redirect("accounts:district-invitations")
+    context = {
+        "district": district,
+        "counts": guardian_invitation_counts(district=district),
+        "days": settings.INVITATION_DAYS,
+    }
+    return render(request, "accounts/district_invitations.html", context)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/email/password_reset_body.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-sent")
+
+    def form_valid(self, form):
+        # Links are built on SITE_URL, like the invitations', not on the request's Host.
+        self.extra_email_context = {"site_url": settings.SITE_URL}
+        return super().form_valid(form)
+
+
+password_reset = never_cache(PasswordResetView.as_view())
+password_reset_sent = never_cache(
+    auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html")
+)
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html",
+    success_url=reverse_lazy("accounts:password-reset-complete"),
+)
+password_reset_complete = never_cache(
+    auth_views.PasswordResetCompleteView.as_view(
+        template_name="accounts/password_reset_complete.html"
+    )
+)
+
+
+def locked_out(request, original_response=None, credentials=None):
+    """django-axes' answer to a sign-in refused for too many failures (AXES_LOCKOUT_CALLABLE)."""
+    response = render(
+        request,
+        "accounts/locked_out.html",
+        {"cooloff_minutes": settings.AXES_COOLOFF_MINUTES},
+        status=429,
+    )
+    response["Cache-Control"] = "no-store"
+    return response

@@ -588,3 +588,23 @@ class ImportRun(TenantModel):
         indexes = [
             models.Index(fields=["district", "created_at"], name="records_importrun_created_idx")
         ]
+
+
+class FamilyVisit(TenantModel):
+    """When a family member last opened a child's page: what counts as "new" on their card.
+
+    Bookkeeping about the reader, not student data: it holds no field of the record.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="family_visits"
+    )
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    last_seen_at = models.DateTimeField()
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "user", "student"], name="records_familyvisit_unique"
+            )
+        )

@@ -24,6 +24,7 @@ from records.models import (
     DirectoryOptOut,
     DisciplineIncident,
     Enrollment,
+    FamilyVisit,
     Grade,
     GuardianLink,
     HealthRecord,
@@ -381,6 +382,63 @@ def directory_opt_outs(*, district_id: int, student_ids: Sequence[int]) -> dict[
     for student_id, field in rows:
         opted[student_id].add(field)
     return opted
+
+
+# The family portal's cards: today's attendance and what is new since the last visit.
+
+# A day with several class records shows its most notable one.
+DAY_STATUS_ORDER = ("absent", "excused", "tardy", "present")
+
+
+def day_status(statuses) -> str | None:
+    """The status a day shows: absent over excused over tardy over present."""
+    present = set(statuses)
+    return next((status for status in DAY_STATUS_ORDER if status in present), None)
+
+
+def attendance_on(*, district_id: int, student_ids: Sequence[int], day: date) -> dict[int, str]:
+    rows = AttendanceRecord.unscoped.filter(
+        district_id=district_id, student_id__any=student_ids, date=day
+    ).values_list("student_id", "status")
+    statuses: dict[int, list[str]] = defaultdict(list)
+    for student_id, status in rows:
+        statuses[student_id].append(status)
+    return {student_id: day_status(found) for student_id, found in statuses.items()}
+
+
+def grades_since_last_visit(
+    *, district_id: int, student_ids: Sequence[int], user_id: int
+) -> dict[int, int]:
+    """Grades recorded since ``user_id`` last opened each student's page (all, if never)."""
+    last_seen = FamilyVisit.unscoped.filter(
+        district_id=district_id, user_id=user_id, student_id=OuterRef("student_id")
+    ).values("last_seen_at")[:1]
+    rows = (
+        Grade.unscoped.filter(district_id=district_id, student_id__any=student_ids)
+        .annotate(last_seen=Subquery(last_seen))
+        .filter(Q(last_seen__isnull=True) | Q(recorded_at__gt=F("last_seen")))
+        .order_by()
+        .values("student_id")
+        .annotate(n=Count("pk"))
+        .values_list("student_id", "n")
+    )
+    return dict(rows)
+
+
+def current_term_bounds(*, district_id: int, today: date) -> tuple[date, date] | None:
+    """The current term (or semester) containing ``today``: the one begun most recently."""
+    term = (
+        AcademicSession.unscoped.filter(
+            district_id=district_id,
+            kind__in=[AcademicSession.Kind.TERM, AcademicSession.Kind.SEMESTER],
+            start_date__lte=today,
+            end_date__gte=today,
+        )
+        .order_by("-start_date", "end_date")
+        .values_list("start_date", "end_date")
+        .first()
+    )
+    return tuple(term) if term else None
 
 
 # Import runs. Not student data: the district admin's pages read them by district.

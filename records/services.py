@@ -26,7 +26,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from records.models import District, ImportRun
+from records.models import District, FamilyVisit, ImportRun
 from records.selectors import import_run_progress_key
 from records.tenancy import tenant_scope
 
@@ -278,3 +278,13 @@ def _finish(run: ImportRun) -> ImportRun:
     except Exception as exc:
         logger.warning("Import progress not cleared: %s", type(exc).__name__)
     return run
+
+
+def family_visit_record(*, actor, district_id: int, student_id: int, at=None) -> None:
+    """Remember when ``actor`` last opened this child's page (one upsert)."""
+    FamilyVisit.unscoped.update_or_create(
+        district_id=district_id,
+        user=actor,
+        student_id=student_id,
+        defaults={"last_seen_at": at or timezone.now()},
+    )

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from records import apis, views
+from records import apis
+from records.views import family, imports
 
 app_name = "records"
 
@@ -11,7 +12,17 @@ api_urlpatterns = [
 
 # Web pages, mounted at the site's root (studentdata/urls.py).
 urlpatterns = [
-    path("district/imports/", views.import_list, name="import-list"),
-    path("district/imports/<int:run_id>/", views.import_detail, name="import-detail"),
-    path("district/imports/<int:run_id>/progress/", views.import_progress, name="import-progress"),
+    path("district/imports/", imports.import_list, name="import-list"),
+    path("district/imports/<int:run_id>/", imports.import_detail, name="import-detail"),
+    path(
+        "district/imports/<int:run_id>/progress/", imports.import_progress, name="import-progress"
+    ),
+]
+
+# The family portal, mounted at /family/ under the namespace "family". Only the
+# child's opaque record id appears in a URL, never a name.
+family_urlpatterns = [
+    path("", family.family_home, name="home"),
+    path("<int:student_id>/", family.child_record, name="child"),
+    path("<int:student_id>/access/", family.child_access, name="access"),
 ]

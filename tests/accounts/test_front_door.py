@@ -46,3 +46,23 @@ def test_sign_out_is_post_only_and_returns_to_the_front_door(world, client):
     response = client.post("/sign-out/")
     assert response.status_code == 302
     assert not client.get("/").wsgi_request.user.is_authenticated
+
+
+@pytest.mark.django_db
+def test_parents_and_eligible_students_land_on_the_family_portal(world, client):
+    for name in ("parent", "eligible"):
+        client.force_login(world.a.users[name])
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"] == "/family/"
+
+
+@pytest.mark.django_db
+def test_a_teacher_who_is_also_a_parent_keeps_the_staff_home_with_a_link(world, client):
+    from tests import factories as f
+
+    teacher = world.a.users["teacher"]
+    f.GuardianLinkFactory(student=world.a.students["schoolmate"], guardian=teacher)
+    client.force_login(teacher)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'href="/family/"' in response.content

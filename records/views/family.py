@@ -1,0 +1,496 @@
+"""The family portal: a parent's (or eligible student's) children, a child's record, its log.
+
+Every student read goes through ``access.family``, and every page records what it
+showed in the access log. Only the child's opaque id is in a URL. Someone with no
+family route (staff only, no district) gets 404; an anonymous visitor signs in first.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from access.audit import reads_of_page, record_reads
+from access.family import (
+    actor_schools,
+    child_access_log,
+    children_who_hold_their_own_rights,
+    family_cards,
+    family_child,
+    family_record,
+    has_family_portal,
+)
+from access.scoping import Allowed
+from records import selectors
+from records.services import family_visit_record
+from records.views.charts import performance_chart
+
+EVENTS_PER_PAGE = 25
+
+CATEGORY_NAMES = {
+    "directory": _("Name, grade and school"),
+    "contact": _("Address and contacts"),
+    "demographics": _("Personal details"),
+    "identifiers": _("Student ID numbers"),
+    "enrollment": _("Class schedule"),
+    "attendance": _("Attendance"),
+    "grades": _("Grades"),
+    "assessments": _("Test results"),
+    "programs": _("Programs and services"),
+    "health": _("Health"),
+    "discipline": _("Discipline"),
+    "transportation": _("Transportation"),
+}
+
+GRADE_NAMES = {
+    "IT": _("Infant/toddler"),
+    "PR": _("Preschool"),
+    "PK": _("Pre-kindergarten"),
+    "TK": _("Transitional kindergarten"),
+    "KG": _("Kindergarten"),
+    "PS": _("Postsecondary"),
+    "UG": _("Ungraded"),
+    "Other": _("Other"),
+}
+
+STATUS_NAMES = {
+    "present": _("Present"),
+    "absent": _("Absent"),
+    "tardy": _("Late"),
+    "excused": _("Excused absence"),
+}
+# One letter per status in the calendar, explained by its legend.
+STATUS_MARKS = {
+    "present": pgettext_lazy("attendance mark for present", "P"),
+    "absent": pgettext_lazy("attendance mark for absent", "A"),
+    "tardy": pgettext_lazy("attendance mark for late", "L"),
+    "excused": pgettext_lazy("attendance mark for excused", "E"),
+}
+WEEKDAYS = (
+    (_("Mon"), _("Monday")),
+    (_("Tue"), _("Tuesday")),
+    (_("Wed"), _("Wednesday")),
+    (_("Thu"), _("Thursday")),
+    (_("Fri"), _("Friday")),
+)
+
+PROGRAM_NAMES = {
+    "iep": _("Special education (IEP)"),
+    "section_504": _("Section 504 plan"),
+    "english_learner": _("English learner support"),
+    "free_reduced_lunch": _("Free or reduced-price meals"),
+    "homeless": _("Housing support (McKinney-Vento)"),
+    "foster": _("Foster care"),
+}
+IMMUNIZATION_NAMES = {
+    "complete": _("Complete"),
+    "incomplete": _("Incomplete"),
+    "exempt": _("Exempt"),
+    "unknown": _("Not recorded"),
+}
+RELATIONSHIP_NAMES = {
+    "mother": _("Mother"),
+    "father": _("Father"),
+    "parent": _("Parent"),
+    "guardian": _("Legal guardian"),
+    "stepparent": _("Stepparent"),
+    "grandparent": _("Grandparent"),
+    "foster_parent": _("Foster parent"),
+    "other": _("Other relative"),
+}
+ENROLLMENT_NAMES = {
+    "active": _("Enrolled"),
+    "inactive": _("Not enrolled"),
+    "withdrawn": _("Withdrawn"),
+    "graduated": _("Graduated"),
+}
+
+# Who read a record, as a parent would say it: "A teacher" (at a school).
+ROLE_PHRASES = {
+    "teacher": (_("A teacher"), _("A teacher at %(school)s")),
+    "principal": (_("A principal"), _("A principal at %(school)s")),
+    "school_admin": (_("A school administrator"), _("A school administrator at %(school)s")),
+    "counselor": (_("A counselor"), _("A counselor at %(school)s")),
+    "nurse": (_("A school nurse"), _("A school nurse at %(school)s")),
+    "special_education": (
+        _("A special education staff member"),
+        _("A special education staff member at %(school)s"),
+    ),
+    "district_admin": (_("A district administrator"), _("A district administrator")),
+    "guardian": (_("Another parent or guardian"), _("Another parent or guardian")),
+    "eligible_student": (_("The student"), _("The student")),
+}
+# Why, by role: the plain-language purposes of access/policy.py.
+ROLE_PURPOSES = {
+    "teacher": _("viewing the class roster"),
+    "district_admin": _("for district administration"),
+    "guardian": _("reviewing the child's record"),
+    "eligible_student": _("reviewing their own record"),
+}
+SCHOOL_OFFICIAL_PURPOSE = _("for the student's education (a school official's legitimate interest)")
+
+
+def _label(names: dict, value, default=None):
+    return names.get(value, default if default is not None else value)
+
+
+def _grade_name(code: str) -> str:
+    if code in GRADE_NAMES:
+        return GRADE_NAMES[code]
+    if code.isdigit():
+        return _("Grade %(number)s") % {"number": int(code)}
+    return code
+
+
+def _family_only(view):
+    """Signed in, with a family route; anyone else is told there is no such page."""
+
+    @never_cache
+    @login_required
+    @require_safe
+    def wrapper(request, *args, **kwargs):
+        if not has_family_portal(request.viewer):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return wrapper
+
+
+def _name(record: dict) -> str:
+    directory = record.get("directory") or {}
+    first = directory.get("preferred_name") or directory.get("given_name") or ""
+    return f"{first} {directory.get('family_name', '')}".strip()
+
+
+def _first_name(record: dict) -> str:
+    directory = record.get("directory") or {}
+    return directory.get("preferred_name") or directory.get("given_name") or ""
+
+
+@_family_only
+def family_home(request):
+    """``/family/``: a card per child, and a plain note for children now holding their rights."""
+    viewer = request.viewer
+    cards, shown = family_cards(viewer)
+    record_reads(viewer, reads_of_page(shown))
+    own = viewer.route("eligible_student")
+    children = []
+    for card in cards:
+        directory = card.get("directory") or {}
+        schools = directory.get("schools") or []
+        attendance = card.get("attendance")
+        today = attendance.get("today") if attendance else None
+        children.append(
+            {
+                "id": card["id"],
+                "name": _name(card),
+                "is_self": own is not None and own.student_id == card["id"],
+                "school": schools[0]["name"] if schools else "",
+                "grade": _grade_name(directory.get("grade_level") or ""),
+                "shows_attendance": attendance is not None,
+                "today": today,
+                "today_label": STATUS_NAMES.get(today) if today else None,
+                "shows_grades": "grades" in card,
+                "new_grades": card.get("grades", {}).get("new_since_last_visit", 0),
+            }
+        )
+    context = {
+        "children": children,
+        "grown_up": children_who_hold_their_own_rights(viewer),
+        "today": viewer.today,
+    }
+    return render(request, "records/family/home.html", context)
+
+
+@_family_only
+def child_record(request, student_id: int):
+    """``/family/<id>/``: the child's whole record, one section per category the viewer may see."""
+    viewer = request.viewer
+    child, record, term = family_record(viewer, student_id)
+    record_reads(viewer, reads_of_page({child.student.pk: child.allowed}))
+    family_visit_record(
+        actor=viewer.user, district_id=viewer.district_id, student_id=child.student.pk
+    )
+    context = {
+        "child_id": child.student.pk,
+        "name": _name(record) or _("Your child"),
+        "first_name": _first_name(record) or _("your child"),
+        "record": record,
+        "sections": _sections(record, viewer.today, term),
+    }
+    return render(request, "records/family/child.html", context)
+
+
+class AccessLogFilter(forms.Form):
+    category = forms.ChoiceField(
+        label=_("Kind of information"),
+        required=False,
+        choices=[("", _("All kinds")), *CATEGORY_NAMES.items()],
+    )
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError(_("The “From” date must be on or before the “To” date."))
+        return data
+
+
+@_family_only
+def child_access(request, student_id: int):
+    """``/family/<id>/access/``: who has seen the child's records, newest first."""
+    viewer = request.viewer
+    child = family_child(viewer, student_id)
+    form = AccessLogFilter(request.GET or None)
+    filters = {}
+    if form.is_bound and form.is_valid():
+        filters = {
+            "category": form.cleaned_data["category"] or None,
+            "since": form.cleaned_data["since"],
+            "until": form.cleaned_data["until"],
+        }
+    events = child_access_log(viewer, child.student.pk, **filters)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    schools = actor_schools(viewer, page.object_list)
+    shows_name = "directory" in child.categories
+    if shows_name:
+        record_reads(viewer, reads_of_page({child.student.pk: _only_directory(child.allowed)}))
+    query = request.GET.copy()
+    query.pop("page", None)
+    student = child.student
+    context = {
+        "child_id": student.pk,
+        "first_name": (student.preferred_name or student.given_name) if shows_name else "",
+        "form": form,
+        "page": page,
+        "entries": [_describe(event, schools, _zone(viewer.district)) for event in page],
+        "filtered": bool(filters and any(filters.values())),
+        "query": query.urlencode(),
+    }
+    return render(request, "records/family/access.html", context)
+
+
+def _only_directory(allowed: Allowed) -> Allowed:
+    return Allowed(frozenset({"directory"}), None, False, allowed.via)
+
+
+def _zone(district) -> ZoneInfo:
+    try:
+        return ZoneInfo(district.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def _describe(event, schools: dict, zone: ZoneInfo) -> dict:
+    """One access-log entry in plain language."""
+    categories = [CATEGORY_NAMES.get(c, c) for c in event.categories]
+    when = event.occurred_at.astimezone(zone)
+    if event.is_disclosure:
+        return {
+            "is_disclosure": True,
+            "party": event.party,
+            "legal_basis": event.legal_basis,
+            "purpose": event.purpose,
+            "categories": categories,
+            "when": when,
+        }
+    roles = [role for role in event.actor_roles.split(",") if role]
+    who = []
+    for role in roles:
+        plain, at_school = ROLE_PHRASES.get(role, (_("A school official"), _("A school official")))
+        school = schools.get((event.actor_id, role))
+        who.append(at_school % {"school": school} if school else plain)
+    purposes = {ROLE_PURPOSES.get(role, SCHOOL_OFFICIAL_PURPOSE) for role in roles}
+    return {
+        "is_disclosure": False,
+        "who": who or [_("A school official")],
+        "purpose": sorted(str(p) for p in purposes) or [str(SCHOOL_OFFICIAL_PURPOSE)],
+        "categories": categories,
+        "when": when,
+    }
+
+
+# The child page's sections, in the order a parent reads them.
+
+
+def _sections(record: dict, today: date, term) -> list[dict]:
+    builders = (
+        ("directory", _("Profile"), _profile),
+        ("contact", _("Contacts"), _contacts),
+        ("demographics", _("Personal details"), _demographics),
+        ("enrollment", _("Class schedule"), _schedule),
+        ("attendance", _("Attendance"), lambda data: _attendance(data, today, term)),
+        ("grades", _("Grades"), _grades),
+        ("assessments", _("Test results"), _assessments),
+        ("programs", _("Programs and services"), _programs),
+        ("health", _("Health"), _health),
+        ("discipline", _("Discipline"), _discipline),
+        ("transportation", _("Transportation"), _transportation),
+    )
+    return [
+        {"key": key, "title": title, **build(record[key])}
+        for key, title, build in builders
+        if key in record
+    ]
+
+
+def _profile(data: dict) -> dict:
+    schools = data.get("schools") or []
+    return {
+        "grade": _grade_name(data.get("grade_level") or ""),
+        "status": _label(ENROLLMENT_NAMES, data.get("enrollment_status")),
+        "schools": [school["name"] for school in schools],
+        "full_name": " ".join(
+            part
+            for part in (data.get("given_name"), data.get("middle_name"), data.get("family_name"))
+            if part
+        ),
+        "preferred_name": data.get("preferred_name"),
+    }
+
+
+def _contacts(data: dict) -> dict:
+    address = data["address"]
+    guardians = [
+        {**guardian, "relationship_label": _label(RELATIONSHIP_NAMES, guardian["relationship"])}
+        for guardian in data.get("guardians", [])
+    ]
+    return {
+        "address": address,
+        "has_address": any(address.values()),
+        "phone": data["phone"],
+        "email": data["email"],
+        "guardians": guardians,
+    }
+
+
+def _demographics(data: dict) -> dict:
+    return {"birth_date": data["birth_date"], "home_language": data["home_language"]}
+
+
+def _schedule(data: dict) -> dict:
+    return {"classes": data.get("sections", []), "empty": not data.get("sections")}
+
+
+def _attendance(data: dict, today: date, term) -> dict:
+    rows = data.get("records", [])
+    by_day: dict[date, list[str]] = {}
+    for row in rows:
+        by_day.setdefault(row["date"], []).append(row["status"])
+    day_status = {day: selectors.day_status(statuses) for day, statuses in by_day.items()}
+    reasons = Counter(row["reason"] or "" for row in rows if row["status"] in ("absent", "excused"))
+    if term:
+        start, end = term[0], min(term[1], today)
+    else:
+        start, end = (min(day_status) if day_status else today.replace(day=1)), today
+    rate = data.get("attendance_rate")
+    return {
+        "days_recorded": data["days_recorded"],
+        "totals": [(STATUS_NAMES[s], data[s]) for s in ("present", "tardy", "excused", "absent")],
+        "rate_percent": rate * 100 if rate is not None else None,
+        "reasons": sorted(
+            ((reason, n) for reason, n in reasons.items()), key=lambda item: (-item[1], item[0])
+        ),
+        "months": _calendar(start, end, day_status, today),
+        "weekdays": WEEKDAYS,
+        "legend": [(STATUS_MARKS[s], STATUS_NAMES[s], s) for s in STATUS_NAMES],
+        "empty": not rows,
+    }
+
+
+def _calendar(start: date, end: date, day_status: dict, today: date) -> list[dict]:
+    """School-week (Monday–Friday) grids for each month from ``start`` to ``end``."""
+    months = []
+    month = start.replace(day=1)
+    while month <= end:
+        weeks = []
+        for week in calendar.Calendar().monthdatescalendar(month.year, month.month):
+            cells = []
+            for day in week[:5]:
+                if day.month != month.month or day < start or day > end:
+                    cells.append(None)
+                    continue
+                status = day_status.get(day)
+                cells.append(
+                    {
+                        "day": day,
+                        "status": status,
+                        "mark": STATUS_MARKS.get(status),
+                        "label": STATUS_NAMES.get(status),
+                        "is_today": day == today,
+                    }
+                )
+            if any(cells):
+                weeks.append(cells)
+        months.append({"month": month, "weeks": weeks})
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _grades(data: dict) -> dict:
+    rows = data.get("records", [])
+    periods: list[str] = []
+    by_section: dict[int, dict] = {}
+    for row in rows:
+        if row["grading_period"] not in periods:
+            periods.append(row["grading_period"])
+        section = by_section.setdefault(
+            row["section_id"], {"course": row["course"], "section": row["section"], "marks": {}}
+        )
+        section["marks"][row["grading_period"]] = row
+    table = [
+        {**section, "cells": [section["marks"].get(period) for period in periods]}
+        for section in sorted(by_section.values(), key=lambda s: (s["course"], s["section"]))
+    ]
+    comments = [row for row in rows if row["comment"]]
+    return {"periods": periods, "rows": table, "comments": comments, "empty": not rows}
+
+
+def _assessments(data: dict) -> dict:
+    rows = data.get("records", [])
+    return {"results": rows, "chart": performance_chart(rows), "empty": not rows}
+
+
+def _programs(data: dict) -> dict:
+    rows = [
+        {**row, "name": _label(PROGRAM_NAMES, row["program"])} for row in data.get("records", [])
+    ]
+    return {"programs": rows, "empty": not rows}
+
+
+def _health(data: dict) -> dict:
+    return {
+        **data,
+        "immunization_label": _label(IMMUNIZATION_NAMES, data.get("immunization_status")),
+        "empty": not data["on_file"],
+    }
+
+
+def _discipline(data: dict) -> dict:
+    rows = data.get("records", [])
+    return {"incidents": rows, "empty": not rows}
+
+
+def _transportation(data: dict) -> dict:
+    return {**data, "empty": not data["on_file"]}
