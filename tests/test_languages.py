@@ -26,3 +26,22 @@ def test_the_switcher_keeps_the_choice(client):
 def test_an_unknown_language_falls_back_to_english(client):
     client.post("/i18n/setlang/", {"language": "xx", "next": "/"})
     assert "Skip to content" in client.get("/").content.decode()
+
+
+def test_every_spanish_catalogue_is_complete_and_compiled():
+    """No family-facing string is left untranslated, and each .mo matches its .po."""
+    from pathlib import Path
+
+    import polib
+
+    root = Path(__file__).resolve().parent.parent
+    catalogues = [p for p in root.glob("*/locale/es/LC_MESSAGES/django.po")]
+    assert len(catalogues) >= 3
+    for po_path in catalogues:
+        po = polib.pofile(str(po_path))
+        missing = [e.msgid for e in po if not e.translated() and not e.obsolete]
+        assert missing == [], f"{po_path}: untranslated {missing[:5]}"
+        mo = polib.mofile(str(po_path.with_suffix(".mo")))
+        compiled = {e.msgid: e.msgstr for e in mo}
+        stale = [e.msgid for e in po.translated_entries() if compiled.get(e.msgid) != e.msgstr]
+        assert stale == [], f"{po_path.with_suffix('.mo')}: recompile ({stale[:3]})"
