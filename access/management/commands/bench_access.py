@@ -129,6 +129,29 @@ class Command(BaseCommand):
         self.stdout.write("-" * len(header))
         for label, user in readers.items():
             self.bench_reader(label, user, runs)
+        self.bench_family_pages(readers["parent"], runs)
+
+    def bench_family_pages(self, parent: User, runs: int) -> None:
+        """The family portal's pages for a parent, as a browser signed in would get them."""
+        from django.test import Client
+
+        client = Client()
+        client.force_login(parent)
+        viewer = viewer_for(parent)
+        child = visible_students(viewer).order_by("pk").values_list("pk", flat=True).first()
+        self.stdout.write(
+            "\nFamily portal (HTML, signed in as the parent; a school year of records)"
+        )
+        for label, url in (
+            ("/family/", "/family/"),
+            ("/family/<child>/", f"/family/{child}/"),
+            ("/family/<child>/access/", f"/family/{child}/access/"),
+        ):
+            timing = self.api_timing(client, url, runs)
+            self.stdout.write(
+                f"  {label:<26} p50 {timing.p50:6.1f} ms  p95 {timing.p95:6.1f} ms  "
+                f"{timing.queries} queries"
+            )
 
     def pick_readers(self, district) -> dict[str, User]:
         scoped = {"district": district}
@@ -194,7 +217,7 @@ class Command(BaseCommand):
             f"{detail_timing.p50:>10.1f} {detail_timing.p95:>10.1f} {detail_timing.queries:>8}"
         )
 
-    def api_timing(self, client: APIClient, url: str, runs: int) -> Timing:
+    def api_timing(self, client, url: str, runs: int) -> Timing:
         statements = []
 
         def count(execute, sql, params, many, context):
