@@ -12,9 +12,10 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
-from access.categories import ALL_CATEGORIES
+from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS
 from access.models import AccessEvent, AccessEventStudent
 from access.projection import project_students
 from access.scoping import Allowed, StudentAccess, StudentNotFound, route_student_ids
@@ -247,3 +248,38 @@ def family_only(viewer: Viewer) -> bool:
     parent keeps the staff home, which links to the portal)."""
     kinds = {route.kind for route in viewer.routes}
     return bool(kinds) and kinds <= {"guardian", "eligible_student"} and has_family_portal(viewer)
+
+
+def is_eligible_student(viewer: Viewer, student: Student) -> bool:
+    """Whether the student's FERPA rights have passed to them (of age, or postsecondary)."""
+    if student.is_postsecondary:
+        return True
+    cutoff = eligibility_cutoff(viewer.district, viewer.today)
+    return student.birth_date is not None and student.birth_date <= cutoff
+
+
+def holds_family_rights(viewer: Viewer, student: Student) -> bool:
+    """Whether the viewer, reaching ``student`` as family, may exercise the rights of 99.10–99.37.
+
+    Rights pass to an eligible student (99.5): a tax dependent's parent may still read
+    the record, but only the student opts out or asks to inspect.
+    """
+    own = viewer.route("eligible_student")
+    if own is not None and own.student_id == student.pk:
+        return True
+    return viewer.route("guardian") is not None and not is_eligible_student(viewer, student)
+
+
+def family_rights_child(viewer: Viewer, student_id) -> StudentAccess:
+    """A child whose rights this viewer holds; 404 if not theirs, 403 if the rights are the
+    student's own now."""
+    child = family_child(viewer, student_id)
+    if not holds_family_rights(viewer, child.student):
+        raise PermissionDenied
+    return child
+
+
+def designated_directory_fields(district) -> list[str]:
+    """The district's directory fields (99.37), in the registry's order; never anything else."""
+    chosen = set(district.directory_fields or [])
+    return [name for name in DESIGNATABLE_DIRECTORY_FIELDS if name in chosen]

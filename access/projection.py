@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from access.amendments import statements_for
 from access.categories import CATEGORY_ORDER, Category, fields_in
 from access.scoping import Allowed
 from access.viewer import Viewer
@@ -274,6 +275,9 @@ def project_students(
     if not students:
         return []
     data = _PageData(viewer, students, allowed_by_id, detail=detail)
+    # Statements of disagreement travel with their field (99.21(b)(2)): one query a page.
+    shown = frozenset().union(*(allowed.categories for allowed in allowed_by_id.values()))
+    statements = statements_for(viewer, [student.pk for student in students], shown)
     projected = []
     for student in students:
         allowed = allowed_by_id[student.pk]
@@ -281,5 +285,8 @@ def project_students(
         for category in CATEGORY_ORDER:
             if category in allowed.categories:
                 item[category] = CATEGORY_BUILDERS[category](student, allowed, data)
+        own = [s for s in statements.get(student.pk, []) if s["category"] in allowed.categories]
+        if own:
+            item["disagreement_statements"] = own
         projected.append(item)
     return projected

@@ -608,3 +608,162 @@ class FamilyVisit(TenantModel):
                 fields=["district", "user", "student"], name="records_familyvisit_unique"
             )
         )
+
+
+class DirectoryOptOutChange(TenantModel):
+    """Every opt-out and opt-back-in of a directory field, kept after the choice changes.
+
+    ``DirectoryOptOut`` holds the choices in force (opting back in deletes its row);
+    this table is their history: who changed what, and when. Append-only by use.
+    """
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    field = models.CharField(max_length=64)  # a directory field name, or "*" for all
+    opted_out = models.BooleanField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [
+            models.Index(
+                fields=["district", "student", "changed_at"], name="records_optoutchange_idx"
+            )
+        ]
+
+
+class InspectionRequest(TenantModel):
+    """A family's request to inspect records not shown online (FERPA 99.10).
+
+    Due ``District.inspection_due_days`` after the request, counted in the district's
+    time zone; staff close it as fulfilled or declined, with a note.
+    """
+
+    class Preference(models.TextChoices):
+        IN_PERSON = "in_person", "Review in person"
+        COPIES = "copies", "Receive copies"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        FULFILLED = "fulfilled", "Fulfilled"
+        DECLINED = "declined", "Declined"
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    description = models.TextField(max_length=2000)
+    preference = models.CharField(max_length=16, choices=Preference.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    due_on = models.DateField()
+    created_at = models.DateTimeField()
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(max_length=2000, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=Q(status="open", closed_at__isnull=True)
+                | (~Q(status="open") & Q(closed_at__isnull=False)),
+                name="records_inspection_closed_when_not_open",
+            )
+        )
+        indexes = [
+            models.Index(
+                fields=["district", "status", "due_on"], name="records_inspection_due_idx"
+            ),
+            models.Index(fields=["district", "student"], name="records_inspection_student_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"inspection request {self.pk}"
+
+
+class AmendmentRequest(TenantModel):
+    """A family's request to correct a field of the record (FERPA 99.20–99.22).
+
+    ``field`` is a student column (access/categories.py) or, for what is not a column,
+    a short description of the record; ``category`` is the field's data category, so a
+    request is shown only to readers of that category.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Waiting for a decision"
+        ACCEPTED = "accepted", "Corrected"
+        REFUSED = "refused", "Not corrected"
+
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="amendment_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    category = models.CharField(max_length=32)
+    field = models.CharField(max_length=64)
+    current_value = models.TextField(blank=True)  # what the record said when asked
+    proposed_value = models.TextField()
+    reason = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "accepted", "refused"]),
+                name="records_amendment_status_known",
+            ),
+            # 99.21: a refusal is explained to the family.
+            models.CheckConstraint(
+                condition=~Q(status="refused") | ~Q(decision_reason=""),
+                name="records_amendment_refusal_has_reason",
+            ),
+        )
+        indexes = [
+            models.Index(
+                fields=["district", "status", "created_at"], name="records_amend_queue_idx"
+            ),
+            models.Index(fields=["district", "student"], name="records_amend_student_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"amendment request {self.pk}"
+
+
+class DisagreementStatement(TenantModel):
+    """The family's statement after a refused amendment (99.21(b)(2)).
+
+    It travels with the field: wherever that field's category is shown, so is it.
+    """
+
+    amendment = models.OneToOneField(
+        AmendmentRequest, on_delete=models.CASCADE, related_name="statement"
+    )
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="disagreement_statements"
+    )
+    category = models.CharField(max_length=32)
+    field = models.CharField(max_length=64)
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [
+            models.Index(fields=["district", "student"], name="records_statement_student_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"statement of disagreement {self.pk}"

@@ -21,12 +21,23 @@ from pathlib import Path, PurePath
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from records.models import District, FamilyVisit, ImportRun
+from records.models import (
+    AmendmentRequest,
+    DisagreementStatement,
+    District,
+    FamilyVisit,
+    ImportRun,
+    Student,
+)
 from records.selectors import import_run_progress_key
 from records.tenancy import tenant_scope
 
@@ -288,3 +299,168 @@ def family_visit_record(*, actor, district_id: int, student_id: int, at=None) ->
         student_id=student_id,
         defaults={"last_seen_at": at or timezone.now()},
     )
+
+
+# Amendment requests (FERPA 99.20–99.22). Who may do what is decided by access/amendments.py
+# before these are called; they keep the rules that hold whoever calls them.
+
+
+def amendment_request(
+    *,
+    actor,
+    student: Student,
+    field: str,
+    category: str,
+    proposed_value: str,
+    reason: str,
+    current_value: str = "",
+) -> AmendmentRequest:
+    """Record a family's request to correct ``field`` of ``student``'s record.
+
+    ``category`` is the field's data category (access/categories.py): the data layer
+    does not decide categories. A student column's proposed value must be one the
+    column can hold, so that accepting it can apply it.
+    """
+    proposed_value, reason = proposed_value.strip(), reason.strip()
+    errors = {}
+    if not proposed_value:
+        errors["proposed_value"] = ValidationError(_("Enter the correct value."), code="required")
+    elif _is_student_column(field):
+        try:
+            _column_value(field, proposed_value)
+        except ValidationError as error:
+            errors["proposed_value"] = error
+    if not reason:
+        errors["reason"] = ValidationError(_("Say why the record is wrong."), code="required")
+    if errors:
+        raise ValidationError(errors)
+    return AmendmentRequest.unscoped.create(
+        district_id=student.district_id,
+        student=student,
+        requested_by=actor,
+        category=category,
+        field=field,
+        current_value=current_value,
+        proposed_value=proposed_value,
+        reason=reason,
+    )
+
+
+def _is_student_column(field: str) -> bool:
+    try:
+        model_field = Student._meta.get_field(field)
+    except FieldDoesNotExist:
+        return False
+    return field not in STUDENT_INTERNAL_COLUMNS and not model_field.is_relation
+
+
+# Columns no family request may ever write, whatever the caller passes.
+STUDENT_INTERNAL_COLUMNS = frozenset(
+    {"id", "district", "sourced_id", "user", "is_postsecondary", "is_tax_dependent"}
+    | {"created_at", "updated_at"}
+)
+
+
+def _column_value(field: str, value: str):
+    """``value`` as the student column holds it; ValidationError if it cannot."""
+    model_field = Student._meta.get_field(field)
+    return model_field.clean(value, None)
+
+
+def amendment_decide(
+    *, actor, amendment: AmendmentRequest, accept: bool, reason: str, connection=None
+) -> AmendmentRequest:
+    """Accept (apply the correction to a student column) or refuse (with a reason).
+
+    Decided once: a decided request raises ValueError. The requester is emailed that
+    a decision was made, with no student named; the outcome is on their corrections page.
+    """
+    reason = reason.strip()
+    if not accept and not reason:
+        raise ValidationError(
+            {
+                "reason": ValidationError(
+                    _("Write why the record is not corrected."), code="required"
+                )
+            }
+        )
+    with transaction.atomic():
+        locked = AmendmentRequest.unscoped.select_for_update().get(
+            district_id=amendment.district_id, pk=amendment.pk
+        )
+        if locked.status != AmendmentRequest.Status.OPEN:
+            raise ValueError("This request has already been decided.")
+        if accept and _is_student_column(locked.field):
+            student = Student.unscoped.select_for_update().get(
+                district_id=locked.district_id, pk=locked.student_id
+            )
+            setattr(student, locked.field, _column_value(locked.field, locked.proposed_value))
+            student.save(update_fields=[locked.field, "updated_at"])
+        locked.status = (
+            AmendmentRequest.Status.ACCEPTED if accept else AmendmentRequest.Status.REFUSED
+        )
+        locked.decided_by = actor
+        locked.decided_at = timezone.now()
+        locked.decision_reason = reason
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    _amendment_decision_notify(locked, connection=connection)
+    return locked
+
+
+def _amendment_decision_notify(amendment: AmendmentRequest, *, connection=None) -> None:
+    """Tell the requester a decision was made; no student is named in an email."""
+    requester = amendment.requested_by
+    if requester is None or not requester.email:
+        return
+    link = settings.SITE_URL + reverse("family:home")
+    subjects, bodies = [], []
+    for language in ("en", "es"):  # the reader's language is not known: both
+        with translation.override(language):
+            subjects.append(gettext("A decision was made on your correction request"))
+            bodies.append(
+                gettext(
+                    "A decision was made on your request to correct a school record. "
+                    "Sign in to read it: %(link)s"
+                )
+                % {"link": link}
+            )
+    message = EmailMessage(
+        subject=" / ".join(subjects),
+        body="\n\n— — —\n\n".join(bodies) + "\n",
+        to=[requester.email],
+        connection=connection,
+    )
+    try:
+        message.send()
+    except Exception as exc:  # the decision stands; the family also sees it on the page
+        logger.warning("Amendment decision email not sent: %s", type(exc).__name__)
+
+
+def disagreement_statement_add(
+    *, actor, amendment: AmendmentRequest, text: str
+) -> DisagreementStatement:
+    """Attach the family's statement of disagreement to a refused request (99.21(b)(2))."""
+    text = text.strip()
+    if not text:
+        raise ValidationError(
+            {"text": ValidationError(_("Write your statement."), code="required")}
+        )
+    with transaction.atomic():
+        locked = AmendmentRequest.unscoped.select_for_update().get(
+            district_id=amendment.district_id, pk=amendment.pk
+        )
+        if locked.status != AmendmentRequest.Status.REFUSED:
+            raise ValueError("A statement of disagreement follows a refused request only.")
+        if DisagreementStatement.unscoped.filter(
+            district_id=locked.district_id, amendment=locked
+        ).exists():
+            raise ValueError("This request already has a statement of disagreement.")
+        return DisagreementStatement.unscoped.create(
+            district_id=locked.district_id,
+            amendment=locked,
+            student_id=locked.student_id,
+            category=locked.category,
+            field=locked.field,
+            text=text,
+            created_by=actor,
+        )

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from records import apis
-from records.views import family, imports
+from records.views import amendments, family, family_requests, imports, inspections
 
 app_name = "records"
 
@@ -17,6 +17,18 @@ urlpatterns = [
     path(
         "district/imports/<int:run_id>/progress/", imports.import_progress, name="import-progress"
     ),
+    path("district/inspections/", inspections.inspection_list, name="inspection-list"),
+    path(
+        "district/inspections/<int:request_id>/",
+        inspections.inspection_detail,
+        name="inspection-detail",
+    ),
+    path("district/amendments/", amendments.amendment_list, name="amendment-list"),
+    path(
+        "district/amendments/<int:amendment_id>/",
+        amendments.amendment_detail,
+        name="amendment-detail",
+    ),
 ]
 
 # The family portal, mounted at /family/ under the namespace "family". Only the
@@ -25,4 +37,13 @@ family_urlpatterns = [
     path("", family.family_home, name="home"),
     path("<int:student_id>/", family.child_record, name="child"),
     path("<int:student_id>/access/", family.child_access, name="access"),
+    path("<int:student_id>/directory/", family_requests.directory_choices, name="directory"),
+    path("<int:student_id>/inspection/", family_requests.inspection_requests, name="inspection"),
+    path("<int:student_id>/corrections/", amendments.corrections, name="corrections"),
+    path("<int:student_id>/corrections/new/", amendments.correction_new, name="correction-new"),
+    path(
+        "<int:student_id>/corrections/<int:amendment_id>/statement/",
+        amendments.correction_statement,
+        name="correction-statement",
+    ),
 ]

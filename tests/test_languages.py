@@ -35,7 +35,7 @@ def test_every_spanish_catalogue_is_complete_and_compiled():
     import polib
 
     root = Path(__file__).resolve().parent.parent
-    catalogues = [p for p in root.glob("*/locale/es/LC_MESSAGES/django.po")]
+    catalogues = list(root.glob("*/locale/es/LC_MESSAGES/django.po"))
     assert len(catalogues) >= 3
     for po_path in catalogues:
         po = polib.pofile(str(po_path))

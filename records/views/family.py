@@ -32,10 +32,12 @@ from access.family import (
     family_child,
     family_record,
     has_family_portal,
+    holds_family_rights,
 )
 from access.scoping import Allowed
 from records import selectors
 from records.services import family_visit_record
+from records.views.amendment_fields import correction_links
 from records.views.charts import performance_chart
 
 EVENTS_PER_PAGE = 25
@@ -232,6 +234,8 @@ def child_record(request, student_id: int):
         "first_name": _first_name(record) or _("your child"),
         "record": record,
         "sections": _sections(record, viewer.today, term),
+        "corrections": correction_links(child.student.pk, record),
+        "holds_rights": holds_family_rights(viewer, child.student),
     }
     return render(request, "records/family/child.html", context)
 

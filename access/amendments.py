@@ -1,0 +1,231 @@
+"""Amendment requests (FERPA 99.20–99.22): who may ask, who may decide, who sees what.
+
+A family member (guardian or eligible student) may ask to correct a field of their
+child's record when they may see that field's category. District admins decide for
+the whole district; principals and school admins for the students currently at their
+school. Statements of disagreement travel with their field: a reader sees one only
+when they may see its category. Every set is one SQL query naming the district.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404
+
+from access.categories import STUDENT_FIELDS, Category
+from access.scoping import StudentAccess
+from access.viewer import Viewer
+from accounts.models import Role
+from records.models import (
+    AmendmentRequest,
+    DisagreementStatement,
+    GuardianLink,
+    SchoolMembership,
+    Student,
+    active_on_q,
+)
+
+# The fields a family may ask to correct from the child page, with their category.
+# "school" is not a student column: a correction of it is a record description that
+# staff apply by hand, so accepting it changes no column.
+CORRECTABLE_FIELDS: dict[str, str] = {
+    **{
+        name: STUDENT_FIELDS[name]
+        for name in (
+            "given_name",
+            "middle_name",
+            "family_name",
+            "preferred_name",
+            "grade_level",
+            "enrollment_status",
+            "address_line",
+            "city",
+            "state",
+            "postal_code",
+            "phone",
+            "email",
+            "birth_date",
+            "home_language",
+        )
+    },
+    "school": Category.DIRECTORY,
+}
+DECIDING_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
+
+
+def is_student_column(field: str) -> bool:
+    return field in STUDENT_FIELDS
+
+
+def requestable_category(child: StudentAccess, field: str) -> str | None:
+    """The field's category if the family viewer of ``child`` may ask to correct it."""
+    category = CORRECTABLE_FIELDS.get(field)
+    if category is None or category not in child.categories:
+        return None
+    return str(category)
+
+
+def child_amendments(viewer: Viewer, child: StudentAccess) -> QuerySet[AmendmentRequest]:
+    """The child's requests in categories the family viewer sees, newest first."""
+    return (
+        AmendmentRequest.unscoped.filter(
+            district_id=viewer.district_id,
+            student_id=child.student.pk,
+            category__in=sorted(child.categories),
+        )
+        .select_related("statement")
+        .order_by("-created_at", "-id")
+    )
+
+
+def child_amendment(viewer: Viewer, child: StudentAccess, amendment_id) -> AmendmentRequest:
+    amendment = child_amendments(viewer, child).filter(pk=amendment_id).first()
+    if amendment is None:
+        raise Http404
+    return amendment
+
+
+def may_add_statement(viewer: Viewer, amendment: AmendmentRequest) -> bool:
+    """Only the family: a current guardian with data access, or the eligible student."""
+    if viewer.district_id is None or amendment.district_id != viewer.district_id:
+        return False
+    if amendment.status != AmendmentRequest.Status.REFUSED:
+        return False
+    own = viewer.route("eligible_student")
+    if own is not None and own.student_id == amendment.student_id:
+        return True
+    if viewer.route("guardian") is None:
+        return False
+    return (
+        GuardianLink.unscoped.filter(
+            district_id=viewer.district_id,
+            guardian=viewer.user,
+            student_id=amendment.student_id,
+            has_data_access=True,
+        )
+        .filter(active_on_q(viewer.today))
+        .exists()
+    )
+
+
+# Staff: the queue.
+
+
+def _deciding_routes(viewer: Viewer) -> list:
+    if not viewer.has_access:
+        return []
+    return [
+        route
+        for route in viewer.routes
+        if route.kind == "district_admin"
+        or (route.kind == "school_staff" and route.label in DECIDING_ROLES)
+    ]
+
+
+def may_decide_any(viewer: Viewer) -> bool:
+    """Whether this viewer has an amendment queue at all."""
+    return bool(_deciding_routes(viewer))
+
+
+def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[AmendmentRequest]:
+    """The requests this viewer may decide: open ones first, newest first; one query.
+
+    A principal or school admin decides for students currently at their school, in
+    the categories their role sees; a district admin for the whole district.
+    """
+    routes = _deciding_routes(viewer)
+    if not routes:
+        return AmendmentRequest.unscoped.none()
+    requests = AmendmentRequest.unscoped.filter(district_id=viewer.district_id)
+    if not any(route.kind == "district_admin" for route in routes):
+        schools = sorted(set().union(*(route.school_ids for route in routes)))
+        members = (
+            SchoolMembership.unscoped.filter(district_id=viewer.district_id, school_id__in=schools)
+            .filter(active_on_q(viewer.today))
+            .values("student_id")
+        )
+        categories = sorted(set().union(*(route.categories for route in routes)))
+        requests = requests.filter(student_id__in=members, category__in=categories)
+    if status:
+        requests = requests.filter(status=status)
+    return (
+        requests.filter(student__district_id=viewer.district_id)
+        .select_related("student", "requested_by", "decided_by", "statement")
+        .annotate(
+            waiting=Case(
+                When(status=AmendmentRequest.Status.OPEN, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("waiting", "-created_at", "-id")
+    )
+
+
+def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
+    """One request of the viewer's queue; 404 alike for missing and not theirs."""
+    try:
+        amendment_id = int(amendment_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if not 0 < amendment_id < 2**63:
+        raise Http404
+    amendment = amendment_queue(viewer).filter(pk=amendment_id).first()
+    if amendment is None:
+        raise Http404
+    return amendment
+
+
+def decider_roles(viewer: Viewer) -> frozenset[str]:
+    """The roles a decider reads through, for the access log."""
+    return frozenset(route.label for route in _deciding_routes(viewer))
+
+
+# Statements of disagreement, for the projection.
+
+
+def _zone(viewer: Viewer) -> ZoneInfo:
+    try:
+        return ZoneInfo(viewer.district.timezone)
+    except (ZoneInfoNotFoundError, ValueError, AttributeError):
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def statements_for(viewer: Viewer, student_ids, categories=None) -> dict[int, list[dict]]:
+    """Per student, the statements of disagreement on file, oldest first; one query.
+
+    ``categories`` narrows to the categories any of the page's students is shown in;
+    the projection keeps, per student, only those of its own allowed categories.
+    """
+    student_ids = sorted(set(student_ids))
+    if not student_ids or viewer.district_id is None:
+        return {}
+    rows = DisagreementStatement.unscoped.filter(
+        district_id=viewer.district_id, student_id__in=student_ids
+    )
+    if categories is not None:
+        rows = rows.filter(category__in=sorted(categories))
+    zone = _zone(viewer)
+    result: dict[int, list[dict]] = {}
+    for student_id, category, field, text, created_at in rows.order_by(
+        "created_at", "id"
+    ).values_list("student_id", "category", "field", "text", "created_at"):
+        day: date = created_at.astimezone(zone).date()
+        result.setdefault(student_id, []).append(
+            {"category": category, "field": field, "text": text, "date": day}
+        )
+    return result
+
+
+def current_value(student: Student, field: str, schools: list[str] | None = None) -> str:
+    """The field's value as text, for the request's snapshot."""
+    if field == "school":
+        return ", ".join(schools or [])
+    value = getattr(student, field, "")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)

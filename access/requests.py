@@ -1,0 +1,89 @@
+"""Who reviews families' requests to inspect records (FERPA 99.10), and which.
+
+District admins review every request of their district; principals and school
+admins those about students whose current school is theirs (the school-staff
+route of ``access.scoping``). Every query names the viewer's district.
+"""
+
+from __future__ import annotations
+
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.http import Http404
+
+from access.scoping import Allowed, route_student_ids
+from access.viewer import Route, Viewer
+from accounts.models import Role
+from records.models import InspectionRequest
+
+REVIEWER_SCHOOL_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
+
+
+def _review_routes(viewer: Viewer) -> list[Route]:
+    if not viewer.has_access:
+        return []
+    return [
+        route
+        for route in viewer.routes
+        if route.kind == "district_admin"
+        or (route.kind == "school_staff" and route.label in REVIEWER_SCHOOL_ROLES)
+    ]
+
+
+def may_review_inspections(viewer: Viewer) -> bool:
+    """Whether the viewer has an inspection queue at all."""
+    return bool(_review_routes(viewer))
+
+
+def _flag(route: Route) -> str:
+    return f"_reviews_as_{route.label}"
+
+
+def inspection_queue(viewer: Viewer) -> QuerySet[InspectionRequest]:
+    """The requests this viewer reviews, with their students; one query.
+
+    Each row carries which reviewing routes reach its student, for the access log.
+    """
+    routes = _review_routes(viewer)
+    if not routes:
+        return InspectionRequest.unscoped.none()
+    requests = InspectionRequest.unscoped.filter(district_id=viewer.district_id)
+    if not any(route.kind == "district_admin" for route in routes):
+        subqueries = [route_student_ids(viewer, route) for route in routes]
+        reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
+        requests = requests.filter(student_id__in=reached)
+    if viewer.fully_restricted_student_ids:
+        requests = requests.exclude(student_id__in=viewer.fully_restricted_student_ids)
+    requests = requests.annotate(
+        **{
+            _flag(route): ExpressionWrapper(
+                Q(student_id__in=route_student_ids(viewer, route)), output_field=BooleanField()
+            )
+            for route in routes
+        }
+    )
+    return requests.select_related("student", "requested_by").order_by("due_on", "created_at", "id")
+
+
+def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionRequest:
+    """One request of the viewer's queue; 404 alike for missing and not theirs."""
+    try:
+        request_id = int(request_id)
+    except (TypeError, ValueError):
+        raise Http404 from None
+    if not 0 < request_id < 2**63:
+        raise Http404
+    found = inspection_queue(viewer).filter(pk=request_id).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def queue_reads(viewer: Viewer, requests) -> dict[int, Allowed]:
+    """What a queue page shows of each student (their name: directory), by reviewing route."""
+    routes = _review_routes(viewer)
+    shown: dict[int, Allowed] = {}
+    for item in requests:
+        via = frozenset(route.label for route in routes if getattr(item, _flag(route), False))
+        if via:
+            shown[item.student_id] = Allowed(frozenset({"directory"}), None, False, via)
+    return shown
