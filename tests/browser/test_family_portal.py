@@ -29,10 +29,10 @@ def assert_accessible(page) -> None:
     assert serious == [], page.url
 
 
-def sign_in(page, base_url: str, username: str) -> None:
+def sign_in(page, base_url: str, username: str, password: str = "correct horse battery") -> None:
     page.goto(f"{base_url}/")
     page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill("correct horse battery")
+    page.locator("input[name=password]").fill(password)
     page.locator("form button[type=submit]").last.click()
     page.wait_for_load_state()
 
