@@ -33,7 +33,12 @@ from access.amendments import (
     requestable_category,
 )
 from access.audit import Read, record_reads
-from access.family import family_child, has_family_portal
+from access.family import (
+    family_child,
+    family_rights_child,
+    has_family_portal,
+    holds_family_rights,
+)
 from access.scoping import StudentAccess
 from records import selectors
 from records.models import AmendmentRequest, GradeLevel, Student
@@ -125,7 +130,7 @@ def _grade_codes() -> list[str]:
 def correction_new(request, student_id: int):
     """``/family/<id>/corrections/new/?field=<name>``: ask for one field to be corrected."""
     viewer = request.viewer
-    child = family_child(viewer, student_id)
+    child = family_rights_child(viewer, student_id)  # 403 once the rights are the student's
     field = request.GET.get("field", "")
     category = requestable_category(child, field)
     if category is None:
@@ -205,10 +210,13 @@ def _describe(amendment: AmendmentRequest) -> dict:
 def _corrections_page(request, child: StudentAccess, *, statement_form=None, form_for=None):
     viewer = request.viewer
     amendments = list(child_amendments(viewer, child))
+    holds_rights = holds_family_rights(viewer, child.student)
     entries = []
     for amendment in amendments:
         entry = _describe(amendment)
-        entry["may_add_statement"] = amendment.status == "refused" and entry["statement"] is None
+        entry["may_add_statement"] = (
+            holds_rights and amendment.status == "refused" and entry["statement"] is None
+        )
         entry["form"] = (
             statement_form
             if form_for == amendment.pk
@@ -246,7 +254,7 @@ def correction_statement(request, student_id: int, amendment_id: int):
     viewer = request.viewer
     if not has_family_portal(viewer):
         raise Http404
-    child = family_child(viewer, student_id)
+    child = family_rights_child(viewer, student_id)
     amendment = child_amendment(viewer, child, amendment_id)
     if not may_add_statement(viewer, amendment) or hasattr(amendment, "statement"):
         raise PermissionDenied

@@ -234,9 +234,12 @@ def child_record(request, student_id: int):
         "first_name": _first_name(record) or _("your child"),
         "record": record,
         "sections": _sections(record, viewer.today, term),
-        "corrections": correction_links(child.student.pk, record),
         "holds_rights": holds_family_rights(viewer, child.student),
     }
+    # Asking for corrections is the student's right once they are eligible (99.5).
+    context["corrections"] = (
+        correction_links(child.student.pk, record) if context["holds_rights"] else {}
+    )
     return render(request, "records/family/child.html", context)
 
 

@@ -443,3 +443,18 @@ def test_the_pages_speak_spanish(world):
     assert "Solicitudes para corregir expedientes" in queue
     detail = admin.get(detail_url(amendment), **es).content.decode()
     assert "Motivo de la decisión" in detail
+
+
+@pytest.mark.django_db
+def test_a_tax_dependents_parent_reads_but_may_not_ask_for_corrections(world, client):
+    """Rights pass to the eligible student (99.5); the dependent flag only lets parents read."""
+    adult = world.a.students["adult"]
+    adult.is_tax_dependent = True
+    adult.save()
+    client.force_login(world.a.users["adult_parent"])
+    assert client.get(f"/family/{adult.pk}/").status_code == 200
+    assert b"corrections/new/" not in client.get(f"/family/{adult.pk}/").content
+    response = client.get(f"/family/{adult.pk}/corrections/new/?field=phone")
+    assert response.status_code == 403
+    client.force_login(world.a.users["eligible"])
+    assert client.get(f"/family/{adult.pk}/corrections/new/?field=phone").status_code == 200
