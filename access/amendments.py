@@ -22,10 +22,17 @@ from access.viewer import Viewer
 from accounts.models import Role
 from records.models import (
     AmendmentRequest,
+    AssessmentResult,
+    AttendanceRecord,
     DisagreementStatement,
+    DisciplineIncident,
+    Grade,
     GuardianLink,
+    HealthRecord,
+    ProgramParticipation,
     SchoolMembership,
     Student,
+    TransportationAssignment,
     active_on_q,
 )
 
@@ -59,6 +66,128 @@ DECIDING_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
 
 def is_student_column(field: str) -> bool:
     return field in STUDENT_FIELDS
+
+
+# Record rows a family may ask to correct, named ``<table>:<row id>`` in ``field``
+# (the health record, one per student, is named by its field: ``health:allergies``).
+# Accepting such a request changes nothing here: the district corrects the row in its
+# student information system and the next import brings the correction in.
+ROW_TABLES: dict[str, str] = {
+    "grade": Category.GRADES,
+    "attendance": Category.ATTENDANCE,
+    "assessment": Category.ASSESSMENTS,
+    "program": Category.PROGRAMS,
+    "health": Category.HEALTH,
+    "discipline": Category.DISCIPLINE,
+    "transportation": Category.TRANSPORTATION,
+}
+HEALTH_ROW_FIELDS = ("conditions", "allergies", "medications", "immunization_status")
+
+
+def split_row_field(field: str) -> tuple[str, str] | None:
+    """``("grade", "123")`` for ``"grade:123"``; None for anything not naming a row."""
+    table, sep, key = (field or "").partition(":")
+    if not sep or table not in ROW_TABLES:
+        return None
+    if table == "health":
+        return (table, key) if key in HEALTH_ROW_FIELDS else None
+    if not key.isascii() or not key.isdigit() or not 0 < int(key) < 2**63 or key[0] == "0":
+        return None
+    return table, key
+
+
+def is_record_row(field: str) -> bool:
+    return split_row_field(field) is not None
+
+
+def row_field(table: str, key) -> str:
+    return f"{table}:{key}"
+
+
+def _number(value) -> str:
+    return "" if value is None else f"{float(value):g}"
+
+
+def _snapshot(table: str, row, key: str) -> str:
+    """The row in plain words, as the request keeps it (what the record said when asked)."""
+    if table == "grade":
+        text = f"{row.section.course.title}, {row.grading_period.title}: {row.mark or '—'}"
+        return text + (f" ({_number(row.percent)} %)" if row.percent is not None else "")
+    if table == "attendance":
+        text = f"{row.date.isoformat()}: {row.status}"
+        return text + (f" — {row.reason}" if row.reason else "")
+    if table == "assessment":
+        text = f"{row.administered_on.isoformat()}: {row.assessment} ({row.subject})"
+        if row.score is not None:
+            text += f", score {_number(row.score)}"
+        if row.performance_level is not None:
+            text += f", level {row.performance_level}"
+            if row.performance_label:
+                text += f" ({row.performance_label})"
+        return text
+    if table == "program":
+        begin = row.begin_date.isoformat() if row.begin_date else "?"
+        end = row.end_date.isoformat() if row.end_date else "…"
+        text = f"{row.get_program_display()}: {begin} – {end}"
+        return text + (f"; {row.accommodations}" if row.accommodations else "")
+    if table == "health":
+        value = getattr(row, key)
+        return row.get_immunization_status_display() if key == "immunization_status" else value
+    if table == "discipline":
+        text = f"{row.occurred_on.isoformat()}: {row.incident_type} ({row.school.name})"
+        if row.action_taken:
+            text += f"; {row.action_taken}"
+        if row.days_removed:
+            text += f"; {_number(row.days_removed)} days out of class"
+        return text
+    times = " – ".join(t.strftime("%H:%M") for t in (row.pickup_time, row.dropoff_time) if t)
+    return f"{row.route}, {row.stop}" + (f" ({times})" if times else "")
+
+
+def requestable_row(viewer: Viewer, child: StudentAccess, field: str) -> tuple[str, str] | None:
+    """``(category, snapshot)`` when ``field`` names a row of ``child`` the family may see.
+
+    The row must be the child's, in the viewer's district, in a category (and, for a
+    program, a kind) the viewer may see; anything else is None, which callers answer
+    with 404 alike. One query.
+    """
+    parsed = split_row_field(field)
+    if parsed is None or viewer.district_id is None:
+        return None
+    table, key = parsed
+    category = ROW_TABLES[table]
+    if category not in child.categories:
+        return None
+    scope = {"district_id": viewer.district_id, "student_id": child.student.pk}
+    if table == "grade":
+        rows = Grade.unscoped.filter(
+            **scope,
+            pk=int(key),
+            section__district_id=viewer.district_id,
+            section__course__district_id=viewer.district_id,
+            grading_period__district_id=viewer.district_id,
+        ).select_related("section__course", "grading_period")
+    elif table == "attendance":
+        rows = AttendanceRecord.unscoped.filter(**scope, pk=int(key))
+    elif table == "assessment":
+        rows = AssessmentResult.unscoped.filter(**scope, pk=int(key))
+    elif table == "program":
+        rows = ProgramParticipation.unscoped.filter(**scope, pk=int(key))
+        kinds = child.allowed.program_kinds
+        if kinds is not None:
+            rows = rows.filter(program__in=sorted(kinds))
+    elif table == "health":
+        rows = HealthRecord.unscoped.filter(**scope)
+    elif table == "discipline":
+        rows = DisciplineIncident.unscoped.filter(
+            **scope, pk=int(key), school__district_id=viewer.district_id
+        ).select_related("school")
+    else:
+        rows = TransportationAssignment.unscoped.filter(**scope, pk=int(key))
+    row = rows.first()
+    if row is None:
+        return None
+    return str(category), _snapshot(table, row, key)
 
 
 def requestable_category(child: StudentAccess, field: str) -> str | None:

@@ -263,6 +263,13 @@ def _category_builders():
 CATEGORY_BUILDERS = _category_builders()
 
 
+def _shows_row(field: str, data: _PageData, student_id: int) -> bool:
+    """A statement on a program row travels only to readers of that program's kind."""
+    if not field.startswith("program:"):
+        return True
+    return any(f"program:{row['id']}" == field for row in data.programs.get(student_id, []))
+
+
 def project_students(
     viewer: Viewer,
     students: Sequence[Student],
@@ -285,7 +292,11 @@ def project_students(
         for category in CATEGORY_ORDER:
             if category in allowed.categories:
                 item[category] = CATEGORY_BUILDERS[category](student, allowed, data)
-        own = [s for s in statements.get(student.pk, []) if s["category"] in allowed.categories]
+        own = [
+            s
+            for s in statements.get(student.pk, [])
+            if s["category"] in allowed.categories and _shows_row(s["field"], data, student.pk)
+        ]
         if own:
             item["disagreement_statements"] = own
         projected.append(item)

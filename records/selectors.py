@@ -205,7 +205,7 @@ def attendance_records(*, district_id: int, student_ids: Sequence[int], since: d
     rows = _attendance_since(district_id, student_ids, since).order_by("date", "pk")
     return _grouped(
         (row.pop("student_id"), row)
-        for row in rows.values("student_id", "date", "status", "reason", "section_id")
+        for row in rows.values("student_id", "id", "date", "status", "reason", "section_id")
     )
 
 
@@ -273,6 +273,7 @@ def grade_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
         (
             g.student_id,
             {
+                "id": g.pk,
                 "section_id": g.section_id,
                 "section": g.section.title,
                 "course": g.section.course.title,
@@ -294,6 +295,7 @@ def assessment_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
         (
             a.student_id,
             {
+                "id": a.pk,
                 "assessment": a.assessment,
                 "subject": a.subject,
                 "score": a.score,
@@ -318,6 +320,7 @@ def program_records(
         (
             p["student_id"],
             {
+                "id": p["id"],
                 "program": p["program"],
                 "begin_date": p["begin_date"],
                 "end_date": p["end_date"],
@@ -326,7 +329,9 @@ def program_records(
                 "accommodations": p["accommodations"],
             },
         )
-        for p in rows.values("student_id", "program", "begin_date", "end_date", "accommodations")
+        for p in rows.values(
+            "student_id", "id", "program", "begin_date", "end_date", "accommodations"
+        )
     )
 
 
@@ -352,6 +357,7 @@ def discipline_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
         (
             d.student_id,
             {
+                "id": d.pk,
                 "occurred_on": d.occurred_on,
                 "school": d.school.name,
                 "incident_type": d.incident_type,
@@ -370,7 +376,7 @@ TRANSPORTATION_FIELDS = ("route", "stop", "pickup_time", "dropoff_time")
 def transportation_records(*, district_id: int, student_ids: Sequence[int]) -> dict:
     rows = TransportationAssignment.unscoped.filter(
         district_id=district_id, student_id__any=student_ids
-    ).values("student_id", *TRANSPORTATION_FIELDS)
+    ).values("student_id", "id", *TRANSPORTATION_FIELDS)
     return {row.pop("student_id"): row for row in rows}
 
 

@@ -50,6 +50,24 @@ STAFF_ROLES = {
 }
 
 
+# Names no page's own words contain, so "this name is not on the page" can't pass or
+# fail by chance (Faker once produced a family called English, beside the language menu).
+NAMES = {
+    slug: {
+        role: {"given_name": given, "family_name": family}
+        for role, (given, family) in zip(
+            ("own", "schoolmate", "elsewhere", "adult"), pairs, strict=True
+        )
+    }
+    for slug, pairs in {
+        "a": [("Ysolde", "Quillfeather"), ("Caspian", "Brindlewood"),
+              ("Odalys", "Thistlewaite"), ("Tiberius", "Marchbanks")],
+        "b": [("Linnea", "Oakenshaw"), ("Evander", "Pemberthy"),
+              ("Marisol", "Fairweather"), ("Cyprian", "Holloway")],
+    }.items()
+}  # fmt: skip
+
+
 def build_district(slug: str) -> DistrictWorld:
     today = timezone.localdate()
     district = f.DistrictFactory(slug=slug, name=f"District {slug.upper()}")
@@ -73,11 +91,15 @@ def build_district(slug: str) -> DistrictWorld:
 
     adult_birth = today.replace(year=today.year - 18) - timedelta(days=1)
     world.students = {
-        "own": f.StudentFactory(district=district),
-        "schoolmate": f.StudentFactory(district=district),
-        "elsewhere": f.StudentFactory(district=district),
+        "own": f.StudentFactory(district=district, **NAMES[slug]["own"]),
+        "schoolmate": f.StudentFactory(district=district, **NAMES[slug]["schoolmate"]),
+        "elsewhere": f.StudentFactory(district=district, **NAMES[slug]["elsewhere"]),
         "adult": f.StudentFactory(
-            district=district, birth_date=adult_birth, grade_level="12", user=user("eligible")
+            district=district,
+            birth_date=adult_birth,
+            grade_level="12",
+            user=user("eligible"),
+            **NAMES[slug]["adult"],
         ),
     }
     for name in ("own", "schoolmate", "adult"):

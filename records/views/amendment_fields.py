@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from access.amendments import CORRECTABLE_FIELDS
+from access.amendments import CORRECTABLE_FIELDS, split_row_field
 
 FIELD_NAMES = {
     "given_name": _("First name"),
@@ -30,15 +30,41 @@ FIELD_NAMES = {
 }
 
 
+# Record rows (``grade:123``, ``health:allergies``): what is corrected, by table.
+ROW_NAMES = {
+    "grade": _("Grade"),
+    "attendance": _("Attendance day"),
+    "assessment": _("Test result"),
+    "program": _("Program or service"),
+    "discipline": _("Discipline incident"),
+    "transportation": _("School bus"),
+}
+HEALTH_NAMES = {
+    "conditions": _("Health conditions"),
+    "allergies": _("Allergies"),
+    "medications": _("Medications"),
+    "immunization_status": _("Immunizations"),
+}
+
+
 def field_name(field: str) -> str:
+    row = split_row_field(field)
+    if row is not None:
+        table, key = row
+        return HEALTH_NAMES[key] if table == "health" else ROW_NAMES[table]
     return FIELD_NAMES.get(field, field)
+
+
+def _statements_by_field(record: dict) -> dict[str, list[dict]]:
+    statements: dict[str, list[dict]] = {}
+    for statement in record.get("disagreement_statements", []):
+        statements.setdefault(statement["field"], []).append(statement)
+    return statements
 
 
 def correction_links(child_id: int, record: dict) -> dict[str, dict]:
     """Per correctable field shown on the page: its link, name and statements on file."""
-    statements: dict[str, list[dict]] = {}
-    for statement in record.get("disagreement_statements", []):
-        statements.setdefault(statement["field"], []).append(statement)
+    statements = _statements_by_field(record)
     base = reverse("family:correction-new", kwargs={"student_id": child_id})
     return {
         field: {
@@ -49,3 +75,23 @@ def correction_links(child_id: int, record: dict) -> dict[str, dict]:
         for field, category in CORRECTABLE_FIELDS.items()
         if category in record
     }
+
+
+class RowLinks:
+    """The child page's record-row links: ``link("grade:123", aside)`` for one row.
+
+    ``aside`` names the row for a screen reader ("grade for Math 7, Quarter 1"); the
+    row's statements of disagreement come with its link.
+    """
+
+    def __init__(self, child_id: int, record: dict):
+        self.base = reverse("family:correction-new", kwargs={"student_id": child_id})
+        self.statements = _statements_by_field(record)
+
+    def link(self, field: str, aside) -> dict:
+        return {
+            "url": f"{self.base}?field={field}",
+            "label": field_name(field),
+            "aside": aside,
+            "statements": self.statements.get(field, []),
+        }

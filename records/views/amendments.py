@@ -27,10 +27,12 @@ from access.amendments import (
     child_amendments,
     current_value,
     decider_roles,
+    is_record_row,
     is_student_column,
     may_add_statement,
     may_decide_any,
     requestable_category,
+    requestable_row,
 )
 from access.audit import Read, record_reads
 from access.family import (
@@ -132,16 +134,22 @@ def correction_new(request, student_id: int):
     viewer = request.viewer
     child = family_rights_child(viewer, student_id)  # 403 once the rights are the student's
     field = request.GET.get("field", "")
-    category = requestable_category(child, field)
-    if category is None:
-        raise Http404
-    schools = []
-    if field == "school":
-        found = selectors.current_schools(
-            district_id=viewer.district_id, student_ids=[child.student.pk], today=viewer.today
-        )
-        schools = [school["name"] for school in found.get(child.student.pk, [])]
-    now = current_value(child.student, field, schools)
+    if is_record_row(field):  # a record row: ``grade:123``, ``health:allergies``…
+        found_row = requestable_row(viewer, child, field)
+        if found_row is None:
+            raise Http404
+        category, now = found_row
+    else:
+        category = requestable_category(child, field)
+        if category is None:
+            raise Http404
+        schools = []
+        if field == "school":
+            found = selectors.current_schools(
+                district_id=viewer.district_id, student_ids=[child.student.pk], today=viewer.today
+            )
+            schools = [school["name"] for school in found.get(child.student.pk, [])]
+        now = current_value(child.student, field, schools)
     form = _request_form_class(field)(request.POST or None)
     status = 200
     if request.method == "POST":
@@ -176,6 +184,7 @@ def correction_new(request, student_id: int):
         "field": field,
         "field_label": field_name(field),
         "current": shown_value(field, now),
+        "is_record_row": is_record_row(field),
         "form": form,
     }
     return render(request, "records/family/correction_new.html", context, status=status)
@@ -395,6 +404,7 @@ def amendment_detail(request, amendment_id: int):
         ),
         "is_open": amendment.status == AmendmentRequest.Status.OPEN,
         "applies": is_student_column(amendment.field),
+        "is_record_row": is_record_row(amendment.field),
         "form": form,
     }
     return render(request, "records/amendments/detail.html", context, status=status)

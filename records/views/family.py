@@ -18,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -37,7 +38,7 @@ from access.family import (
 from access.scoping import Allowed
 from records import selectors
 from records.services import family_visit_record
-from records.views.amendment_fields import correction_links
+from records.views.amendment_fields import RowLinks, correction_links
 from records.views.charts import performance_chart
 
 EVENTS_PER_PAGE = 25
@@ -240,7 +241,62 @@ def child_record(request, student_id: int):
     context["corrections"] = (
         correction_links(child.student.pk, record) if context["holds_rights"] else {}
     )
+    if context["holds_rights"]:
+        _attach_row_corrections(context["sections"], RowLinks(child.student.pk, record))
     return render(request, "records/family/child.html", context)
+
+
+def _attach_row_corrections(sections: list[dict], links: RowLinks) -> None:
+    """Give each record row shown a "Request a correction" link (and its statements)."""
+    for section in sections:
+        key = section["key"]
+        if key == "grades":
+            for row in section["rows"]:
+                row["cells"] = [
+                    {
+                        **cell,
+                        "correction": links.link(
+                            f"grade:{cell['id']}",
+                            _("grade for %(course)s, %(period)s")
+                            % {"course": cell["course"], "period": cell["grading_period"]},
+                        ),
+                    }
+                    if cell
+                    else None
+                    for cell in row["cells"]
+                ]
+        elif key == "attendance":
+            for day in section["marked"]:
+                day["correction"] = links.link(
+                    f"attendance:{day['id']}",
+                    _("attendance on %(date)s") % {"date": date_format(day["date"])},
+                )
+        elif key == "assessments":
+            for result in section["results"]:
+                result["correction"] = links.link(
+                    f"assessment:{result['id']}",
+                    _("%(test)s on %(date)s")
+                    % {
+                        "test": result["assessment"],
+                        "date": date_format(result["administered_on"]),
+                    },
+                )
+        elif key == "programs":
+            for program in section["programs"]:
+                program["correction"] = links.link(f"program:{program['id']}", program["name"])
+        elif key == "health" and not section["empty"]:
+            section["corrections"] = {
+                name: links.link(f"health:{name}", None)
+                for name in ("conditions", "allergies", "medications", "immunization_status")
+            }
+        elif key == "discipline":
+            for incident in section["incidents"]:
+                incident["correction"] = links.link(
+                    f"discipline:{incident['id']}",
+                    _("incident on %(date)s") % {"date": date_format(incident["occurred_on"])},
+                )
+        elif key == "transportation" and not section["empty"]:
+            section["correction"] = links.link(f"transportation:{section['id']}", None)
 
 
 class AccessLogFilter(forms.Form):
@@ -407,6 +463,12 @@ def _attendance(data: dict, today: date, term) -> dict:
         by_day.setdefault(row["date"], []).append(row["status"])
     day_status = {day: selectors.day_status(statuses) for day, statuses in by_day.items()}
     reasons = Counter(row["reason"] or "" for row in rows if row["status"] in ("absent", "excused"))
+    # The days not marked present, each a row the family may ask to correct.
+    marked = [
+        {**row, "status_label": STATUS_NAMES.get(row["status"], row["status"])}
+        for row in rows
+        if row["status"] != "present"
+    ]
     if term:
         start, end = term[0], min(term[1], today)
     else:
@@ -422,6 +484,7 @@ def _attendance(data: dict, today: date, term) -> dict:
         "months": _calendar(start, end, day_status, today),
         "weekdays": WEEKDAYS,
         "legend": [(STATUS_MARKS[s], STATUS_NAMES[s], s) for s in STATUS_NAMES],
+        "marked": marked,
         "empty": not rows,
     }
 
@@ -476,7 +539,11 @@ def _grades(data: dict) -> dict:
 
 def _assessments(data: dict) -> dict:
     rows = data.get("records", [])
-    return {"results": rows, "chart": performance_chart(rows), "empty": not rows}
+    return {
+        "results": [dict(row) for row in rows],
+        "chart": performance_chart(rows),
+        "empty": not rows,
+    }
 
 
 def _programs(data: dict) -> dict:
@@ -495,7 +562,7 @@ def _health(data: dict) -> dict:
 
 
 def _discipline(data: dict) -> dict:
-    rows = data.get("records", [])
+    rows = [dict(row) for row in data.get("records", [])]
     return {"incidents": rows, "empty": not rows}
 
 

@@ -458,3 +458,197 @@ def test_a_tax_dependents_parent_reads_but_may_not_ask_for_corrections(world, cl
     assert response.status_code == 403
     client.force_login(world.a.users["eligible"])
     assert client.get(f"/family/{adult.pk}/corrections/new/?field=phone").status_code == 200
+
+
+# Record rows: a grade, an attendance day, a test result… named ``<table>:<row id>``.
+
+
+def add_rows(world, student):
+    """A grade, an absence, a test result, a program, health, an incident and a bus."""
+    from datetime import time
+    from decimal import Decimal
+
+    from records import models as m
+
+    d = world.a.district
+    period = f.AcademicSessionFactory(district=d, title="Quarter 1", kind="gradingPeriod")
+    today = date.today()
+    return {
+        "grade": m.Grade.unscoped.create(
+            district=d, student=student, section=world.a.section, grading_period=period,
+            mark="B+", percent=Decimal("88.50"),
+        ),
+        "attendance": m.AttendanceRecord.unscoped.create(
+            district=d, student=student, date=today, status="absent", reason="Illness"
+        ),
+        "assessment": m.AssessmentResult.unscoped.create(
+            district=d, student=student, assessment="State test", subject="Math",
+            performance_level=2, administered_on=today, score=Decimal(400),
+        ),
+        "program": m.ProgramParticipation.unscoped.create(
+            district=d, student=student, program="english_learner"
+        ),
+        "health": m.HealthRecord.unscoped.create(district=d, student=student, allergies="Peanuts"),
+        "discipline": m.DisciplineIncident.unscoped.create(
+            district=d, student=student, school=world.a.school1, occurred_on=today,
+            incident_type="Tardiness", action_taken="Warning",
+        ),
+        "transportation": m.TransportationAssignment.unscoped.create(
+            district=d, student=student, route="Route 7", stop="Elm & 3rd", pickup_time=time(7, 5)
+        ),
+    }  # fmt: skip
+
+
+def row_field(table, row) -> str:
+    return f"{table}:allergies" if table == "health" else f"{table}:{row.pk}"
+
+
+def test_a_parent_asks_to_correct_a_grade_and_an_attendance_day(world):
+    own = world.a.students["own"]
+    rows = add_rows(world, own)
+    client = client_for(world.a.users["parent"])
+    grade, day = row_field("grade", rows["grade"]), row_field("attendance", rows["attendance"])
+    page = client.get(new_url(own, grade))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Quarter 1: B+ (88.5 %)" in body and "student information system" in body
+    for field in (grade, day):
+        response = client.post(new_url(own, field), {"proposed_value": "A-", "reason": "Wrong"})
+        assert response.status_code == 302, field
+    by_field = {a.field: a for a in AmendmentRequest.unscoped.all()}
+    course = world.a.section.course.title
+    assert by_field[grade].category == "grades"
+    assert by_field[grade].current_value == f"{course}, Quarter 1: B+ (88.5 %)"
+    assert by_field[day].category == "attendance"
+    assert by_field[day].current_value == f"{date.today().isoformat()}: absent — Illness"
+    listing = client.get(list_url(own)).content.decode()
+    assert "Attendance day" in listing and "absent — Illness" in listing
+
+
+def test_the_child_page_links_each_record_row_with_a_named_label(world):
+    own = world.a.students["own"]
+    rows = add_rows(world, own)
+    body = client_for(world.a.users["parent"]).get(f"/family/{own.pk}/").content.decode()
+    for table, row in rows.items():
+        assert f'href="{new_url(own, row_field(table, row))}"' in body, table
+    for field in ("conditions", "medications", "immunization_status"):
+        assert f'href="{new_url(own, "health:" + field)}"' in body, field
+    course = world.a.section.course.title
+    assert f'<span class="visually-hidden"> (grade for {course}, Quarter 1)</span>' in body
+    assert "(attendance on " in body
+
+
+def test_every_record_row_can_be_asked_about(world):
+    own = world.a.students["own"]
+    rows = add_rows(world, own)
+    client = client_for(world.a.users["parent"])
+    for table, row in rows.items():
+        field = row_field(table, row)
+        response = client.post(new_url(own, field), {"proposed_value": "x", "reason": "y"})
+        assert response.status_code == 302, field
+    assert dict(AmendmentRequest.unscoped.values_list("field", "category")) == {
+        row_field(t, r): c
+        for (t, r), c in zip(
+            rows.items(),
+            ("grades", "attendance", "assessments", "programs", "health", "discipline",
+             "transportation"),
+            strict=True,
+        )
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["grade:0", "grade:01", "grade:-1", "grade:x", "grade:", "health:notes", "bus:1", "grade:1:2"],
+)
+def test_malformed_row_names_are_404(world, field):
+    add_rows(world, world.a.students["own"])
+    client = client_for(world.a.users["parent"])
+    assert client.get(new_url(world.a.students["own"], field)).status_code == 404
+
+
+def test_another_childs_row_is_404(world):
+    own, schoolmate = world.a.students["own"], world.a.students["schoolmate"]
+    theirs = add_rows(world, schoolmate)
+    b_rows_student = world.b.students["own"]
+    client = client_for(world.a.users["parent"])
+    for table, row in theirs.items():
+        if table == "health":
+            continue  # named by field: it is always the child's own health record
+        field = row_field(table, row)
+        assert client.get(new_url(own, field)).status_code == 404, field
+        post = client.post(new_url(own, field), {"proposed_value": "x", "reason": "y"})
+        assert post.status_code == 404, field
+    assert client.get(new_url(own, "health:allergies")).status_code == 404  # own has none
+    assert client.get(new_url(b_rows_student, "grade:1")).status_code == 404
+    assert AmendmentRequest.unscoped.count() == 0
+
+
+def test_a_row_in_a_restricted_category_is_404(world):
+    own = world.a.students["own"]
+    rows = add_rows(world, own)
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"], scope="categories", categories=["grades"]
+    )
+    client = client_for(world.a.users["parent"])
+    assert client.get(new_url(own, row_field("grade", rows["grade"]))).status_code == 404
+    assert client.get(new_url(own, row_field("attendance", rows["attendance"]))).status_code == 200
+    body = client.get(f"/family/{own.pk}/").content.decode()
+    assert "?field=grade:" not in body
+
+
+@pytest.mark.parametrize("who", ["teacher", "principal", "district_admin"])
+def test_staff_cannot_ask_about_a_row(world, who):
+    own = world.a.students["own"]
+    rows = add_rows(world, own)
+    client = client_for(world.a.users[who])
+    field = row_field("grade", rows["grade"])
+    assert client.get(new_url(own, field)).status_code == 404
+    assert (
+        client.post(new_url(own, field), {"proposed_value": "A", "reason": "x"}).status_code == 404
+    )
+    assert AmendmentRequest.unscoped.count() == 0
+
+
+def test_accepting_a_row_request_changes_nothing_and_says_so(world):
+    own = world.a.students["own"]
+    grade = add_rows(world, own)["grade"]
+    client_for(world.a.users["parent"]).post(
+        new_url(own, row_field("grade", grade)), {"proposed_value": "A-", "reason": "Wrong"}
+    )
+    amendment = AmendmentRequest.unscoped.get()
+    admin = client_for(world.a.users["principal"])
+    page = admin.get(detail_url(amendment)).content.decode()
+    assert "changes nothing here" in page and "the next import brings" in page
+    assert "Quarter 1: B+ (88.5 %)" in page
+    assert admin.post(detail_url(amendment), {"decision": "accept"}).status_code == 302
+    grade.refresh_from_db()
+    assert (grade.mark, str(grade.percent)) == ("B+", "88.50")
+    amendment.refresh_from_db()
+    assert amendment.status == "accepted"
+
+
+def test_a_refused_row_request_carries_its_statement_beside_the_row(world, api_as):
+    own = world.a.students["own"]
+    grade = add_rows(world, own)["grade"]
+    field = row_field("grade", grade)
+    parent = client_for(world.a.users["parent"])
+    parent.post(new_url(own, field), {"proposed_value": "A-", "reason": "Wrong"})
+    amendment = AmendmentRequest.unscoped.get()
+    admin = client_for(world.a.users["principal"])
+    refused = admin.post(detail_url(amendment), {"decision": "refuse", "reason": ""})
+    assert refused.status_code == 400  # a refusal needs its reason
+    admin.post(detail_url(amendment), {"decision": "refuse", "reason": "The teacher checked."})
+    assert parent.post(statement_url(amendment), {"text": "The test was 95."}).status_code == 302
+    body = parent.get(f"/family/{own.pk}/").content.decode()
+    grades = body[body.index('id="grades"') : body.index('id="assessments"')]
+    assert "Statement of disagreement from the family:" in grades
+    assert "The test was 95." in grades
+    detail = api_as(world.a.users["principal"]).get(f"/api/v1/students/{own.pk}/").json()
+    (statement,) = detail["disagreement_statements"]
+    assert (statement["category"], statement["field"], statement["text"]) == (
+        "grades",
+        field,
+        "The test was 95.",
+    )
+    assert [row["id"] for row in detail["grades"]["records"]] == [grade.pk]
