@@ -184,6 +184,7 @@ AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False  # and its logger is quietened in LOGGING below
 # Our own page (templates/accounts/locked_out.html), status 429.
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # Failed passwords are never logged, only the username, address and time.
@@ -316,4 +317,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Axes logs each sign-in and lockout with its username, and a student's username is
+    # often their name (REQUIREMENTS 18). Lockouts stay queryable in axes' own tables.
+    "loggers": {"axes": {"level": "ERROR"}},
 }

@@ -61,3 +61,14 @@ def test_the_lockout_ends_after_the_cool_off(world, client):
         attempt.attempt_time -= timedelta(minutes=16)
         attempt.save()
     assert sign_in(client, "a-parent", RIGHT).status_code == 302
+
+
+def test_sign_ins_do_not_put_usernames_in_the_logs(world, client, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    client.post("/", {"username": world.a.users["eligible"].username, "password": "wrong one!"})
+    client.post(
+        "/", {"username": world.a.users["eligible"].username, "password": "correct horse battery"}
+    )
+    assert world.a.users["eligible"].username not in caplog.text
