@@ -120,9 +120,9 @@ def _guardian_ids(viewer: Viewer) -> QuerySet:
     )
 
 
-def _teacher_ids(viewer: Viewer, route: Route) -> QuerySet:
-    """Students actively enrolled in a section the viewer teaches, at a school where
-    they hold the teacher role, in a term that includes today."""
+def teacher_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
+    """Active enrollments in a section the viewer teaches, at a school where they hold
+    the teacher role, in a term that includes today: what a teacher's reach is made of."""
     today = viewer.today
     current_terms = _in_district(AcademicSession, viewer).filter(
         start_date__lte=today, end_date__gte=today
@@ -135,22 +135,28 @@ def _teacher_ids(viewer: Viewer, route: Route) -> QuerySet:
         term_id__in=current_terms.values("pk"),
         school_id__in=sorted(route.school_ids),
     )
-    enrolled = (
+    return (
         _in_district(Enrollment, viewer)
         .filter(section_id__in=sections.values("pk"))
         .filter(active_on_q(today))
     )
-    return enrolled.values("student_id")
 
 
-def _school_staff_ids(viewer: Viewer, route: Route) -> QuerySet:
-    """Students whose current school membership is one of the route's schools."""
-    members = (
+def _teacher_ids(viewer: Viewer, route: Route) -> QuerySet:
+    return teacher_enrollments(viewer, route).values("student_id")
+
+
+def staff_memberships(viewer: Viewer, route: Route) -> QuerySet[SchoolMembership]:
+    """Current school memberships at one of the route's schools: a school official's reach."""
+    return (
         _in_district(SchoolMembership, viewer)
         .filter(school_id__in=sorted(route.school_ids))
         .filter(active_on_q(viewer.today))
     )
-    return members.values("student_id")
+
+
+def _school_staff_ids(viewer: Viewer, route: Route) -> QuerySet:
+    return staff_memberships(viewer, route).values("student_id")
 
 
 def route_student_ids(viewer: Viewer, route: Route) -> QuerySet:

@@ -17,9 +17,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from access.classes import teaches_classes
 from access.districts import may_manage_district
 from access.family import family_only, has_family_portal
 from access.scoping import visible_students
+from access.staff import has_school_view
 from accounts.models import Role
 from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
 from accounts.services import guardian_invitations_send, invitation_accept, invitation_token_hash
@@ -87,6 +89,8 @@ def home(request):
         "visible_count": visible_students(viewer).count() if viewer.has_access else 0,
         "manages_district": may_manage_district(viewer),
         "has_family_portal": has_family_portal(viewer),
+        "teaches_classes": teaches_classes(viewer),
+        "has_school_view": has_school_view(viewer),
     }
     return render(request, "accounts/home.html", context)
 

@@ -767,3 +767,27 @@ class DisagreementStatement(TenantModel):
 
     def __str__(self) -> str:
         return f"statement of disagreement {self.pk}"
+
+
+class AttendanceChange(TenantModel):
+    """A correction of a taken attendance mark: who changed it, when, old → new.
+
+    ``AttendanceRecord`` holds the mark in force; this table keeps what it was.
+    Append-only by use.
+    """
+
+    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+    old_status = models.CharField(max_length=8, choices=AttendanceRecord.Status.choices)
+    new_status = models.CharField(max_length=8, choices=AttendanceRecord.Status.choices)
+    old_reason = models.CharField(max_length=100, blank=True)
+    new_reason = models.CharField(max_length=100, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [
+            models.Index(fields=["district", "record", "changed_at"], name="records_attchange_idx")
+        ]

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from accounts.models import Role, RoleMembership
 from records.models import (
     AcademicSession,
     AssessmentResult,
@@ -31,6 +32,7 @@ from records.models import (
     ImportRun,
     ProgramParticipation,
     SchoolMembership,
+    Section,
     SectionTeacher,
     TransportationAssignment,
     active_on_q,
@@ -506,3 +508,31 @@ def import_run_progress(*, run: ImportRun) -> dict:
         "done": run.rows_done,
         "total": run.rows_total,
     }
+
+
+def section_taught_on(
+    *, district_id: int, teacher_id: int, section_id: int, day: date, today: date
+) -> bool:
+    """Whether the teacher teaches the section on ``day``: the day inside the section's
+    term, the term still current on ``today``, the teaching row and the teacher role at
+    the section's school both active that day. One query."""
+    teaching = SectionTeacher.unscoped.filter(
+        district_id=district_id, section_id=OuterRef("pk"), teacher_id=teacher_id
+    ).filter(active_on_q(day))
+    role = RoleMembership.unscoped.filter(
+        district_id=district_id,
+        user_id=teacher_id,
+        role=Role.TEACHER,
+        school_id=OuterRef("school_id"),
+    ).filter(active_on_q(day))
+    return (
+        Section.unscoped.filter(
+            district_id=district_id,
+            pk=section_id,
+            term__district_id=district_id,
+            term__start_date__lte=day,
+            term__end_date__gte=max(day, today),
+        )
+        .filter(Exists(teaching), Exists(role))
+        .exists()
+    )

@@ -15,7 +15,9 @@ import time
 import traceback
 import uuid
 import zipfile
-from datetime import timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import partial
 from pathlib import Path, PurePath
 
@@ -30,13 +32,19 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from records import selectors
 from records.models import (
     AmendmentRequest,
+    AttendanceChange,
+    AttendanceRecord,
     DisagreementStatement,
     District,
+    Enrollment,
     FamilyVisit,
     ImportRun,
+    Section,
     Student,
+    active_on_q,
 )
 from records.selectors import import_run_progress_key
 from records.tenancy import tenant_scope
@@ -464,3 +472,115 @@ def disagreement_statement_add(
             text=text,
             created_by=actor,
         )
+
+
+@dataclass(frozen=True)
+class AttendanceSaved:
+    created: int
+    changed: int
+    unchanged: int
+
+
+ATTENDANCE_STATUSES = frozenset(AttendanceRecord.Status.values)
+ATTENDANCE_REASON_MAX = AttendanceRecord._meta.get_field("reason").max_length
+
+
+def attendance_take(
+    *, actor, section: Section, day: date, marks: Mapping[int, tuple[str, str]]
+) -> AttendanceSaved:
+    """Save a section's attendance for ``day``: one mark per student id, (status, reason).
+
+    ``actor`` is the reader built by ``access.viewer`` for the request. The service
+    re-checks, with the same selector ``access.classes.may_take_attendance`` uses,
+    that the actor teaches the section on that day (inside a current term, not in the
+    future), and that every student is enrolled in the section that day. Any bad
+    mark refuses the whole batch: nothing is saved. A changed mark keeps its history
+    in ``AttendanceChange`` (who, when, old → new).
+    """
+    district_id = section.district_id
+    if actor.user is None or actor.district_id != district_id:
+        raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
+    if day > actor.today or not selectors.section_taught_on(
+        district_id=district_id,
+        teacher_id=actor.user.pk,
+        section_id=section.pk,
+        day=day,
+        today=actor.today,
+    ):
+        raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
+    for status, reason in marks.values():
+        if status not in ATTENDANCE_STATUSES:
+            raise ValidationError(
+                _("“%(status)s” is not an attendance status."),
+                code="bad_status",
+                params={"status": status},
+            )
+        if len(reason) > ATTENDANCE_REASON_MAX:
+            raise ValidationError(
+                _("A reason can be at most %(max)d characters."),
+                code="long_reason",
+                params={"max": ATTENDANCE_REASON_MAX},
+            )
+    student_ids = sorted(marks)
+    enrolled = set(
+        Enrollment.unscoped.filter(
+            district_id=district_id, section_id=section.pk, student_id__in=student_ids
+        )
+        .filter(active_on_q(day))
+        .values_list("student_id", flat=True)
+    )
+    if enrolled != set(student_ids):
+        raise ValidationError(
+            _("Some students were not in this class on that date."), code="not_enrolled"
+        )
+    now = timezone.now()
+    created = changed = 0
+    with transaction.atomic():
+        existing = {
+            record.student_id: record
+            for record in AttendanceRecord.unscoped.select_for_update()
+            .filter(district_id=district_id, section_id=section.pk, date=day)
+            .filter(student_id__in=student_ids)
+            .order_by("pk")
+        }
+        new_records, history = [], []
+        for student_id in student_ids:
+            status, reason = marks[student_id]
+            record = existing.get(student_id)
+            if record is None:
+                new_records.append(
+                    AttendanceRecord(
+                        district_id=district_id,
+                        student_id=student_id,
+                        section_id=section.pk,
+                        date=day,
+                        status=status,
+                        reason=reason,
+                    )
+                )
+                continue
+            if (record.status, record.reason) == (status, reason):
+                continue
+            history.append(
+                AttendanceChange(
+                    district_id=district_id,
+                    record=record,
+                    changed_by=actor.user,
+                    changed_at=now,
+                    old_status=record.status,
+                    new_status=status,
+                    old_reason=record.reason,
+                    new_reason=reason,
+                )
+            )
+            record.status, record.reason = status, reason
+        if new_records:
+            AttendanceRecord.unscoped.bulk_create(new_records)
+            created = len(new_records)
+        if history:
+            AttendanceRecord.unscoped.bulk_update(
+                [change.record for change in history], ["status", "reason"]
+            )
+            AttendanceChange.unscoped.bulk_create(history)
+            changed = len(history)
+    return AttendanceSaved(created, changed, len(student_ids) - created - changed)

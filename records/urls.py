@@ -1,7 +1,7 @@
 from django.urls import path
 
 from records import apis
-from records.views import amendments, family, family_requests, imports, inspections
+from records.views import amendments, classes, family, family_requests, imports, inspections, staff
 
 app_name = "records"
 
@@ -12,6 +12,9 @@ api_urlpatterns = [
 
 # Web pages, mounted at the site's root (studentdata/urls.py).
 urlpatterns = [
+    # Staff: a school official's students, and any staff member's view of one student.
+    path("school/", staff.school_students, name="school"),
+    path("students/<int:student_id>/", staff.student_record, name="student"),
     path("district/imports/", imports.import_list, name="import-list"),
     path("district/imports/<int:run_id>/", imports.import_detail, name="import-detail"),
     path(
@@ -46,4 +49,12 @@ family_urlpatterns = [
         amendments.correction_statement,
         name="correction-statement",
     ),
+]
+
+# A teacher's classes, mounted at /classes/ under the namespace "classes". Only the
+# section's opaque id appears in a URL.
+classes_urlpatterns = [
+    path("", classes.class_list, name="list"),
+    path("<int:section_id>/", classes.class_roster, name="roster"),
+    path("<int:section_id>/attendance/", classes.take_attendance, name="attendance"),
 ]

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from records.urls import api_urlpatterns as records_api
-from records.urls import family_urlpatterns
+from records.urls import classes_urlpatterns, family_urlpatterns
 
 api_v1 = [*records_api]
 
@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("records.urls")),
     # The family portal: /family/, a child's record, who has seen it.
     path("family/", include((family_urlpatterns, "family"), namespace="family")),
+    # A teacher's classes: rosters, their CSV export, attendance taking.
+    path("classes/", include((classes_urlpatterns, "classes"), namespace="classes")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),

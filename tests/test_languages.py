@@ -45,3 +45,19 @@ def test_every_spanish_catalogue_is_complete_and_compiled():
         compiled = {e.msgid: e.msgstr for e in mo}
         stale = [e.msgid for e in po.translated_entries() if compiled.get(e.msgid) != e.msgstr]
         assert stale == [], f"{po_path.with_suffix('.mo')}: recompile ({stale[:3]})"
+
+
+def test_a_word_reads_the_same_in_every_catalogue():
+    """The first catalogue Django finds wins, so two translations of one word would differ
+    by page; each msgid has one Spanish rendering across the project."""
+    from pathlib import Path
+
+    import polib
+
+    root = Path(__file__).resolve().parent.parent
+    renderings: dict[str, set[str]] = {}
+    for po_path in root.glob("*/locale/es/LC_MESSAGES/django.po"):
+        for entry in polib.pofile(str(po_path)):
+            if entry.msgstr and not entry.msgid_plural and entry.msgctxt is None:
+                renderings.setdefault(entry.msgid, set()).add(entry.msgstr)
+    assert {m: r for m, r in renderings.items() if len(r) > 1} == {}

@@ -66,3 +66,19 @@ def test_a_teacher_who_is_also_a_parent_keeps_the_staff_home_with_a_link(world, 
     response = client.get("/")
     assert response.status_code == 200
     assert b'href="/family/"' in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "reader, links, absent",
+    [
+        ("teacher", ['href="/classes/"'], ['href="/school/"']),
+        ("principal", ['href="/school/"'], ['href="/classes/"']),
+        ("nurse", ['href="/school/"'], ['href="/classes/"']),
+    ],
+)
+def test_home_links_each_staff_member_to_their_pages(world, client, reader, links, absent):
+    client.force_login(world.a.users[reader])
+    body = client.get("/").content.decode()
+    assert all(link in body for link in links)
+    assert not any(link in body for link in absent)

@@ -1,0 +1,348 @@
+"""The staff pages' reach: the only place that decides what school staff see on them.
+
+``/school/`` lists the students of a school official's schools (a district
+administrator's: the district) through their school routes only, whatever else
+the same person is (a teacher, a parent). A student's page is open to any staff
+member who reaches the student by any route, and says why, from the same route
+code that decides it (``access/scoping.py``). Every query names the viewer's district.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from access.categories import Category
+from access.projection import project_students
+from access.scoping import (
+    Allowed,
+    StudentAccess,
+    StudentNotFound,
+    allowed_for,
+    route_student_ids,
+    staff_memberships,
+    student_access_by_id,
+    teacher_enrollments,
+    visible_students,
+)
+from access.viewer import Route, Viewer
+from accounts.models import Role
+from records import selectors
+from records.models import AttendanceRecord, ProgramParticipation, School, Student, active_on_q
+
+SCHOOL_ROUTE_KINDS = frozenset({"school_staff", "district_admin"})
+STAFF_ROUTE_KINDS = SCHOOL_ROUTE_KINDS | {"teacher"}
+
+# What a row of the school list shows of a student, and so what its read records.
+LIST_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE})
+
+ROLE_NAMES = {
+    Role.PRINCIPAL: gettext_lazy("Principal"),
+    Role.SCHOOL_ADMIN: gettext_lazy("School administrator"),
+    Role.COUNSELOR: gettext_lazy("Counselor"),
+    Role.NURSE: gettext_lazy("School nurse"),
+    Role.SPECIAL_EDUCATION: gettext_lazy("Special-education staff"),
+}
+
+
+def _school_routes(viewer: Viewer) -> tuple[Route, ...]:
+    if not viewer.has_access:
+        return ()
+    return tuple(route for route in viewer.routes if route.kind in SCHOOL_ROUTE_KINDS)
+
+
+def has_school_view(viewer: Viewer) -> bool:
+    """Whether the viewer is a school official or district administrator (``/school/``)."""
+    return bool(_school_routes(viewer))
+
+
+def has_staff_view(viewer: Viewer) -> bool:
+    """Whether the viewer reads student pages as staff at all (teachers included)."""
+    return viewer.has_access and any(route.kind in STAFF_ROUTE_KINDS for route in viewer.routes)
+
+
+def _as_school_official(viewer: Viewer) -> Viewer:
+    """The same person reaching students through their school routes only."""
+    return Viewer(
+        user=viewer.user,
+        district=viewer.district,
+        today=viewer.today,
+        routes=_school_routes(viewer),
+        restrictions=viewer.restrictions,
+    )
+
+
+def _seen_through(viewer: Viewer, category: str, *, program: str | None = None) -> Q:
+    """Students the viewer may see ``category`` (and that program kind) of: a filter may
+    narrow only among them, so filtering never reveals what the record would not."""
+    routes = [
+        route
+        for route in viewer.routes
+        if category in route.categories
+        and (program is None or route.program_kinds is None or program in route.program_kinds)
+    ]
+    hidden = [pk for pk, h in viewer.restrictions.items() if category in h]
+    if not routes:
+        return Q(pk__in=[])
+    reach = Q()
+    if len(routes) < len(viewer.routes) and not any(r.kind == "district_admin" for r in routes):
+        subqueries = [route_student_ids(viewer, route) for route in routes]
+        union = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
+        reach = Q(pk__in=union)
+    return reach & ~Q(pk__in=hidden) if hidden else reach
+
+
+def may_search_identifiers(viewer: Viewer) -> bool:
+    return any(Category.IDENTIFIERS in route.categories for route in _school_routes(viewer))
+
+
+def may_see_attendance(viewer: Viewer) -> bool:
+    return any(Category.ATTENDANCE in route.categories for route in _school_routes(viewer))
+
+
+def visible_programs(viewer: Viewer) -> list[str]:
+    """The program kinds the viewer may filter the school list by, in the registry's order."""
+    kinds: set[str] = set()
+    for route in _school_routes(viewer):
+        if Category.PROGRAMS in route.categories:
+            kinds |= set(
+                ProgramParticipation.Program.values
+                if route.program_kinds is None
+                else route.program_kinds
+            )
+    return [kind for kind in ProgramParticipation.Program.values if kind in kinds]
+
+
+def attendance_rate(viewer: Viewer) -> Subquery:
+    """Each student's attendance rate this school year in percent (``NULL``: no days
+    recorded), as one correlated subquery: days present or late over days recorded."""
+    start = selectors.school_year_start(district_id=viewer.district_id, today=viewer.today)
+    rows = (
+        AttendanceRecord.unscoped.filter(district_id=viewer.district_id, student_id=OuterRef("pk"))
+        .filter(Q(date__gte=Coalesce(start, Value(date.min))))
+        .order_by()
+        .values("student_id")
+        .annotate(
+            rate=Cast(
+                Count("pk", filter=Q(status__in=["present", "tardy"])), output_field=FloatField()
+            )
+            * 100.0
+            / Cast(Count("pk"), output_field=FloatField())
+        )
+        .values("rate")
+    )
+    return Subquery(rows, output_field=FloatField())
+
+
+def staff_students(
+    viewer: Viewer,
+    *,
+    query: str | None = None,
+    grade: str | None = None,
+    program: str | None = None,
+    attendance_below: Decimal | float | None = None,
+) -> QuerySet[Student]:
+    """The students of the viewer's schools (a district administrator's: the district),
+    searched and filtered, by name; one SQL query, whatever the school's size.
+
+    ``query`` matches any word of a given, family or preferred name (case-insensitive,
+    each word of the query must match), or a state or local id exactly where the
+    viewer may see identifiers. ``attendance_below`` is a percentage; each row carries
+    ``attendance_rate`` (percent this school year) where the viewer may see attendance.
+    """
+    official = _as_school_official(viewer)
+    if not official.routes:
+        return Student.unscoped.none()
+    students = visible_students(official, grade_level=grade or None)
+    if may_see_attendance(official):
+        students = students.annotate(attendance_rate=attendance_rate(official))
+    words = (query or "").split()
+    if words:
+        named = _seen_through(official, Category.DIRECTORY)
+        for word in words:
+            named &= (
+                Q(given_name__icontains=word)
+                | Q(family_name__icontains=word)
+                | Q(preferred_name__icontains=word)
+            )
+        match = named
+        term = " ".join(words)
+        if may_search_identifiers(official):
+            match |= _seen_through(official, Category.IDENTIFIERS) & (
+                Q(state_id__iexact=term) | Q(local_id__iexact=term)
+            )
+        students = students.filter(match)
+    if program:
+        if program not in visible_programs(official):
+            return students.none()
+        enrolled = ProgramParticipation.unscoped.filter(
+            district_id=viewer.district_id, student_id=OuterRef("pk"), program=program
+        ).filter(active_on_q(viewer.today))
+        students = students.filter(
+            _seen_through(official, Category.PROGRAMS, program=program), Exists(enrolled)
+        )
+    if attendance_below is not None:
+        if not may_see_attendance(official):
+            return students.none()
+        students = students.filter(
+            _seen_through(official, Category.ATTENDANCE),
+            attendance_rate__lt=float(attendance_below),
+        )
+    return students
+
+
+def school_page(viewer: Viewer, students: list[Student]) -> tuple[list[dict], dict[int, Allowed]]:
+    """One page of the school list projected to what a row shows, and what it showed of
+    each student (for the access log). A fixed number of queries, whatever the page."""
+    official = _as_school_official(viewer)
+    allowed = allowed_for(official, students)
+    shown = {
+        pk: Allowed(a.categories & LIST_CATEGORIES, a.program_kinds, a.outside_school, a.via)
+        for pk, a in allowed.items()
+    }
+    shown = {pk: a for pk, a in shown.items() if a.categories}
+    rows = project_students(official, [s for s in students if s.pk in shown], shown)
+    rates = {s.pk: getattr(s, "attendance_rate", None) for s in students}
+    for row in rows:
+        if Category.ATTENDANCE in row:
+            row[Category.ATTENDANCE]["rate_percent"] = rates.get(row["id"])
+    return rows, shown
+
+
+def staff_student(viewer: Viewer, student_id) -> StudentAccess:
+    """One student for a staff member, with what their roles allow; 404 alike for a
+    missing student, one they do not reach, and a viewer who is not staff."""
+    if not has_staff_view(viewer):
+        raise StudentNotFound()
+    return student_access_by_id(viewer, student_id)
+
+
+def staff_record(viewer: Viewer, student_id) -> tuple[StudentAccess, dict, tuple | None]:
+    """A student's record as this staff member may see it, and the current term's dates."""
+    access = staff_student(viewer, student_id)
+    (record,) = project_students(
+        viewer, [access.student], {access.student.pk: access.allowed}, detail=True
+    )
+    term = None
+    if Category.ATTENDANCE in access.categories:
+        term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
+    return access, record, term
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One relationship through which the viewer reaches a student, in plain language."""
+
+    kind: str
+    text: str
+
+
+def why_visible(viewer: Viewer, student: Student) -> list[Reason]:
+    """Why the viewer may see ``student``: a sentence per route that reaches them.
+
+    Which routes reach the student is one query over the same subqueries that decide
+    access; the specifics (sections, schools) one more query each, only where needed.
+    """
+    if not viewer.has_access or student.district_id != viewer.district_id:
+        return []
+    flags = {
+        f"via_{i}": ExpressionWrapper(
+            Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
+        )
+        for i, route in enumerate(viewer.routes)
+    }
+    row = (
+        Student.unscoped.filter(district_id=viewer.district_id, pk=student.pk)
+        .annotate(**flags)
+        .values(*flags)
+        .first()
+    )
+    if row is None:
+        return []
+    reasons: list[Reason] = []
+    for i, route in enumerate(viewer.routes):
+        if not row[f"via_{i}"] or not (
+            route.categories - viewer.restrictions.get(student.pk, frozenset())
+        ):
+            continue
+        reasons.extend(_reasons_of(viewer, route, student))
+    return reasons
+
+
+def _reasons_of(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+    if route.kind == "teacher":
+        return _teacher_reasons(viewer, route, student)
+    if route.kind == "school_staff":
+        role = ROLE_NAMES.get(route.label, route.label)
+        schools = (
+            School.unscoped.filter(
+                district_id=viewer.district_id,
+                pk__in=staff_memberships(viewer, route)
+                .filter(student_id=student.pk)
+                .values("school_id"),
+            )
+            .order_by("name")
+            .values_list("name", flat=True)
+        )
+        return [
+            Reason(
+                "school_staff",
+                _("%(role)s at %(school)s") % {"role": role, "school": name},
+            )
+            for name in schools
+        ]
+    if route.kind == "district_admin":
+        return [
+            Reason(
+                "district_admin",
+                _("District administrator of %(district)s") % {"district": viewer.district.name},
+            )
+        ]
+    if route.kind == "guardian":
+        return [Reason("guardian", _("Parent or guardian"))]
+    if route.kind == "eligible_student":
+        return [Reason("eligible_student", _("This is your own record"))]
+    return []
+
+
+def _teacher_reasons(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+    enrollments = (
+        teacher_enrollments(viewer, route)
+        .filter(student_id=student.pk, section__district_id=viewer.district_id)
+        .annotate(
+            since=Coalesce(F("begin_date"), F("section__term__start_date")),
+            title=F("section__title"),
+            period=F("section__period"),
+        )
+        .order_by("section__period", "section__title", "pk")
+        .values("title", "period", "since")
+    )
+    reasons = []
+    for enrollment in enrollments:
+        values = {"section": enrollment["title"], "since": date_format(enrollment["since"])}
+        if enrollment["period"]:
+            values["period"] = enrollment["period"]
+            text = _("Enrolled in your section %(section)s, period %(period)s, since %(since)s")
+        else:
+            text = _("Enrolled in your section %(section)s since %(since)s")
+        reasons.append(Reason("teacher", text % values))
+    return reasons

@@ -1,0 +1,137 @@
+"""Staff pages: a school official's list of their school's students, and a student's page.
+
+Every student read goes through ``access.staff`` and is recorded in the access log.
+``/school/`` is for school officials and district administrators (anyone else signed
+in: 403); ``/students/<id>/`` for any staff member who reaches the student (anyone
+else: 404, alike for a student who does not exist). An anonymous visitor signs in first.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from access.audit import reads_of_page, record_reads
+from access.staff import (
+    has_school_view,
+    may_search_identifiers,
+    may_see_attendance,
+    school_page,
+    staff_record,
+    staff_students,
+    visible_programs,
+    why_visible,
+)
+from records.models import GradeLevel
+from records.views.family import CATEGORY_NAMES, PROGRAM_NAMES, _grade_name, _name, _sections
+
+STUDENTS_PER_PAGE = 50
+
+
+class SchoolSearch(forms.Form):
+    """The search and filters of ``/school/``: plain GET, so it works without JavaScript."""
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=100)
+    grade = forms.ChoiceField(label=_("Grade"), required=False)
+    program = forms.ChoiceField(label=_("Program"), required=False)
+    attendance_below = forms.IntegerField(
+        label=_("Attendance below (%)"), required=False, min_value=1, max_value=100
+    )
+
+    def __init__(self, *args, viewer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["q"].help_text = (
+            _("A name, or a state or local student ID")
+            if may_search_identifiers(viewer)
+            else _("A given, family or preferred name")
+        )
+        self.fields["grade"].choices = [
+            ("", _("All grades")),
+            *((code, _grade_name(code)) for code in GradeLevel.values),
+        ]
+        self.fields["program"].choices = [
+            ("", _("All students")),
+            *((kind, PROGRAM_NAMES.get(kind, kind)) for kind in visible_programs(viewer)),
+        ]
+        if not may_see_attendance(viewer):
+            del self.fields["attendance_below"]
+
+
+@never_cache
+@login_required
+@require_safe
+def school_students(request):
+    """``/school/``: the students of the viewer's schools, searched and filtered, 50 a page."""
+    viewer = request.viewer
+    if not has_school_view(viewer):
+        raise PermissionDenied
+    form = SchoolSearch(request.GET or None, viewer=viewer)
+    filters = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "query": data["q"].strip() or None,
+            "grade": data["grade"] or None,
+            "program": data["program"] or None,
+            "attendance_below": data.get("attendance_below"),
+        }
+    students = staff_students(viewer, **filters)
+    page = Paginator(students, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    rows, shown = school_page(viewer, list(page.object_list))
+    record_reads(viewer, reads_of_page(shown))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [_row(row) for row in rows],
+        "shows_attendance": may_see_attendance(viewer),
+        "filtered": any(value not in (None, "") for value in filters.values()),
+        "query": query.urlencode(),
+    }
+    return render(request, "records/staff/school.html", context)
+
+
+def _row(row: dict) -> dict:
+    directory = row.get("directory") or {}
+    schools = directory.get("schools") or []
+    attendance = row.get("attendance")
+    return {
+        "id": row["id"],
+        "name": _name(row),
+        "sort_name": ", ".join(
+            part for part in (directory.get("family_name"), directory.get("given_name")) if part
+        ),
+        "preferred_name": directory.get("preferred_name"),
+        "grade": _grade_name(directory.get("grade_level") or ""),
+        "school": ", ".join(school["name"] for school in schools),
+        "shows_attendance": attendance is not None,
+        "rate": attendance.get("rate_percent") if attendance else None,
+    }
+
+
+@never_cache
+@login_required
+@require_safe
+def student_record(request, student_id: int):
+    """``/students/<id>/``: what the viewer's roles allow of one student, and why."""
+    viewer = request.viewer
+    access, record, term = staff_record(viewer, student_id)
+    record_reads(viewer, reads_of_page({access.student.pk: access.allowed}))
+    context = {
+        "student_id": access.student.pk,
+        "name": _name(record) or _("Student"),
+        "record": record,
+        "identifiers": record.get("identifiers"),
+        "sections": _sections(record, viewer.today, term),
+        "categories": [CATEGORY_NAMES[c] for c in record if c in CATEGORY_NAMES],
+        "reasons": why_visible(viewer, access.student),
+        "from_school": has_school_view(viewer),
+    }
+    return render(request, "records/staff/student.html", context)
