@@ -119,6 +119,11 @@ def teacher_sections(viewer: Viewer, *, term: AcademicSession | None = None) -> 
     else:
         sections = sections.filter(term_id=term.pk)
     visible = visible_students(viewer).order_by().values("pk")
+    # As on the roster: a student whose enrollment a restriction hides is not counted,
+    # so the number cannot tell what the roster does not show.
+    hidden = [s for s, h in viewer.restrictions.items() if Category.ENROLLMENT in h]
+    if hidden:
+        visible = visible.exclude(pk__in=hidden)
     counted = (
         _in_district(Enrollment, viewer)
         .filter(active_on_q(viewer.today), section_id=OuterRef("pk"), student_id__in=visible)

@@ -500,14 +500,25 @@ def attendance_take(
     district_id = section.district_id
     if actor.user is None or actor.district_id != district_id:
         raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
-    if day > actor.today or not selectors.section_taught_on(
-        district_id=district_id,
-        teacher_id=actor.user.pk,
-        section_id=section.pk,
-        day=day,
-        today=actor.today,
+    # Taught on that day, and still taught today: a role that has ended backfills nothing.
+    if day > actor.today or not all(
+        selectors.section_taught_on(
+            district_id=district_id,
+            teacher_id=actor.user.pk,
+            section_id=section.pk,
+            day=when,
+            today=actor.today,
+        )
+        for when in (day, actor.today)
     ):
         raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
+    # A custody restriction on the person hides that child's attendance from them on every
+    # route (access/viewer.py), so they may not write it either.
+    hidden = [s for s, h in actor.restrictions.items() if "attendance" in h]
+    if any(student_id in hidden for student_id in marks):
+        raise ValidationError(
+            _("Some students were not in this class on that date."), code="not_enrolled"
+        )
     for status, reason in marks.values():
         if status not in ATTENDANCE_STATUSES:
             raise ValidationError(

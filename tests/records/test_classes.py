@@ -425,3 +425,39 @@ def test_may_take_attendance_and_the_section_lookups(world):
         with pytest.raises(Exception) as raised:
             section_for_teacher(teacher, bad)
         assert raised.type.__name__ == "SectionNotFound"
+
+
+def test_a_restriction_on_the_teacher_as_parent_also_hides_the_child_in_class_counts(world):
+    """The review's case: the teacher is a restricted parent of a student on the roster."""
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")
+    f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["enrollment"])
+    [section] = teacher_sections(viewer_for(teacher))
+    assert section.student_count == 1  # only "adult": the roster shows the same
+
+
+def test_the_service_refuses_attendance_the_person_may_not_see(world):
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")
+    f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["attendance"])
+    viewer = viewer_for(teacher)
+    with pytest.raises(ValidationError):
+        attendance_take(
+            actor=viewer, section=world.a.section, day=viewer.today, marks={own.pk: ("absent", "")}
+        )
+    assert not m.AttendanceRecord.unscoped.filter(student=own).exists()
+
+
+def test_a_teacher_whose_role_ended_backfills_nothing(world):
+    from accounts.models import RoleMembership
+
+    teacher = world.a.users["teacher"]
+    viewer = viewer_for(teacher)  # built while the role was active
+    RoleMembership.unscoped.filter(user=teacher).update(end_date=viewer.today - timedelta(days=1))
+    with pytest.raises(ValidationError):
+        attendance_take(
+            actor=viewer,
+            section=world.a.section,
+            day=viewer.today - timedelta(days=2),
+            marks={world.a.students["own"].pk: ("present", "")},
+        )
