@@ -44,10 +44,20 @@ from access.scoping import (
     teacher_enrollments,
     visible_students,
 )
-from access.viewer import Route, Viewer
-from accounts.models import Role
+from access.viewer import Route, Viewer, viewer_for
+from accounts.models import Role, RoleMembership, User
 from records import selectors
-from records.models import AttendanceRecord, ProgramParticipation, School, Student, active_on_q
+from records.models import (
+    AttendanceRecord,
+    Enrollment,
+    GuardianLink,
+    ProgramParticipation,
+    School,
+    SchoolMembership,
+    SectionTeacher,
+    Student,
+    active_on_q,
+)
 
 SCHOOL_ROUTE_KINDS = frozenset({"school_staff", "district_admin"})
 STAFF_ROUTE_KINDS = SCHOOL_ROUTE_KINDS | {"teacher"}
@@ -346,3 +356,100 @@ def _teacher_reasons(viewer: Viewer, route: Route, student: Student) -> list[Rea
             text = _("Enrolled in your section %(section)s since %(since)s")
         reasons.append(Reason("teacher", text % values))
     return reasons
+
+
+# Who can see this student? Only the people in charge of the student's school or district
+# may ask, and the answer comes from the access code itself, run as each candidate.
+
+READER_LISTING_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
+
+READER_ROLE_NAMES = {
+    **ROLE_NAMES,
+    Role.DISTRICT_ADMIN: gettext_lazy("District administrator"),
+    Role.TEACHER: gettext_lazy("Teacher"),
+    "guardian": gettext_lazy("Parent or guardian"),
+    "eligible_student": gettext_lazy("Eligible student"),
+}
+
+
+def may_list_readers(viewer: Viewer, student: Student) -> bool:
+    """Whether the viewer may ask who can see ``student``: a district administrator of
+    the student's district, or a principal or school administrator of one of the
+    student's current schools (the same membership subquery that grants them access)."""
+    if not viewer.has_access or student.district_id != viewer.district_id:
+        return False
+    if viewer.route("district_admin") is not None:
+        return True
+    routes = [
+        route
+        for route in viewer.routes
+        if route.kind == "school_staff" and route.label in READER_LISTING_ROLES
+    ]
+    return any(
+        staff_memberships(viewer, route).filter(student_id=student.pk).exists() for route in routes
+    )
+
+
+def reader_candidates(viewer: Viewer, student: Student) -> QuerySet[User]:
+    """Everyone of the district who might reach ``student`` by some route; one query.
+
+    A superset on purpose: who actually reaches the student is decided for each of
+    them by the access code (``who_can_see``), not here.
+    """
+    district_id = viewer.district_id
+    guardians = GuardianLink.unscoped.filter(district_id=district_id, student_id=student.pk).values(
+        "guardian_id"
+    )
+    sections = Enrollment.unscoped.filter(district_id=district_id, student_id=student.pk).values(
+        "section_id"
+    )
+    teachers = SectionTeacher.unscoped.filter(
+        district_id=district_id, section_id__in=sections
+    ).values("teacher_id")
+    schools = (
+        SchoolMembership.unscoped.filter(district_id=district_id, student_id=student.pk)
+        .filter(active_on_q(viewer.today))
+        .values("school_id")
+    )
+    staff = RoleMembership.unscoped.filter(district_id=district_id).filter(
+        Q(school_id__in=schools) | Q(role=Role.DISTRICT_ADMIN)
+    )
+    own = Student.unscoped.filter(district_id=district_id, pk=student.pk).values("user_id")
+    return User.objects.filter(district_id=district_id, is_active=True).filter(
+        Q(pk__in=guardians) | Q(pk__in=teachers) | Q(pk__in=staff.values("user_id")) | Q(pk__in=own)
+    )
+
+
+def who_can_see(viewer: Viewer, student: Student) -> list[dict]:
+    """Every user with access to ``student``, why, and what of them; sorted by name.
+
+    Each candidate's access is decided by building their viewer and asking the same
+    code that serves their own pages (``visible_students``, ``allowed_for``,
+    ``why_visible``): there is no second implementation of access here. Anyone who
+    is not listed here cannot open the student's record.
+    """
+    if not may_list_readers(viewer, student):
+        raise PermissionError("may not list who can see this student")
+    readers = []
+    for user in reader_candidates(viewer, student).order_by("pk"):
+        reader = viewer_for(user, today=viewer.today)
+        if not reader.has_access:
+            continue
+        reached = visible_students(reader).filter(pk=student.pk).first()
+        if reached is None:
+            continue
+        allowed = allowed_for(reader, [reached])[reached.pk]
+        if not allowed.categories:
+            continue
+        readers.append(
+            {
+                "name": user.get_full_name() or user.username,
+                "username": user.username,
+                "roles": [
+                    str(READER_ROLE_NAMES.get(label, label)) for label in sorted(allowed.via)
+                ],
+                "reasons": why_visible(reader, reached),
+                "categories": [c for c in Category.values if c in allowed.categories],
+            }
+        )
+    return sorted(readers, key=lambda r: (r["name"].casefold(), r["username"]))

@@ -15,6 +15,7 @@ urlpatterns = [
     # Staff: a school official's students, and any staff member's view of one student.
     path("school/", staff.school_students, name="school"),
     path("students/<int:student_id>/", staff.student_record, name="student"),
+    path("students/<int:student_id>/readers/", staff.student_readers, name="student-readers"),
     path("district/imports/", imports.import_list, name="import-list"),
     path("district/imports/<int:run_id>/", imports.import_detail, name="import-detail"),
     path(

@@ -18,14 +18,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from access.audit import reads_of_page, record_reads
+from access.categories import Category
+from access.projection import project_students
+from access.scoping import Allowed
 from access.staff import (
     has_school_view,
+    may_list_readers,
     may_search_identifiers,
     may_see_attendance,
     school_page,
     staff_record,
+    staff_student,
     staff_students,
     visible_programs,
+    who_can_see,
     why_visible,
 )
 from records.models import GradeLevel
@@ -133,5 +139,43 @@ def student_record(request, student_id: int):
         "categories": [CATEGORY_NAMES[c] for c in record if c in CATEGORY_NAMES],
         "reasons": why_visible(viewer, access.student),
         "from_school": has_school_view(viewer),
+        "may_list_readers": may_list_readers(viewer, access.student),
     }
     return render(request, "records/staff/student.html", context)
+
+
+@never_cache
+@login_required
+@require_safe
+def student_readers(request, student_id: int):
+    """``/students/<id>/readers/``: who can see this student, why, and what of them.
+
+    For district administrators and the principals and school administrators of the
+    student's school; other staff who reach the student get 403, anyone else 404.
+    The page shows the student's name, and is recorded as a read of their directory.
+    """
+    viewer = request.viewer
+    access = staff_student(viewer, student_id)
+    if not may_list_readers(viewer, access.student):
+        raise PermissionDenied
+    shown = Allowed(
+        access.categories & {Category.DIRECTORY},
+        access.allowed.program_kinds,
+        access.allowed.outside_school,
+        access.allowed.via,
+    )
+    (record,) = project_students(viewer, [access.student], {access.student.pk: shown})
+    readers = who_can_see(viewer, access.student)
+    record_reads(viewer, reads_of_page({access.student.pk: shown}))
+    context = {
+        "student_id": access.student.pk,
+        "name": _name(record) or _("Student"),
+        "readers": [
+            {
+                **reader,
+                "categories": [CATEGORY_NAMES[c] for c in reader["categories"]],
+            }
+            for reader in readers
+        ],
+    }
+    return render(request, "records/staff/readers.html", context)

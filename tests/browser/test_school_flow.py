@@ -51,3 +51,14 @@ def test_a_principal_searches_the_school_and_opens_a_student(world, live_server,
     assert_accessible(browser_page)
     no_sideways_scroll(browser_page)
     screenshot(browser_page, f"school-student-{suffix}")
+
+    # "Who can see this student?", from the same access code as the page itself.
+    browser_page.get_by_role("link", name="Who can see this student?").click()
+    browser_page.wait_for_load_state()
+    content = browser_page.content()
+    for name in ("teacher", "parent", "nurse", "district_admin"):
+        assert world.a.users[name].username in content
+    assert world.a.users["adult_parent"].username not in content  # lost access at 18
+    assert_accessible(browser_page)
+    no_sideways_scroll(browser_page)
+    screenshot(browser_page, f"school-readers-{suffix}")
