@@ -17,9 +17,9 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404
 
 from access.categories import STUDENT_FIELDS, Category
-from access.scoping import StudentAccess
+from access.districts import records_officer_routes
+from access.scoping import StudentAccess, record_id
 from access.viewer import Viewer
-from accounts.models import Role
 from records.models import (
     AmendmentRequest,
     AssessmentResult,
@@ -61,7 +61,6 @@ CORRECTABLE_FIELDS: dict[str, str] = {
     },
     "school": Category.DIRECTORY,
 }
-DECIDING_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
 
 
 def is_student_column(field: str) -> bool:
@@ -244,20 +243,9 @@ def may_add_statement(viewer: Viewer, amendment: AmendmentRequest) -> bool:
 # Staff: the queue.
 
 
-def _deciding_routes(viewer: Viewer) -> list:
-    if not viewer.has_access:
-        return []
-    return [
-        route
-        for route in viewer.routes
-        if route.kind == "district_admin"
-        or (route.kind == "school_staff" and route.label in DECIDING_ROLES)
-    ]
-
-
 def may_decide_any(viewer: Viewer) -> bool:
     """Whether this viewer has an amendment queue at all."""
-    return bool(_deciding_routes(viewer))
+    return bool(records_officer_routes(viewer))
 
 
 def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[AmendmentRequest]:
@@ -266,7 +254,7 @@ def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[Am
     A principal or school admin decides for students currently at their school, in
     the categories their role sees; a district admin for the whole district.
     """
-    routes = _deciding_routes(viewer)
+    routes = records_officer_routes(viewer)
     if not routes:
         return AmendmentRequest.unscoped.none()
     requests = AmendmentRequest.unscoped.filter(district_id=viewer.district_id)
@@ -297,11 +285,8 @@ def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[Am
 
 def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
     """One request of the viewer's queue; 404 alike for missing and not theirs."""
-    try:
-        amendment_id = int(amendment_id)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    if not 0 < amendment_id < 2**63:
+    amendment_id = record_id(amendment_id)
+    if amendment_id is None:
         raise Http404
     amendment = amendment_queue(viewer).filter(pk=amendment_id).first()
     if amendment is None:
@@ -311,7 +296,7 @@ def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
 
 def decider_roles(viewer: Viewer) -> frozenset[str]:
     """The roles a decider reads through, for the access log."""
-    return frozenset(route.label for route in _deciding_routes(viewer))
+    return frozenset(route.label for route in records_officer_routes(viewer))
 
 
 # Statements of disagreement, for the projection.

@@ -20,7 +20,7 @@ from django.http import Http404
 
 from access import policy
 from access.categories import Category
-from access.scoping import Allowed, allowed_for, visible_students
+from access.scoping import Allowed, allowed_for, record_id, visible_students
 from access.viewer import Route, Viewer
 from records import selectors
 from records.models import (
@@ -140,12 +140,9 @@ def teacher_sections(viewer: Viewer, *, term: AcademicSession | None = None) -> 
 def section_for_teacher(viewer: Viewer, section_id) -> Section:
     """One section the viewer teaches (this term) or taught (a past term); 404 alike
     for one that does not exist and one that is not theirs."""
-    try:
-        section_id = int(section_id)
-    except (TypeError, ValueError):
-        raise SectionNotFound() from None
+    section_id = record_id(section_id)
     route = _teacher_route(viewer)
-    if route is None or not 0 < section_id < 2**63:
+    if route is None or section_id is None:
         raise SectionNotFound()
     section = _taught_sections(viewer, route).filter(pk=section_id).first()
     if section is None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from access.viewer import Viewer
+from access.viewer import Route, Viewer
+from accounts.models import Role
+
+# Who answers a family's requests about records (corrections 99.20, inspection 99.10):
+# the district's admins everywhere, and the principal or school admin of the school.
+RECORDS_OFFICER_SCHOOL_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
 
 
 def may_manage_district(viewer: Viewer) -> bool:
@@ -12,3 +17,15 @@ def may_manage_district(viewer: Viewer) -> bool:
     own district: an ended role or a deactivated account manages nothing.
     """
     return viewer.district is not None and viewer.route("district_admin") is not None
+
+
+def records_officer_routes(viewer: Viewer) -> list[Route]:
+    """The viewer's routes that let them decide a family's requests about records."""
+    if not viewer.has_access:
+        return []
+    return [
+        route
+        for route in viewer.routes
+        if route.kind == "district_admin"
+        or (route.kind == "school_staff" and route.label in RECORDS_OFFICER_SCHOOL_ROLES)
+    ]

@@ -18,7 +18,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS
 from access.models import AccessEvent, AccessEventStudent
 from access.projection import project_students
-from access.scoping import Allowed, StudentAccess, StudentNotFound, route_student_ids
+from access.scoping import Allowed, StudentAccess, StudentNotFound, record_id, route_student_ids
 from access.viewer import Route, Viewer, eligibility_cutoff
 from accounts.models import RoleMembership
 from records import selectors
@@ -80,11 +80,8 @@ def family_allowed(viewer: Viewer, student: Student) -> Allowed:
 
 def family_child(viewer: Viewer, student_id) -> StudentAccess:
     """One child and what the viewer may see of them; 404 alike for missing and not theirs."""
-    try:
-        student_id = int(student_id)
-    except (TypeError, ValueError):
-        raise StudentNotFound() from None
-    if not 0 < student_id < 2**63:
+    student_id = record_id(student_id)
+    if student_id is None:
         raise StudentNotFound()
     student = family_children(viewer).filter(pk=student_id).first()
     if student is None:

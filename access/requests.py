@@ -10,28 +10,15 @@ from __future__ import annotations
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import Http404
 
-from access.scoping import Allowed, route_student_ids
+from access.districts import records_officer_routes
+from access.scoping import Allowed, record_id, route_student_ids
 from access.viewer import Route, Viewer
-from accounts.models import Role
 from records.models import InspectionRequest
-
-REVIEWER_SCHOOL_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
-
-
-def _review_routes(viewer: Viewer) -> list[Route]:
-    if not viewer.has_access:
-        return []
-    return [
-        route
-        for route in viewer.routes
-        if route.kind == "district_admin"
-        or (route.kind == "school_staff" and route.label in REVIEWER_SCHOOL_ROLES)
-    ]
 
 
 def may_review_inspections(viewer: Viewer) -> bool:
     """Whether the viewer has an inspection queue at all."""
-    return bool(_review_routes(viewer))
+    return bool(records_officer_routes(viewer))
 
 
 def _flag(route: Route) -> str:
@@ -43,7 +30,7 @@ def inspection_queue(viewer: Viewer) -> QuerySet[InspectionRequest]:
 
     Each row carries which reviewing routes reach its student, for the access log.
     """
-    routes = _review_routes(viewer)
+    routes = records_officer_routes(viewer)
     if not routes:
         return InspectionRequest.unscoped.none()
     requests = InspectionRequest.unscoped.filter(district_id=viewer.district_id)
@@ -66,11 +53,8 @@ def inspection_queue(viewer: Viewer) -> QuerySet[InspectionRequest]:
 
 def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionRequest:
     """One request of the viewer's queue; 404 alike for missing and not theirs."""
-    try:
-        request_id = int(request_id)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    if not 0 < request_id < 2**63:
+    request_id = record_id(request_id)
+    if request_id is None:
         raise Http404
     found = inspection_queue(viewer).filter(pk=request_id).first()
     if found is None:
@@ -80,7 +64,7 @@ def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionReque
 
 def queue_reads(viewer: Viewer, requests) -> dict[int, Allowed]:
     """What a queue page shows of each student (their name: directory), by reviewing route."""
-    routes = _review_routes(viewer)
+    routes = records_officer_routes(viewer)
     shown: dict[int, Allowed] = {}
     for item in requests:
         via = frozenset(route.label for route in routes if getattr(item, _flag(route), False))

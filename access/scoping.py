@@ -271,13 +271,20 @@ def allowed_for(viewer: Viewer, students: list[Student]) -> dict[int, Allowed]:
     return result
 
 
+def record_id(raw) -> int | None:
+    """A primary key from a URL or form, or ``None`` when it cannot be one (so that a
+    lookup answers 404, never 500)."""
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 def student_access_by_id(viewer: Viewer, student_id) -> StudentAccess:
     """The student with this id and what the viewer may see of them; 404 if not theirs."""
-    try:
-        student_id = int(student_id)
-    except (TypeError, ValueError):
-        raise StudentNotFound() from None
-    if not 0 < student_id < 2**63:
+    student_id = record_id(student_id)
+    if student_id is None:
         raise StudentNotFound()
     student = visible_students(viewer).filter(pk=student_id).first()
     if student is None:

@@ -7,8 +7,6 @@ Family pages live under ``/family/<child>/corrections/``; the staff queue under
 
 from __future__ import annotations
 
-from functools import wraps
-
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -46,7 +44,7 @@ from records import selectors
 from records.models import AmendmentRequest, GradeLevel, Student
 from records.services import amendment_decide, amendment_request, disagreement_statement_add
 from records.views.amendment_fields import field_name
-from records.views.family import ENROLLMENT_NAMES, GRADE_NAMES, _grade_name
+from records.views.family import ENROLLMENT_NAMES, GRADE_NAMES, _grade_name, family_pages
 
 REQUESTS_PER_PAGE = 25
 
@@ -66,21 +64,6 @@ def shown_value(field: str, value: str) -> str:
     if field == "enrollment_status":
         return str(ENROLLMENT_NAMES.get(value, value))
     return value
-
-
-def _family_pages(view):
-    """Signed in with a family route, GET and POST; anyone else is told there is no such page."""
-
-    @never_cache
-    @login_required
-    @require_http_methods(["GET", "HEAD", "POST"])
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not has_family_portal(request.viewer):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _first_name(child: StudentAccess) -> str:
@@ -128,7 +111,7 @@ def _grade_codes() -> list[str]:
     return [code for code in GradeLevel.values if code in GRADE_NAMES or code.isdigit()]
 
 
-@_family_pages
+@family_pages(methods=("GET", "HEAD", "POST"))
 def correction_new(request, student_id: int):
     """``/family/<id>/corrections/new/?field=<name>``: ask for one field to be corrected."""
     viewer = request.viewer
@@ -247,7 +230,7 @@ def _corrections_page(request, child: StudentAccess, *, statement_form=None, for
     )
 
 
-@_family_pages
+@family_pages(methods=("GET", "HEAD", "POST"))
 def corrections(request, student_id: int):
     """``/family/<id>/corrections/``: the child's correction requests and their outcomes."""
     if request.method == "POST":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from datetime import date, timedelta
+from functools import wraps
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
@@ -22,7 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods
 
 from access.audit import reads_of_page, record_reads
 from access.family import (
@@ -158,20 +159,23 @@ def _grade_name(code: str) -> str:
     return code
 
 
-def _family_only(view):
-    """Signed in, with a family route; anyone else is told there is no such page."""
+def family_pages(view=None, *, methods=("GET", "HEAD")):
+    """A family page: signed in, with a family route; anyone else is told there is no
+    such page. ``methods`` are the HTTP methods it answers (forms add POST)."""
 
-    @never_cache
-    @login_required
-    @require_safe
-    def wrapper(request, *args, **kwargs):
-        if not has_family_portal(request.viewer):
-            raise Http404
-        return view(request, *args, **kwargs)
+    def decorate(view):
+        @never_cache
+        @login_required
+        @require_http_methods(list(methods))
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not has_family_portal(request.viewer):
+                raise Http404
+            return view(request, *args, **kwargs)
 
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
+        return wrapper
+
+    return decorate(view) if view is not None else decorate
 
 
 def _name(record: dict) -> str:
@@ -185,7 +189,7 @@ def _first_name(record: dict) -> str:
     return directory.get("preferred_name") or directory.get("given_name") or ""
 
 
-@_family_only
+@family_pages
 def family_home(request):
     """``/family/``: a card per child, and a plain note for children now holding their rights."""
     viewer = request.viewer
@@ -220,7 +224,7 @@ def family_home(request):
     return render(request, "records/family/home.html", context)
 
 
-@_family_only
+@family_pages
 def child_record(request, student_id: int):
     """``/family/<id>/``: the child's whole record, one section per category the viewer may see."""
     viewer = request.viewer
@@ -320,7 +324,7 @@ class AccessLogFilter(forms.Form):
         return data
 
 
-@_family_only
+@family_pages
 def child_access(request, student_id: int):
     """``/family/<id>/access/``: who has seen the child's records, newest first."""
     viewer = request.viewer

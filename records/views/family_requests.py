@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
 from access.audit import reads_of_page, record_reads
-from access.family import designated_directory_fields, family_rights_child, has_family_portal
+from access.family import designated_directory_fields, family_rights_child
 from access.scoping import Allowed, StudentAccess
 from records.models import DirectoryOptOut, InspectionRequest
 from records.rights import (
@@ -28,6 +24,7 @@ from records.rights import (
     inspection_request_create,
     inspection_request_list,
 )
+from records.views.family import family_pages
 
 # Directory fields as a parent would name them.
 DIRECTORY_FIELD_NAMES = {
@@ -49,22 +46,6 @@ REQUEST_STATUS_NAMES = {
     InspectionRequest.Status.DECLINED: _("Declined"),
 }
 ALL = DirectoryOptOut.ALL_FIELDS
-
-
-def _rights_page(view):
-    """Signed in, with a family route; anyone else is told there is no such page."""
-
-    @never_cache
-    @login_required
-    @require_http_methods(["GET", "HEAD", "POST"])
-    def wrapper(request, *args, **kwargs):
-        if not has_family_portal(request.viewer):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
 
 
 def _first_name(child: StudentAccess) -> str:
@@ -107,7 +88,7 @@ class DirectoryChoicesForm(forms.Form):
         return chosen | ({ALL} if self.cleaned_data["opt_out_all"] else set())
 
 
-@_rights_page
+@family_pages(methods=("GET", "HEAD", "POST"))
 def directory_choices(request, student_id: int):
     """``/family/<id>/directory/``: what the district may release, and the family's opt-outs."""
     viewer = request.viewer
@@ -167,7 +148,7 @@ class InspectionRequestForm(forms.Form):
     )
 
 
-@_rights_page
+@family_pages(methods=("GET", "HEAD", "POST"))
 def inspection_requests(request, student_id: int):
     """``/family/<id>/inspection/``: requests to inspect records, and a form for a new one."""
     viewer = request.viewer
