@@ -20,6 +20,7 @@ from access.categories import STUDENT_FIELDS, Category
 from access.districts import records_officer_routes
 from access.scoping import StudentAccess, record_id
 from access.viewer import Viewer
+from records import selectors
 from records.models import (
     AmendmentRequest,
     AssessmentResult,
@@ -31,7 +32,6 @@ from records.models import (
     HealthRecord,
     ProgramParticipation,
     SchoolMembership,
-    Student,
     TransportationAssignment,
     active_on_q,
 )
@@ -335,10 +335,15 @@ def statements_for(viewer: Viewer, student_ids, categories=None) -> dict[int, li
     return result
 
 
-def current_value(student: Student, field: str, schools: list[str] | None = None) -> str:
-    """The field's value as text, for the request's snapshot."""
+def current_value(viewer: Viewer, child: StudentAccess, field: str) -> str:
+    """The field's value as text, for the request's snapshot (a field the caller has
+    already checked with ``requestable_category``)."""
+    student = child.student
     if field == "school":
-        return ", ".join(schools or [])
+        found = selectors.current_schools(
+            district_id=viewer.district_id, student_ids=[student.pk], today=viewer.today
+        )
+        return ", ".join(school["name"] for school in found.get(student.pk, []))
     value = getattr(student, field, "")
     if isinstance(value, date):
         return value.isoformat()

@@ -40,7 +40,6 @@ from access.family import (
     holds_family_rights,
 )
 from access.scoping import StudentAccess
-from records import selectors
 from records.models import AmendmentRequest, GradeLevel, Student
 from records.services import amendment_decide, amendment_request, disagreement_statement_add
 from records.views.amendment_fields import field_name
@@ -126,13 +125,7 @@ def correction_new(request, student_id: int):
         category = requestable_category(child, field)
         if category is None:
             raise Http404
-        schools = []
-        if field == "school":
-            found = selectors.current_schools(
-                district_id=viewer.district_id, student_ids=[child.student.pk], today=viewer.today
-            )
-            schools = [school["name"] for school in found.get(child.student.pk, [])]
-        now = current_value(child.student, field, schools)
+        now = current_value(viewer, child, field)
     form = _request_form_class(field)(request.POST or None)
     status = 200
     if request.method == "POST":
