@@ -62,14 +62,15 @@ class Read:
     purpose: str = ""  # derived from the roles when empty
 
 
-def reads_of_page(allowed_by_id: Mapping[int, Allowed]) -> list[Read]:
-    """Group a page's students by what was shown of them and through which roles."""
+def reads_of_page(allowed_by_id: Mapping[int, Allowed], *, purpose: str = "") -> list[Read]:
+    """Group a page's students by what was shown of them and through which roles;
+    ``purpose``, when given, is the one declared for the read (else the roles' own)."""
     groups: dict[tuple[frozenset[str], frozenset[str]], list[int]] = {}
     for student_id, allowed in allowed_by_id.items():
         if allowed.categories:
             groups.setdefault((allowed.categories, allowed.via), []).append(student_id)
     return [
-        Read(tuple(sorted(ids)), categories, roles)
+        Read(tuple(sorted(ids)), categories, roles, purpose)
         for (categories, roles), ids in sorted(groups.items(), key=lambda g: min(g[1]))
     ]
 
@@ -88,7 +89,9 @@ def record_reads(
         sequence, prev_hash = chain.last_sequence, chain.last_hash
         for read in reads:
             sequence += 1
-            event = _append(viewer, read, sequence, prev_hash, disclosure)
+            event = _append(
+                viewer, read, sequence, prev_hash, disclosure or _emergency_disclosure(viewer, read)
+            )
             events.append(event)
             prev_hash = event.entry_hash
             # The head advances one event at a time: its trigger refuses any other step.
@@ -96,6 +99,20 @@ def record_reads(
                 last_sequence=sequence, last_hash=prev_hash
             )
     return events
+
+
+def _emergency_disclosure(viewer: Viewer, read: Read) -> Disclosure | None:
+    """A read through break-glass access is a disclosure in a health or safety emergency
+    (34 CFR 99.31(a)(10)), which 99.32(a)(5) requires to be recorded: the party and,
+    as the purpose, the threat the request described."""
+    if "emergency" not in read.roles:
+        return None
+    user = viewer.user
+    name = user.get_full_name() or user.get_username()
+    return Disclosure(
+        party=f"{name} (school staff, emergency access)"[:200],
+        legal_basis=policy.EMERGENCY_LEGAL_BASIS,
+    )
 
 
 def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> AccessEvent:

@@ -14,13 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from access import policy
 from access.categories import Category
-from access.scoping import Allowed, allowed_for, record_id, visible_students
+from access.scoping import (
+    Allowed,
+    allowed_for,
+    overlapping_q,
+    record_id,
+    roster_count,
+    roster_window_start,
+    visible_students,
+)
 from access.viewer import Route, Viewer
 from records import selectors
 from records.models import (
@@ -31,6 +38,7 @@ from records.models import (
     Section,
     SectionTeacher,
     Student,
+    SubstituteAssignment,
     active_on_q,
 )
 
@@ -53,44 +61,82 @@ def _teacher_route(viewer: Viewer) -> Route | None:
     return viewer.route("teacher") if viewer.has_access else None
 
 
+def _substitute_route(viewer: Viewer) -> Route | None:
+    return viewer.route("substitute") if viewer.has_access else None
+
+
 def teaches_classes(viewer: Viewer) -> bool:
-    """Whether the viewer holds the teacher role at all (and so has a ``/classes/`` page)."""
-    return _teacher_route(viewer) is not None
+    """Whether the viewer holds the teacher role or substitutes today (and so has a
+    ``/classes/`` page)."""
+    return _teacher_route(viewer) is not None or _substitute_route(viewer) is not None
+
+
+def is_substitute_for(viewer: Viewer, section: Section) -> bool:
+    """Whether the viewer has ``section`` today as a substitute (granted, in dates)."""
+    return section.pk in viewer.substitute_section_ids
 
 
 def _in_district(model, viewer: Viewer) -> QuerySet:
     return model.unscoped.filter(district_id=viewer.district_id)
 
 
-def _taught_sections(viewer: Viewer, route: Route) -> QuerySet[Section]:
+def substitute_end(viewer: Viewer, section: Section) -> date | None:
+    """The last day of the viewer's current substitute assignment to ``section``."""
+    if not is_substitute_for(viewer, section):
+        return None
+    return (
+        _in_district(SubstituteAssignment, viewer)
+        .filter(section_id=section.pk, substitute=viewer.user, ended_at__isnull=True)
+        .filter(active_on_q(viewer.today))
+        .order_by("-end_date")
+        .values_list("end_date", flat=True)
+        .first()
+    )
+
+
+def _taught_sections(viewer: Viewer) -> QuerySet[Section]:
     """Sections of the viewer's own teaching rows, at schools where they teach, in terms
-    that have begun. A current term's row must be active today; a past term's must
+    that have begun, and the sections they substitute in today. A current term's row
+    must be active today (or within the district's grace period); a past term's must
     overlap the term."""
     today = viewer.today
-    rows = _in_district(SectionTeacher, viewer).filter(teacher=viewer.user)
-    terms = _in_district(AcademicSession, viewer)
-    current_terms = terms.filter(start_date__lte=today, end_date__gte=today)
-    past_terms = terms.filter(end_date__lt=today)
-    current_rows = rows.filter(active_on_q(today), section__term_id__in=current_terms.values("pk"))
-    past_rows = rows.filter(section__term_id__in=past_terms.values("pk")).filter(
-        Q(begin_date__isnull=True) | Q(begin_date__lte=OuterRef("term__end_date")),
-        Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("term__start_date")),
-        section_id=OuterRef("pk"),
-    )
+    reach = Q(pk__in=[])
+    route = _teacher_route(viewer)
+    if route is not None:
+        rows = _in_district(SectionTeacher, viewer).filter(teacher=viewer.user)
+        terms = _in_district(AcademicSession, viewer)
+        current_terms = terms.filter(start_date__lte=today, end_date__gte=today)
+        past_terms = terms.filter(end_date__lt=today)
+        window = overlapping_q(roster_window_start(viewer), today)
+        current_rows = rows.filter(window, section__term_id__in=current_terms.values("pk"))
+        past_rows = rows.filter(section__term_id__in=past_terms.values("pk")).filter(
+            Q(begin_date__isnull=True) | Q(begin_date__lte=OuterRef("term__end_date")),
+            Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("term__start_date")),
+            section_id=OuterRef("pk"),
+        )
+        reach = Q(
+            Q(pk__in=current_rows.values("section_id")) | Q(Exists(past_rows)),
+            school_id__in=sorted(route.school_ids),
+        )
+    substitute = _substitute_route(viewer)
+    if substitute is not None:
+        reach |= Q(
+            pk__in=sorted(substitute.section_ids),
+            term__start_date__lte=today,
+            term__end_date__gte=today,
+        )
     return (
         _in_district(Section, viewer)
-        .filter(school_id__in=sorted(route.school_ids), term__district_id=viewer.district_id)
-        .filter(Q(pk__in=current_rows.values("section_id")) | Q(Exists(past_rows)))
+        .filter(reach, term__district_id=viewer.district_id)
         .select_related("course", "term", "school")
     )
 
 
 def teacher_terms(viewer: Viewer) -> list[AcademicSession]:
     """The terms in which the viewer teaches or taught a section, newest first."""
-    route = _teacher_route(viewer)
-    if route is None:
+    if not teaches_classes(viewer):
         return []
-    sections = _taught_sections(viewer, route)
+    sections = _taught_sections(viewer)
     return list(
         _in_district(AcademicSession, viewer)
         .filter(pk__in=sections.values("term_id"))
@@ -108,43 +154,27 @@ def teacher_sections(viewer: Viewer, *, term: AcademicSession | None = None) -> 
     Each carries ``student_count``: the students on its roster the viewer may see
     today. One query, whatever the number of sections.
     """
-    route = _teacher_route(viewer)
-    if route is None:
+    if not teaches_classes(viewer):
         return Section.unscoped.none()
-    sections = _taught_sections(viewer, route)
+    sections = _taught_sections(viewer)
     if term is None:
         sections = sections.filter(
             term__start_date__lte=viewer.today, term__end_date__gte=viewer.today
         )
     else:
         sections = sections.filter(term_id=term.pk)
-    visible = visible_students(viewer).order_by().values("pk")
-    # As on the roster: a student whose enrollment a restriction hides is not counted,
-    # so the number cannot tell what the roster does not show.
-    hidden = [s for s, h in viewer.restrictions.items() if Category.ENROLLMENT in h]
-    if hidden:
-        visible = visible.exclude(pk__in=hidden)
-    counted = (
-        _in_district(Enrollment, viewer)
-        .filter(active_on_q(viewer.today), section_id=OuterRef("pk"), student_id__in=visible)
-        .order_by()
-        .values("section_id")
-        .annotate(n=Count("student_id", distinct=True))
-        .values("n")
+    return sections.annotate(student_count=roster_count(viewer)).order_by(
+        "period", "course__title", "title", "pk"
     )
-    return sections.annotate(
-        student_count=Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-    ).order_by("period", "course__title", "title", "pk")
 
 
 def section_for_teacher(viewer: Viewer, section_id) -> Section:
     """One section the viewer teaches (this term) or taught (a past term); 404 alike
     for one that does not exist and one that is not theirs."""
     section_id = record_id(section_id)
-    route = _teacher_route(viewer)
-    if route is None or section_id is None:
+    if not teaches_classes(viewer) or section_id is None:
         raise SectionNotFound()
-    section = _taught_sections(viewer, route).filter(pk=section_id).first()
+    section = _taught_sections(viewer).filter(pk=section_id).first()
     if section is None:
         raise SectionNotFound()
     return section
@@ -165,6 +195,7 @@ class RosterEntry:
     status: str | None  # today's mark in this section, if taken
     reason: str
     programs: list[dict]  # the teacher's program kinds only: program and accommodations
+    shows_attendance: bool = True  # False: a custody restriction hides it from the viewer
 
 
 def _shown(allowed: Allowed, categories: frozenset[str]) -> Allowed:
@@ -196,8 +227,8 @@ def roster_entries(
     allowed = allowed_for(viewer, students)
     students = [s for s in students if Category.DIRECTORY in allowed[s.pk].categories]
     shown = {s.pk: _shown(allowed[s.pk], ROSTER_CATEGORIES) for s in students}
-    with_attendance = [pk for pk, a in shown.items() if Category.ATTENDANCE in a.categories]
-    marks = _marks(viewer, section, viewer.today, with_attendance)
+    with_attendance = {pk for pk, a in shown.items() if Category.ATTENDANCE in a.categories}
+    marks = _marks(viewer, section, viewer.today, sorted(with_attendance))
     with_programs = [pk for pk, a in shown.items() if Category.PROGRAMS in a.categories]
     programs = (
         selectors.program_records(
@@ -215,6 +246,7 @@ def roster_entries(
             status=marks.get(s.pk, (None, ""))[0],
             reason=marks.get(s.pk, (None, ""))[1],
             programs=[p for p in programs.get(s.pk, []) if p["active"]],
+            shows_attendance=s.pk in with_attendance,
         )
         for s in students
     ]
@@ -234,20 +266,20 @@ def _marks(viewer: Viewer, section: Section, day: date, student_ids: list[int]) 
 
 
 def may_take_attendance(viewer: Viewer, section: Section, day: date) -> bool:
-    """Whether the viewer teaches ``section`` on ``day``: a current-term section (past
-    terms are read-only), the day inside its term and not in the future, and the
-    viewer's teaching row and teacher role at its school both active that day."""
-    route = _teacher_route(viewer)
-    if route is None or section.district_id != viewer.district_id:
+    """Whether the viewer may mark ``section``'s attendance for ``day``: a current-term
+    section (past terms are read-only), the day inside its term and not in the future,
+    and the viewer teaching it that day and still today (teaching row and teacher role
+    at its school); or, for a substitute, the section granted today and their assignment
+    covering that day. The same selector the attendance service checks with."""
+    if not teaches_classes(viewer) or section.district_id != viewer.district_id:
         return False
-    if section.school_id not in route.school_ids or day > viewer.today:
-        return False
-    return selectors.section_taught_on(
+    return selectors.takes_attendance_on(
         district_id=viewer.district_id,
-        teacher_id=viewer.user.pk,
+        user_id=viewer.user.pk,
         section_id=section.pk,
         day=day,
         today=viewer.today,
+        substitutes=viewer.substitute_section_ids,
     )
 
 

@@ -91,3 +91,41 @@ class AccessEventStudent(TenantModel):
         indexes = [
             models.Index(fields=["district", "student", "event"], name="access_evstudent_idx")
         ]
+
+
+class EmergencyAccess(TenantModel):
+    """Break-glass: a staff member's 24-hour access to one student outside their rosters.
+
+    Requested with a written reason (34 CFR 99.36: a health or safety emergency);
+    every read through it is recorded as a disclosure under 99.31(a)(10) with that
+    reason, and the grant waits in the review queue (``/district/reviews/``) until the
+    student's principal or a district administrator marks it reviewed.
+    """
+
+    student = models.ForeignKey("records.Student", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField()
+    granted_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("granted_at")),
+                name="access_emergency_expires_after_grant",
+            )
+        )
+        indexes = [
+            models.Index(
+                fields=["district", "requested_by", "expires_at"], name="access_emergency_user_idx"
+            ),
+            models.Index(fields=["district", "student"], name="access_emergency_student_idx"),
+            models.Index(fields=["district", "reviewed_at"], name="access_emergency_review_idx"),
+        ]

@@ -44,6 +44,31 @@ SCHOOL_ROLE_CATEGORIES: dict[str, frozenset[str]] = {
     Role.NURSE: ALL_CATEGORIES,
 }
 DISTRICT_ADMIN_CATEGORIES = ALL_CATEGORIES
+# A substitute sees what the class's teacher sees, for the sections and dates granted.
+SUBSTITUTE_CATEGORIES = TEACHER_CATEGORIES
+SUBSTITUTE_PROGRAMS = TEACHER_PROGRAMS
+# Break-glass (34 CFR 99.36): what protects a student's health or safety in an
+# emergency — who they are, how to reach the family, where they are, their health
+# and accommodations, how they get home. Not grades, assessments or discipline.
+EMERGENCY_CATEGORIES = frozenset(
+    {
+        Category.DIRECTORY,
+        Category.CONTACT,
+        Category.ENROLLMENT,
+        Category.ATTENDANCE,
+        Category.HEALTH,
+        Category.PROGRAMS,
+        Category.TRANSPORTATION,
+    }
+)
+# Within programs, those that carry accommodations or a care plan; not meal, homeless
+# or foster status.
+EMERGENCY_PROGRAMS = TEACHER_PROGRAMS
+EMERGENCY_LEGAL_BASIS = "99.31(a)(10)"
+
+# Sensitive categories: a staff member's page asks, once per session and student, why
+# they are opening them, and writes the answer to the access log.
+SENSITIVE_CATEGORIES = frozenset({Category.HEALTH, Category.DISCIPLINE, Category.PROGRAMS})
 GUARDIAN_CATEGORIES = ALL_CATEGORIES
 ELIGIBLE_STUDENT_CATEGORIES = ALL_CATEGORIES
 
@@ -54,6 +79,8 @@ ROLE_PURPOSES = {
     "eligible_student": "eligible student reviewing their own record",
     Role.TEACHER: "teacher with a current class roster",
     Role.DISTRICT_ADMIN: "district administration",
+    "substitute": "substitute teacher for a class",
+    "emergency": "health or safety emergency (34 CFR 99.36)",
 }
 
 

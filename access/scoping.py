@@ -9,8 +9,17 @@ student of a page comes from flags computed in the query that fetches the page.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    ExpressionWrapper,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 
 from access.categories import Category
@@ -120,20 +129,57 @@ def _guardian_ids(viewer: Viewer) -> QuerySet:
     )
 
 
+def roster_window_start(viewer: Viewer) -> date:
+    """The first day a roster still counts: today, or earlier by the district's grace
+    period, during which a teacher still sees students whose enrollment has ended."""
+    return viewer.today - timedelta(days=viewer.district.roster_grace_days)
+
+
+def overlapping_q(start: date, end: date, prefix: str = "") -> Q:
+    """Rows whose ``begin_date``/``end_date`` (either open) overlap ``start``..``end``."""
+    begin, finish = f"{prefix}begin_date", f"{prefix}end_date"
+    return (Q(**{f"{begin}__isnull": True}) | Q(**{f"{begin}__lte": end})) & (
+        Q(**{f"{finish}__isnull": True}) | Q(**{f"{finish}__gte": start})
+    )
+
+
 def teacher_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
-    """Active enrollments in a section the viewer teaches, at a school where they hold
-    the teacher role, in a term that includes today: what a teacher's reach is made of."""
-    today = viewer.today
+    """Enrollments in a section the viewer teaches, at a school where they hold the
+    teacher role, in a term that includes today: what a teacher's reach is made of.
+
+    With a district grace period the enrollment, the teaching row and the term need
+    only to have lasted into the window (``roster_window_start``); without one, today.
+    """
+    today, since = viewer.today, roster_window_start(viewer)
     current_terms = _in_district(AcademicSession, viewer).filter(
-        start_date__lte=today, end_date__gte=today
+        start_date__lte=today, end_date__gte=since
     )
     taught = (
-        _in_district(SectionTeacher, viewer).filter(teacher=viewer.user).filter(active_on_q(today))
+        _in_district(SectionTeacher, viewer)
+        .filter(teacher=viewer.user)
+        .filter(overlapping_q(since, today))
     )
     sections = _in_district(Section, viewer).filter(
         pk__in=taught.values("section_id"),
         term_id__in=current_terms.values("pk"),
         school_id__in=sorted(route.school_ids),
+    )
+    return (
+        _in_district(Enrollment, viewer)
+        .filter(section_id__in=sections.values("pk"))
+        .filter(overlapping_q(since, today))
+    )
+
+
+def substitute_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
+    """Active enrollments in the sections a substitute is granted today (no grace period:
+    a substitute's access ends with the assignment)."""
+    today = viewer.today
+    current_terms = _in_district(AcademicSession, viewer).filter(
+        start_date__lte=today, end_date__gte=today
+    )
+    sections = _in_district(Section, viewer).filter(
+        pk__in=sorted(route.section_ids), term_id__in=current_terms.values("pk")
     )
     return (
         _in_district(Enrollment, viewer)
@@ -167,6 +213,10 @@ def route_student_ids(viewer: Viewer, route: Route) -> QuerySet:
         return _teacher_ids(viewer, route)
     if route.kind == "school_staff":
         return _school_staff_ids(viewer, route)
+    if route.kind == "substitute":
+        return substitute_enrollments(viewer, route).values("student_id")
+    if route.kind == "emergency":
+        return _in_district(Student, viewer).filter(pk__in=sorted(route.student_ids)).values("pk")
     if route.kind == "eligible_student":
         return _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
     if route.kind == "district_admin":
@@ -237,11 +287,33 @@ def _narrow(viewer: Viewer, students: QuerySet, name: str, value) -> QuerySet:
             pk__in=members.filter(active_on_q(viewer.today)).values("student_id")
         )
     if name == "section_id":
+        # On the roster today, or within the district's grace period (a teacher's reach).
         rostered = _in_district(Enrollment, viewer).filter(section_id=value)
-        return students.filter(
-            pk__in=rostered.filter(active_on_q(viewer.today)).values("student_id")
-        )
+        window = overlapping_q(roster_window_start(viewer), viewer.today)
+        return students.filter(pk__in=rostered.filter(window).values("student_id"))
     return students.filter(grade_level=value)
+
+
+class _CountOf(Subquery):
+    """The number of rows of a subquery, as an integer expression."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
+    output_field = IntegerField()
+
+
+def roster_count(viewer: Viewer) -> Subquery:
+    """Per section (``OuterRef("pk")``): how many students its roster shows this viewer,
+    as an expression to annotate sections with; one query, whatever their number.
+
+    The roster itself, counted: ``visible_students`` narrowed to the section, so only
+    students the viewer may see today, on the roster as the roster decides it, and none
+    whose enrollment a restriction hides from the viewer. The count cannot tell what
+    the roster does not show. A teacher's class list and a school official's section
+    list both count this way.
+    """
+    # Two levels out: the roster filter is a subquery of the students query.
+    roster = visible_students(viewer, section_id=OuterRef(OuterRef("pk")))
+    return _CountOf(roster.order_by().values("pk"))
 
 
 def _routes_reaching(viewer: Viewer, student: Student) -> list[Route]:

@@ -10,7 +10,7 @@ code that decides it (``access/scoping.py``). Every query names the viewer's dis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -27,12 +27,16 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Cast, Coalesce
-from django.utils.formats import date_format
+from django.utils import timezone
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from access import emergency
 from access.categories import Category
+from access.models import EmergencyAccess
 from access.projection import project_students
+from access.purposes import Declared, declared_purpose, sensitive_categories
 from access.scoping import (
     Allowed,
     StudentAccess,
@@ -41,10 +45,11 @@ from access.scoping import (
     route_student_ids,
     staff_memberships,
     student_access_by_id,
+    substitute_enrollments,
     teacher_enrollments,
     visible_students,
 )
-from access.viewer import Route, Viewer, viewer_for
+from access.viewer import Route, Viewer, district_zone, viewer_for
 from accounts.models import Role, RoleMembership, User
 from records import selectors
 from records.models import (
@@ -56,11 +61,12 @@ from records.models import (
     SchoolMembership,
     SectionTeacher,
     Student,
+    SubstituteAssignment,
     active_on_q,
 )
 
 SCHOOL_ROUTE_KINDS = frozenset({"school_staff", "district_admin"})
-STAFF_ROUTE_KINDS = SCHOOL_ROUTE_KINDS | {"teacher"}
+STAFF_ROUTE_KINDS = SCHOOL_ROUTE_KINDS | {"teacher", "substitute", "emergency"}
 
 # What a row of the school list shows of a student, and so what its read records.
 LIST_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE})
@@ -90,7 +96,7 @@ def has_staff_view(viewer: Viewer) -> bool:
     return viewer.has_access and any(route.kind in STAFF_ROUTE_KINDS for route in viewer.routes)
 
 
-def _as_school_official(viewer: Viewer) -> Viewer:
+def as_school_official(viewer: Viewer) -> Viewer:
     """The same person reaching students through their school routes only."""
     return Viewer(
         user=viewer.user,
@@ -179,7 +185,7 @@ def staff_students(
     viewer may see identifiers. ``attendance_below`` is a percentage; each row carries
     ``attendance_rate`` (percent this school year) where the viewer may see attendance.
     """
-    official = _as_school_official(viewer)
+    official = as_school_official(viewer)
     if not official.routes:
         return Student.unscoped.none()
     students = visible_students(official, grade_level=grade or None)
@@ -223,7 +229,7 @@ def staff_students(
 def school_page(viewer: Viewer, students: list[Student]) -> tuple[list[dict], dict[int, Allowed]]:
     """One page of the school list projected to what a row shows, and what it showed of
     each student (for the access log). A fixed number of queries, whatever the page."""
-    official = _as_school_official(viewer)
+    official = as_school_official(viewer)
     allowed = allowed_for(official, students)
     shown = {
         pk: Allowed(a.categories & LIST_CATEGORIES, a.program_kinds, a.outside_school, a.via)
@@ -246,16 +252,49 @@ def staff_student(viewer: Viewer, student_id) -> StudentAccess:
     return student_access_by_id(viewer, student_id)
 
 
-def staff_record(viewer: Viewer, student_id) -> tuple[StudentAccess, dict, tuple | None]:
-    """A student's record as this staff member may see it, and the current term's dates."""
+@dataclass(frozen=True)
+class StaffRecord:
+    """A student's page for a staff member: what it shows, and what it keeps closed."""
+
+    access: StudentAccess
+    shown: Allowed  # what the page shows, and so what its read records
+    record: dict
+    term: tuple | None  # the current term's dates, where attendance shows
+    closed: frozenset[str]  # sensitive categories waiting for a declared purpose
+    declared: Declared | None  # the purpose declared for this student this session
+    emergency: EmergencyAccess | None  # the break-glass grant this page is read under
+
+    @property
+    def purpose(self) -> str:
+        """What the access log records as the purpose ("" = the roles' own). Under
+        break-glass the read is a disclosure whose purpose is the emergency itself
+        (99.32(a)(5)), whatever else was declared."""
+        if self.emergency is not None:
+            return f"emergency: {self.emergency.reason}"[:200]
+        if self.declared is not None:
+            return self.declared.log_text
+        return ""
+
+
+def staff_record(viewer: Viewer, student_id, *, session) -> StaffRecord:
+    """A student's record as this staff member may see it.
+
+    Sensitive categories (health, discipline, programs) stay closed until a purpose is
+    declared for the student in this ``session`` (access/purposes.py); under emergency
+    access the request's reason is the purpose.
+    """
     access = staff_student(viewer, student_id)
-    (record,) = project_students(
-        viewer, [access.student], {access.student.pk: access.allowed}, detail=True
-    )
+    pk = access.student.pk
+    grant = emergency.active_grant(viewer, pk) if "emergency" in access.allowed.via else None
+    declared = declared_purpose(session, pk)
+    opened = declared is not None or grant is not None
+    closed = frozenset() if opened else sensitive_categories(access.allowed)
+    shown = access.allowed.without(closed)
+    (record,) = project_students(viewer, [access.student], {pk: shown}, detail=True)
     term = None
-    if Category.ATTENDANCE in access.categories:
+    if Category.ATTENDANCE in shown.categories:
         term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
-    return access, record, term
+    return StaffRecord(access, shown, record, term, closed, declared, grant)
 
 
 @dataclass(frozen=True)
@@ -266,7 +305,7 @@ class Reason:
     text: str
 
 
-def why_visible(viewer: Viewer, student: Student) -> list[Reason]:
+def why_visible(viewer: Viewer, student: Student, *, of_another: bool = False) -> list[Reason]:
     """Why the viewer may see ``student``: a sentence per route that reaches them.
 
     Which routes reach the student is one query over the same subqueries that decide
@@ -294,13 +333,17 @@ def why_visible(viewer: Viewer, student: Student) -> list[Reason]:
             route.categories - viewer.restrictions.get(student.pk, frozenset())
         ):
             continue
-        reasons.extend(_reasons_of(viewer, route, student))
+        reasons.extend(_reasons_of(viewer, route, student, of_another))
     return reasons
 
 
-def _reasons_of(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+def _reasons_of(viewer: Viewer, route: Route, student: Student, of_another: bool) -> list[Reason]:
     if route.kind == "teacher":
-        return _teacher_reasons(viewer, route, student)
+        return _teacher_reasons(viewer, route, student, of_another)
+    if route.kind == "substitute":
+        return _substitute_reasons(viewer, route, student)
+    if route.kind == "emergency":
+        return _emergency_reasons(viewer, student)
     if route.kind == "school_staff":
         role = ROLE_NAMES.get(route.label, route.label)
         schools = (
@@ -330,32 +373,102 @@ def _reasons_of(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
     if route.kind == "guardian":
         return [Reason("guardian", _("Parent or guardian"))]
     if route.kind == "eligible_student":
-        return [Reason("eligible_student", _("This is your own record"))]
+        own = _("The student's own record") if of_another else _("This is your own record")
+        return [Reason("eligible_student", own)]
     return []
 
 
-def _teacher_reasons(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+def _teacher_reasons(
+    viewer: Viewer, route: Route, student: Student, of_another: bool
+) -> list[Reason]:
+    """Sentences for the teacher (``of_another``: about the teacher, for someone else)."""
     enrollments = (
         teacher_enrollments(viewer, route)
         .filter(student_id=student.pk, section__district_id=viewer.district_id)
         .annotate(
             since=Coalesce(F("begin_date"), F("section__term__start_date")),
+            until=F("end_date"),
             title=F("section__title"),
             period=F("section__period"),
         )
         .order_by("section__period", "section__title", "pk")
-        .values("title", "period", "since")
+        .values("title", "period", "since", "until")
     )
     reasons = []
     for enrollment in enrollments:
         values = {"section": enrollment["title"], "since": date_format(enrollment["since"])}
-        if enrollment["period"]:
+        if enrollment["until"] is not None and enrollment["until"] < viewer.today:
+            # Seen only through the district's grace period after the roster ended.
+            values["until"] = date_format(enrollment["until"])
+            values["grace_end"] = date_format(
+                enrollment["until"] + timedelta(days=viewer.district.roster_grace_days)
+            )
+            text = (
+                _(
+                    "Was enrolled in their section %(section)s until %(until)s; "
+                    "visible until %(grace_end)s under the district's grace period"
+                )
+                if of_another
+                else _(
+                    "Was enrolled in your section %(section)s until %(until)s; "
+                    "visible until %(grace_end)s under the district's grace period"
+                )
+            )
+        elif enrollment["period"]:
             values["period"] = enrollment["period"]
-            text = _("Enrolled in your section %(section)s, period %(period)s, since %(since)s")
+            text = (
+                _("Enrolled in their section %(section)s, period %(period)s, since %(since)s")
+                if of_another
+                else _("Enrolled in your section %(section)s, period %(period)s, since %(since)s")
+            )
         else:
-            text = _("Enrolled in your section %(section)s since %(since)s")
+            text = (
+                _("Enrolled in their section %(section)s since %(since)s")
+                if of_another
+                else _("Enrolled in your section %(section)s since %(since)s")
+            )
         reasons.append(Reason("teacher", text % values))
     return reasons
+
+
+def _substitute_reasons(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+    sections = (
+        substitute_enrollments(viewer, route).filter(student_id=student.pk).values("section_id")
+    )
+    assignments = (
+        SubstituteAssignment.unscoped.filter(
+            district_id=viewer.district_id,
+            substitute=viewer.user,
+            section_id__in=sections,
+            ended_at__isnull=True,
+        )
+        .filter(active_on_q(viewer.today))
+        .annotate(title=F("section__title"), period=F("section__period"))
+        .order_by("section__period", "section__title", "pk")
+        .values("title", "period", "end_date")
+    )
+    reasons = []
+    for assignment in assignments:
+        values = {"section": assignment["title"], "until": date_format(assignment["end_date"])}
+        if assignment["period"]:
+            values["period"] = assignment["period"]
+            text = _("Substitute for section %(section)s, period %(period)s, until %(until)s")
+        else:
+            text = _("Substitute for section %(section)s until %(until)s")
+        reasons.append(Reason("substitute", text % values))
+    return reasons
+
+
+def _emergency_reasons(viewer: Viewer, student: Student) -> list[Reason]:
+    grant = emergency.active_grant(viewer, student.pk)
+    if grant is None:
+        return []
+    until = timezone.localtime(grant.expires_at, district_zone(viewer.district))
+    text = _("Emergency access until %(time)s on %(date)s") % {
+        "time": time_format(until),
+        "date": date_format(until.date()),
+    }
+    return [Reason("emergency", text)]
 
 
 # Who can see this student? Only the people in charge of the student's school or district
@@ -367,6 +480,8 @@ READER_ROLE_NAMES = {
     **ROLE_NAMES,
     Role.DISTRICT_ADMIN: gettext_lazy("District administrator"),
     Role.TEACHER: gettext_lazy("Teacher"),
+    "substitute": gettext_lazy("Substitute teacher"),
+    "emergency": gettext_lazy("Emergency access"),
     "guardian": gettext_lazy("Parent or guardian"),
     "eligible_student": gettext_lazy("Eligible student"),
 }
@@ -415,8 +530,19 @@ def reader_candidates(viewer: Viewer, student: Student) -> QuerySet[User]:
         Q(school_id__in=schools) | Q(role=Role.DISTRICT_ADMIN)
     )
     own = Student.unscoped.filter(district_id=district_id, pk=student.pk).values("user_id")
+    substitutes = SubstituteAssignment.unscoped.filter(
+        district_id=district_id, section_id__in=sections, ended_at__isnull=True
+    ).values("substitute_id")
+    emergencies = EmergencyAccess.unscoped.filter(
+        district_id=district_id, student_id=student.pk, expires_at__gt=timezone.now()
+    ).values("requested_by_id")
     return User.objects.filter(district_id=district_id, is_active=True).filter(
-        Q(pk__in=guardians) | Q(pk__in=teachers) | Q(pk__in=staff.values("user_id")) | Q(pk__in=own)
+        Q(pk__in=guardians)
+        | Q(pk__in=teachers)
+        | Q(pk__in=staff.values("user_id"))
+        | Q(pk__in=own)
+        | Q(pk__in=substitutes)
+        | Q(pk__in=emergencies)
     )
 
 
@@ -448,7 +574,7 @@ def who_can_see(viewer: Viewer, student: Student) -> list[dict]:
                 "roles": [
                     str(READER_ROLE_NAMES.get(label, label)) for label in sorted(allowed.via)
                 ],
-                "reasons": why_visible(reader, reached),
+                "reasons": why_visible(reader, reached, of_another=True),
                 "categories": [c for c in Category.values if c in allowed.categories],
             }
         )

@@ -18,14 +18,16 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from access import policy
+from access import grants, policy
 from access.categories import ALL_CATEGORIES
+from access.models import EmergencyAccess
 from accounts.models import Role, RoleMembership, User
 from records.models import (
     CustodyRestriction,
     District,
     GuardianLink,
     SectionTeacher,
+    SubstituteAssignment,
     active_on_q,
 )
 
@@ -45,6 +47,8 @@ class Route:
     categories: frozenset[str]
     school_ids: frozenset[int] = frozenset()  # staff and teachers: the schools they serve
     student_id: int | None = None  # eligible student: themself
+    student_ids: frozenset[int] = frozenset()  # emergency access: the students granted
+    section_ids: frozenset[int] = frozenset()  # substitute: the sections granted today
     program_kinds: frozenset[str] | None = None  # None: every program in the category
     outside_school: bool = False  # a party other than the family and school officials
 
@@ -75,6 +79,12 @@ class Viewer:
         return next((r for r in self.routes if r.kind == kind), None)
 
     @property
+    def substitute_section_ids(self) -> frozenset[int]:
+        """The sections this person teaches today as a substitute (granted and in dates)."""
+        route = self.route("substitute")
+        return route.section_ids if route is not None else frozenset()
+
+    @property
     def fully_restricted_student_ids(self) -> list[int]:
         return sorted(s for s, hidden in self.restrictions.items() if hidden >= ALL_CATEGORIES)
 
@@ -82,16 +92,19 @@ class Viewer:
 NO_ACCESS = Viewer(user=None, district=None, today=date.min)
 
 
-def district_today(district: District) -> date:
+def district_zone(district: District) -> ZoneInfo:
     try:
-        zone = ZoneInfo(district.timezone)
+        return ZoneInfo(district.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         # A bad setting must not lock a district out; the server's zone is one day off at most.
         logger.error(
             "District %s has an unknown timezone; using %s", district.pk, settings.TIME_ZONE
         )
-        zone = ZoneInfo(settings.TIME_ZONE)
-    return timezone.localdate(timezone=zone)
+        return ZoneInfo(settings.TIME_ZONE)
+
+
+def district_today(district: District) -> date:
+    return timezone.localdate(timezone=district_zone(district))
 
 
 def eligibility_cutoff(district: District, today: date) -> date:
@@ -118,6 +131,8 @@ def viewer_for(user, *, today: date | None = None) -> Viewer:
     routes = [
         *_staff_routes(memberships),
         *_teacher_routes(memberships, flags),
+        *_substitute_routes(user, district, today, memberships, flags),
+        *_emergency_routes(user, district, memberships, flags),
         *_family_routes(flags, district, today),
     ]
     restrictions = _restrictions(user, district, today) if flags["guards"] else {}
@@ -180,8 +195,51 @@ def _teacher_routes(memberships: dict[str, set[int | None]], flags: dict) -> lis
     ]
 
 
+def _substitute_routes(user, district, today, memberships, flags) -> list[Route]:
+    """A substitute reaches a section's roster while both the guardian permission on the
+    section and an assignment covering today stand, and they hold a teacher role."""
+    if not flags["substitutes"] or not memberships.get(Role.TEACHER):
+        return []
+    sections = grants.substitute_sections(user, district, today)
+    if not sections:
+        return []
+    return [
+        Route(
+            kind="substitute",
+            label="substitute",
+            categories=policy.SUBSTITUTE_CATEGORIES,
+            program_kinds=policy.SUBSTITUTE_PROGRAMS,
+            section_ids=frozenset(sections),
+        )
+    ]
+
+
+def _emergency_routes(user, district, memberships, flags) -> list[Route]:
+    """Break-glass: the students of this staff member's unexpired emergency grants."""
+    if not flags["emergencies"] or not memberships:
+        return []
+    students = (
+        EmergencyAccess.unscoped.filter(district=district, requested_by=user)
+        .filter(granted_at__lte=timezone.now(), expires_at__gt=timezone.now())
+        .values_list("student_id", flat=True)
+    )
+    student_ids = frozenset(students)
+    if not student_ids:
+        return []
+    return [
+        Route(
+            kind="emergency",
+            label="emergency",
+            categories=policy.EMERGENCY_CATEGORIES,
+            program_kinds=policy.EMERGENCY_PROGRAMS,
+            student_ids=student_ids,
+        )
+    ]
+
+
 def _relationship_flags(user) -> dict | None:
-    """The user's district, own student record, and whether they teach or guard: one query."""
+    """The user's district, own student record, and whether they teach, substitute, guard
+    or hold emergency access: one query."""
     district_id = user.district_id
     row = (
         User.objects.filter(pk=user.pk, district_id=district_id, is_active=True)
@@ -192,6 +250,18 @@ def _relationship_flags(user) -> dict | None:
             ),
             guards=Exists(
                 GuardianLink.unscoped.filter(district_id=district_id, guardian_id=OuterRef("pk"))
+            ),
+            substitutes=Exists(
+                SubstituteAssignment.unscoped.filter(
+                    district_id=district_id, substitute_id=OuterRef("pk"), ended_at__isnull=True
+                )
+            ),
+            emergencies=Exists(
+                EmergencyAccess.unscoped.filter(
+                    district_id=district_id,
+                    requested_by_id=OuterRef("pk"),
+                    expires_at__gt=timezone.now(),
+                )
             ),
         )
         .first()
@@ -205,6 +275,8 @@ def _relationship_flags(user) -> dict | None:
         "district": row.district,
         "teaches": row.teaches,
         "guards": row.guards,
+        "substitutes": row.substitutes,
+        "emergencies": row.emergencies,
         "own_student_id": own.pk if own else None,
         "own_birth_date": own.birth_date if own else None,
         "own_postsecondary": own.is_postsecondary if own else False,

@@ -17,6 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from access import emergency
 from access.classes import teaches_classes
 from access.districts import may_manage_district
 from access.family import family_only, has_family_portal
@@ -32,6 +33,8 @@ ROUTE_DESCRIPTIONS = {
     "teacher": (_("Teacher"), _("the students on your current class rosters")),
     "school_staff": (_("School staff"), _("the students of your school")),
     "district_admin": (_("District administrator"), _("every student in the district")),
+    "substitute": (_("Substitute teacher"), _("the rosters of the classes you cover today")),
+    "emergency": (_("Emergency access"), _("the students you requested emergency access to")),
 }
 SCHOOL_ROLE_LABELS = {
     Role.PRINCIPAL: _("Principal"),
@@ -91,6 +94,8 @@ def home(request):
         "has_family_portal": has_family_portal(viewer),
         "teaches_classes": teaches_classes(viewer),
         "has_school_view": has_school_view(viewer),
+        "may_request_emergency": emergency.may_request(viewer),
+        "reviews_emergencies": emergency.may_review(viewer),
     }
     return render(request, "accounts/home.html", context)
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from records.tenancy import TenantModel, tenant_constraints
 
@@ -59,6 +59,11 @@ class District(models.Model):
     )
     k_anonymity = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(2)])
     inspection_due_days = models.PositiveSmallIntegerField(default=45)
+    # Days a teacher still sees a student after the enrollment (or the term) ended, to
+    # finish grading; 0 (the default) ends access the day the roster does (REQUIREMENTS 7).
+    roster_grace_days = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(30)]
+    )
     # Student fields (access/categories.py names) this district designates as directory
     # information (34 CFR 99.37). Empty means the district releases none.
     directory_fields = models.JSONField(default=list, blank=True)
@@ -160,10 +165,14 @@ class Section(TenantModel):
     term = models.ForeignKey(AcademicSession, on_delete=models.PROTECT, related_name="sections")
     title = models.CharField(max_length=200)
     period = models.CharField(max_length=32, blank=True)
+    room = models.CharField(max_length=64, blank=True)  # OneRoster "location"
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(unique_sourced_id("section"))
         indexes = [models.Index(fields=["district", "school"], name="records_section_school_idx")]
+        # django-guardian object permission: a substitute's grant on one section (its
+        # dates are a SubstituteAssignment's).
+        permissions = [("substitute_section", "Teach this section as a substitute")]
 
     def __str__(self) -> str:
         return self.title
@@ -378,6 +387,39 @@ class SectionTeacher(TenantModel):
             ),
         )
         indexes = [models.Index(fields=["district", "teacher"], name="records_secteacher_user_idx")]
+
+
+class SubstituteAssignment(TenantModel):
+    """A substitute's temporary access to one section, from ``begin_date`` to ``end_date``.
+
+    Granted by a principal with a django-guardian object permission on the section
+    (access/substitutes.py); the permission is removed after the end date by a beat
+    task, and the dates are checked on every read anyway. ``ended_at`` records when
+    the permission was removed (or the assignment withdrawn early).
+    """
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="substitutes")
+    substitute = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="substitute_assignments"
+    )
+    begin_date = models.DateField()
+    end_date = models.DateField()
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assigned_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("begin_date")), name="records_substitute_dates_order"
+            )
+        )
+        indexes = [
+            models.Index(fields=["district", "substitute"], name="records_substitute_user_idx"),
+            models.Index(fields=["district", "section"], name="records_substitute_section_idx"),
+        ]
 
 
 class Enrollment(TenantModel):

@@ -1541,7 +1541,7 @@ class _DistrictSeeder:
         cal = self.calendar
         course_rows = self.sink.writer(Course, "id sourced_id school_id title code subject")
         section_rows = self.sink.writer(
-            Section, "id sourced_id school_id course_id term_id title period"
+            Section, "id sourced_id school_id course_id term_id title period room"
         )
         section_teachers = self.sink.writer(
             SectionTeacher, "section_id teacher_id sourced_id is_primary begin_date end_date"
@@ -1558,6 +1558,8 @@ class _DistrictSeeder:
                 (c.id, c.sourced_id, school_of_course[c].id, c.title, c.code, c.subject)
             )
         uuid4 = self._uuid
+        # Each teacher keeps one classroom, numbered in the order the school hired them.
+        rooms = {t: str(101 + i) for school in schools for i, t in enumerate(teachers[school])}
         for section in sections:
             _, begin, end = cal.semesters[section.semester]
             section_rows.add(
@@ -1569,6 +1571,7 @@ class _DistrictSeeder:
                     self.semester_ids[section.semester],
                     section.title,
                     section.period,
+                    rooms.get(section.teacher, ""),
                 )
             )
             section_teachers.add((section.id, section.teacher.id, uuid4(), True, begin, end))

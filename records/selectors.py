@@ -34,6 +34,7 @@ from records.models import (
     SchoolMembership,
     Section,
     SectionTeacher,
+    SubstituteAssignment,
     TransportationAssignment,
     active_on_q,
 )
@@ -510,6 +511,17 @@ def import_run_progress(*, run: ImportRun) -> dict:
     }
 
 
+def _section_in_term_on(*, district_id: int, section_id: int, day: date, today: date):
+    """The section, if ``day`` is inside its term and the term is still current ``today``."""
+    return Section.unscoped.filter(
+        district_id=district_id,
+        pk=section_id,
+        term__district_id=district_id,
+        term__start_date__lte=day,
+        term__end_date__gte=max(day, today),
+    )
+
+
 def section_taught_on(
     *, district_id: int, teacher_id: int, section_id: int, day: date, today: date
 ) -> bool:
@@ -525,14 +537,45 @@ def section_taught_on(
         role=Role.TEACHER,
         school_id=OuterRef("school_id"),
     ).filter(active_on_q(day))
-    return (
-        Section.unscoped.filter(
-            district_id=district_id,
-            pk=section_id,
-            term__district_id=district_id,
-            term__start_date__lte=day,
-            term__end_date__gte=max(day, today),
-        )
-        .filter(Exists(teaching), Exists(role))
-        .exists()
+    section = _section_in_term_on(
+        district_id=district_id, section_id=section_id, day=day, today=today
     )
+    return section.filter(Exists(teaching), Exists(role)).exists()
+
+
+def section_substituted_on(
+    *, district_id: int, substitute_id: int, section_id: int, day: date, today: date
+) -> bool:
+    """Whether an open substitute assignment covers the section on ``day`` and on
+    ``today`` (a substitute whose dates have passed backfills nothing), the day inside
+    the section's term and the term still current. One query. The guardian permission
+    on the section is the access layer's to check (``access.grants``)."""
+    assigned = SubstituteAssignment.unscoped.filter(
+        district_id=district_id,
+        section_id=OuterRef("pk"),
+        substitute_id=substitute_id,
+        ended_at__isnull=True,
+        begin_date__lte=min(day, today),
+        end_date__gte=max(day, today),
+    )
+    section = _section_in_term_on(
+        district_id=district_id, section_id=section_id, day=day, today=today
+    )
+    return section.filter(Exists(assigned)).exists()
+
+
+def takes_attendance_on(
+    *, district_id: int, user_id: int, section_id: int, day: date, today: date, substitutes
+) -> bool:
+    """Whether the person may mark the section's attendance for ``day``: they teach it
+    that day and still today (a role that has ended backfills nothing), or it is one of
+    ``substitutes`` (their granted sections today) and their assignment covers the day."""
+    if day > today:
+        return False
+    places = {"district_id": district_id, "section_id": section_id, "today": today}
+    if section_id in substitutes and section_substituted_on(
+        substitute_id=user_id, day=day, **places
+    ):
+        return True
+    days = sorted({day, today})  # one query when the day is today
+    return all(section_taught_on(teacher_id=user_id, day=when, **places) for when in days)

@@ -500,16 +500,13 @@ def attendance_take(
     district_id = section.district_id
     if actor.user is None or actor.district_id != district_id:
         raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
-    # Taught on that day, and still taught today: a role that has ended backfills nothing.
-    if day > actor.today or not all(
-        selectors.section_taught_on(
-            district_id=district_id,
-            teacher_id=actor.user.pk,
-            section_id=section.pk,
-            day=when,
-            today=actor.today,
-        )
-        for when in (day, actor.today)
+    if not selectors.takes_attendance_on(
+        district_id=district_id,
+        user_id=actor.user.pk,
+        section_id=section.pk,
+        day=day,
+        today=actor.today,
+        substitutes=getattr(actor, "substitute_section_ids", frozenset()),
     ):
         raise ValidationError(_("You don't teach this class on that date."), code="not_taught")
     # A custody restriction on the person hides that child's attendance from them on every

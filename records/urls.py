@@ -1,7 +1,17 @@
 from django.urls import path
 
 from records import apis
-from records.views import amendments, classes, family, family_requests, imports, inspections, staff
+from records.views import (
+    amendments,
+    classes,
+    emergency,
+    family,
+    family_requests,
+    imports,
+    inspections,
+    school,
+    staff,
+)
 
 app_name = "records"
 
@@ -14,8 +24,25 @@ api_urlpatterns = [
 urlpatterns = [
     # Staff: a school official's students, and any staff member's view of one student.
     path("school/", staff.school_students, name="school"),
+    path("school/sections/", school.section_list, name="school-sections"),
+    path("school/sections/<int:section_id>/", school.section_detail, name="school-section"),
+    path(
+        "school/sections/<int:section_id>/substitutes/",
+        school.substitute_assign,
+        name="school-substitutes",
+    ),
+    path(
+        "school/sections/<int:section_id>/substitutes/<int:assignment_id>/end/",
+        school.substitute_end,
+        name="school-substitute-end",
+    ),
+    path("school/staff/", school.staff_list, name="school-staff"),
     path("students/<int:student_id>/", staff.student_record, name="student"),
     path("students/<int:student_id>/readers/", staff.student_readers, name="student-readers"),
+    # Break-glass: a staff member's emergency access, and its review queue.
+    path("emergency/", emergency.request_emergency, name="emergency"),
+    path("district/reviews/", emergency.review_queue, name="reviews"),
+    path("district/reviews/<int:grant_id>/", emergency.mark_reviewed, name="review"),
     path("district/imports/", imports.import_list, name="import-list"),
     path("district/imports/<int:run_id>/", imports.import_detail, name="import-detail"),
     path(

@@ -13,4 +13,9 @@ app.autodiscover_tasks()
 # What beat runs (docker-compose's beat service).
 app.conf.beat_schedule = {
     "expire-stale-imports": {"task": "records.expire_stale_imports", "schedule": 15 * 60},
+    # Hourly, so an assignment ends within an hour of midnight in every district's zone.
+    "end-substitute-assignments": {
+        "task": "access.end_substitute_assignments",
+        "schedule": 60 * 60,
+    },
 }

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.conf import settings as django_settings
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -162,6 +163,15 @@ def fast_password_hashing(settings):
 def plain_http_test_client(settings):
     # The test client speaks plain HTTP; production redirects it to HTTPS.
     settings.SECURE_SSL_REDIRECT = False
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    # A request in Spanish leaves Spanish active in the thread (LocaleMiddleware never
+    # deactivates): code called directly by the next test must not inherit it.
+    translation.activate(django_settings.LANGUAGE_CODE)
+    yield
+    translation.activate(django_settings.LANGUAGE_CODE)
 
 
 @pytest.fixture(scope="session")

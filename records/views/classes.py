@@ -13,7 +13,6 @@ import csv
 from datetime import date
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,8 +21,6 @@ from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
 
 from access.audit import reads_of_page, record_reads
 from access.classes import (
@@ -33,6 +30,7 @@ from access.classes import (
     may_take_attendance,
     roster_entries,
     section_for_teacher,
+    substitute_end,
     teacher_sections,
     teacher_terms,
     teaches_classes,
@@ -40,6 +38,7 @@ from access.classes import (
 from records.models import AttendanceRecord
 from records.services import attendance_take
 from records.views.family import STATUS_NAMES, _grade_name
+from records.views.gates import gated_pages
 
 SORTS = ("name", "grade")
 PROGRAM_FLAGS = {
@@ -50,19 +49,8 @@ PROGRAM_FLAGS = {
 STATUS_CHOICES = [(status, STATUS_NAMES[status]) for status in AttendanceRecord.Status.values]
 
 
-def _teacher_only(view):
-    """Signed in, with the teacher role; anyone else is told there is no such page."""
-
-    @never_cache
-    @login_required
-    def wrapper(request, *args, **kwargs):
-        if not teaches_classes(request.viewer):
-            raise Http404
-        return view(request, *args, **kwargs)
-
-    wrapper.__name__ = view.__name__
-    wrapper.__doc__ = view.__doc__
-    return wrapper
+# Signed in, teaching (or substituting); anyone else is told there is no such page.
+_teacher_only = gated_pages(teaches_classes, Http404)
 
 
 def _name(student) -> str:
@@ -75,6 +63,7 @@ def _line(entry: RosterEntry) -> dict:
         "name": _name(entry.student),
         "grade": _grade_name(entry.student.grade_level or "") or "—",
         "status": entry.status,
+        "shows_attendance": entry.shows_attendance,
         "status_label": STATUS_NAMES.get(entry.status) if entry.status else None,
         "reason": entry.reason,
         "flags": [
@@ -85,7 +74,6 @@ def _line(entry: RosterEntry) -> dict:
 
 
 @_teacher_only
-@require_safe
 def class_list(request):
     """``/classes/``: the teacher's sections this term, or in a past term (read-only)."""
     viewer = request.viewer
@@ -102,12 +90,12 @@ def class_list(request):
         "term": term,
         "read_only": term is not None and not is_current(viewer, term),
         "current_terms": [t for t in terms if is_current(viewer, t)],
+        "substitute_ids": viewer.substitute_section_ids,
     }
     return render(request, "records/classes/list.html", context)
 
 
 @_teacher_only
-@require_safe
 def class_roster(request, section_id: int):
     """``/classes/<id>/``: the roster, sortable by name or grade; ``?format=csv`` exports it."""
     viewer = request.viewer
@@ -127,8 +115,15 @@ def class_roster(request, section_id: int):
         "read_only": not current,
         "takes_attendance": current and may_take_attendance(viewer, section, viewer.today),
         "csv_query": urlencode({"sort": sort, "format": "csv"}),
+        "substitute_until": _substitute_until(viewer, section),
     }
     return render(request, "records/classes/roster.html", context)
+
+
+def _substitute_until(viewer, section) -> str | None:
+    """The last day of the viewer's substitute assignment to this section, if any."""
+    last_day = substitute_end(viewer, section)
+    return date_format(last_day) if last_day else None
 
 
 def _cell(value: str) -> str:
@@ -147,6 +142,8 @@ def _roster_csv(section, lines: list[dict], today: date) -> HttpResponse:
             for flag in line["flags"]
         )
         status = str(line["status_label"]) if line["status_label"] else _("Not taken")
+        if not line["shows_attendance"]:
+            status = ""
         writer.writerow([_cell(str(v)) for v in (line["name"], line["grade"], status, flags)])
     return response
 
@@ -181,8 +178,7 @@ def _bad_request(request, section, message: str, day: date | None):
     return render(request, "records/classes/attendance.html", context, status=400)
 
 
-@_teacher_only
-@require_http_methods(["GET", "HEAD", "POST"])
+@_teacher_only(methods=("GET", "HEAD", "POST"))
 def take_attendance(request, section_id: int):
     """``/classes/<id>/attendance/?date=YYYY-MM-DD``: mark each student on the roster
     that day present, absent, late or excused; today by default."""

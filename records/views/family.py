@@ -10,20 +10,16 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from datetime import date, timedelta
-from functools import wraps
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
 from access.audit import reads_of_page, record_reads
 from access.family import (
@@ -41,6 +37,7 @@ from records import selectors
 from records.services import family_visit_record
 from records.views.amendment_fields import RowLinks, correction_links
 from records.views.charts import performance_chart
+from records.views.gates import gated_pages
 
 EVENTS_PER_PAGE = 25
 
@@ -159,23 +156,8 @@ def _grade_name(code: str) -> str:
     return code
 
 
-def family_pages(view=None, *, methods=("GET", "HEAD")):
-    """A family page: signed in, with a family route; anyone else is told there is no
-    such page. ``methods`` are the HTTP methods it answers (forms add POST)."""
-
-    def decorate(view):
-        @never_cache
-        @login_required
-        @require_http_methods(list(methods))
-        @wraps(view)
-        def wrapper(request, *args, **kwargs):
-            if not has_family_portal(request.viewer):
-                raise Http404
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate(view) if view is not None else decorate
+# A family page: signed in, with a family route; anyone else is told there is no such page.
+family_pages = gated_pages(has_family_portal, Http404)
 
 
 def _name(record: dict) -> str:

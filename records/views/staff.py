@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from access.audit import reads_of_page, record_reads
 from access.categories import Category
 from access.projection import project_students
+from access.purposes import DETAIL_MAX, PURPOSE_CHOICES, declare_purpose
 from access.scoping import Allowed
 from access.staff import (
     has_school_view,
@@ -34,6 +38,7 @@ from access.staff import (
     who_can_see,
     why_visible,
 )
+from access.viewer import district_zone
 from records.models import GradeLevel
 from records.views.family import CATEGORY_NAMES, PROGRAM_NAMES, _grade_name, _name, _sections
 
@@ -104,6 +109,15 @@ def school_students(request):
     return render(request, "records/staff/school.html", context)
 
 
+def _local(moment, viewer) -> str:
+    """A moment as the district's clock shows it, e.g. "14:02 on 30 November 2026"."""
+    local = timezone.localtime(moment, district_zone(viewer.district))
+    return _("%(time)s on %(date)s") % {
+        "time": date_format(local, "TIME_FORMAT"),
+        "date": date_format(local.date()),
+    }
+
+
 def _row(row: dict) -> dict:
     directory = row.get("directory") or {}
     schools = directory.get("schools") or []
@@ -122,26 +136,68 @@ def _row(row: dict) -> dict:
     }
 
 
+class PurposeForm(forms.Form):
+    """Why a staff member opens a student's sensitive categories (access/purposes.py)."""
+
+    purpose = forms.ChoiceField(
+        label=_("Purpose"), choices=PURPOSE_CHOICES, widget=forms.RadioSelect
+    )
+    detail = forms.CharField(
+        label=_("Describe the purpose"),
+        required=False,
+        max_length=DETAIL_MAX,
+        help_text=_("Needed for “Other”."),
+    )
+
+
 @never_cache
 @login_required
-@require_safe
+@require_http_methods(["GET", "HEAD", "POST"])
 def student_record(request, student_id: int):
-    """``/students/<id>/``: what the viewer's roles allow of one student, and why."""
+    """``/students/<id>/``: what the viewer's roles allow of one student, and why.
+
+    Sensitive categories open once the viewer declares a purpose (POST here); the
+    purpose is kept for the session and written to the access log with each read.
+    """
     viewer = request.viewer
-    access, record, term = staff_record(viewer, student_id)
-    record_reads(viewer, reads_of_page({access.student.pk: access.allowed}))
+    form = PurposeForm()
+    if request.method == "POST":
+        access = staff_student(viewer, student_id)  # 404 before anything is kept
+        form = PurposeForm(request.POST)
+        if form.is_valid():
+            try:
+                declare_purpose(
+                    request.session,
+                    access.student.pk,
+                    form.cleaned_data["purpose"],
+                    form.cleaned_data["detail"],
+                )
+            except ValidationError as refused:
+                for field, errors in refused.message_dict.items():
+                    form.add_error(field, errors)
+            else:
+                return redirect(reverse("records:student", args=[access.student.pk]) + "#record")
+    page = staff_record(viewer, student_id, session=request.session)
+    student = page.access.student
+    record_reads(viewer, reads_of_page({student.pk: page.shown}, purpose=page.purpose))
     context = {
-        "student_id": access.student.pk,
-        "name": _name(record) or _("Student"),
-        "record": record,
-        "identifiers": record.get("identifiers"),
-        "sections": _sections(record, viewer.today, term),
-        "categories": [CATEGORY_NAMES[c] for c in record if c in CATEGORY_NAMES],
-        "reasons": why_visible(viewer, access.student),
+        "student_id": student.pk,
+        "name": _name(page.record) or _("Student"),
+        "record": page.record,
+        "identifiers": page.record.get("identifiers"),
+        "sections": _sections(page.record, viewer.today, page.term),
+        "categories": [CATEGORY_NAMES[c] for c in Category.values if c in page.shown.categories],
+        "closed": [CATEGORY_NAMES[c] for c in Category.values if c in page.closed],
+        "purpose_form": form,
+        "declared": page.declared,
+        "emergency": page.emergency,
+        "emergency_until": _local(page.emergency.expires_at, viewer) if page.emergency else None,
+        "reasons": why_visible(viewer, student),
         "from_school": has_school_view(viewer),
-        "may_list_readers": may_list_readers(viewer, access.student),
+        "may_list_readers": may_list_readers(viewer, student),
     }
-    return render(request, "records/staff/student.html", context)
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "records/staff/student.html", context, status=status)
 
 
 @never_cache

@@ -71,7 +71,7 @@ def small_district() -> dict[str, list[dict]]:
         "classes": [
             {"sourcedId": "cls-math", "title": "Math 7 (P1)", "courseSourcedId": "crs-math",
              "classType": "scheduled", "schoolSourcedId": "sch-1", "termSourcedIds": "term-1",
-             "periods": "1"},
+             "periods": "1", "location": "Room 12"},
             {"sourcedId": "cls-sci", "title": "Science 7 (P2)", "courseSourcedId": "crs-sci",
              "classType": "scheduled", "schoolSourcedId": "sch-1", "termSourcedIds": "term-1",
              "periods": "2"},

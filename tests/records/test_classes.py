@@ -436,6 +436,17 @@ def test_a_restriction_on_the_teacher_as_parent_also_hides_the_child_in_class_co
     assert section.student_count == 1  # only "adult": the roster shows the same
 
 
+def test_a_roster_shows_no_attendance_state_for_a_child_whose_attendance_is_hidden(client, world):
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")
+    f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["attendance"])
+    response = teacher_client(client, world).get(roster_url(world.a.section))
+    lines = {line["id"]: line for line in response.context["lines"]}
+    assert not lines[own.pk]["shows_attendance"]  # a dash, not "Not taken"
+    assert lines[world.a.students["adult"].pk]["shows_attendance"]
+    assert response.content.decode().count("Not taken") == 1
+
+
 def test_the_service_refuses_attendance_the_person_may_not_see(world):
     teacher, own = world.a.users["teacher"], world.a.students["own"]
     link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")

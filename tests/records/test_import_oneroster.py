@@ -149,6 +149,9 @@ def test_a_small_district_imports_every_relationship(tmp_path):
     assert names(User.objects.get(username="t.one")) == {"s-1", "s-2"}
     assert names(User.objects.get(username="p.one")) == {"s-1", "s-2"}
     assert names(admin) == {"s-1", "s-2", "s-3"}
+    # A class's "location" is its room.
+    rooms = dict(m.Section.unscoped.filter(district=district).values_list("sourced_id", "room"))
+    assert rooms == {"cls-math": "Room 12", "cls-sci": ""}
 
 
 def test_a_second_bulk_moves_a_teacher_and_withdraws_a_student(tmp_path):

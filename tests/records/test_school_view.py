@@ -45,6 +45,14 @@ def client_for(user) -> Client:
     return client
 
 
+def opened(user, student, purpose="iep_meeting"):
+    """The student's page after declaring a purpose, so the sensitive parts show too."""
+    client = client_for(user)
+    declared = client.post(student_url(student), {"purpose": purpose})
+    assert declared.status_code == 302
+    return client.get(student_url(student))
+
+
 def sections_of(html: str) -> set[str]:
     return set(re.findall(r'<section class="card record-section" id="([a-z_]+)"', html))
 
@@ -258,19 +266,19 @@ def test_the_school_list_is_recorded_with_what_each_row_showed(world):
 
 @pytest.mark.parametrize("role", ["principal", "school_admin", "counselor", "special_ed"])
 def test_school_officials_see_every_category_but_health(world, role):
-    response = client_for(world.a.users[role]).get(student_url(world.a.students["schoolmate"]))
+    response = opened(world.a.users[role], world.a.students["schoolmate"])
     assert response.status_code == 200
     assert sections_of(response.content.decode()) == ALL_BUT_HEALTH_SECTIONS
 
 
 def test_the_nurse_also_sees_health(world):
-    response = client_for(world.a.users["nurse"]).get(student_url(world.a.students["own"]))
+    response = opened(world.a.users["nurse"], world.a.students["own"])
     assert sections_of(response.content.decode()) == ALL_BUT_HEALTH_SECTIONS | {"health"}
 
 
 @pytest.mark.parametrize("name", ["own", "schoolmate", "elsewhere", "adult"])
 def test_the_district_admin_sees_everything_at_every_school(world, name):
-    response = client_for(world.a.users["district_admin"]).get(student_url(world.a.students[name]))
+    response = opened(world.a.users["district_admin"], world.a.students[name])
     assert response.status_code == 200
     assert sections_of(response.content.decode()) == ALL_BUT_HEALTH_SECTIONS | {"health"}
     assert "District administrator of District A" in response.content.decode()
@@ -312,7 +320,7 @@ def test_a_teacher_sees_only_the_teachers_categories_of_a_roster_student(world):
     m.ProgramParticipation.unscoped.create(district=d, student=own, program="free_reduced_lunch")
     m.HealthRecord.unscoped.create(district=d, student=own, allergies="Peanuts")
     teacher = world.a.users["teacher"]
-    response = client_for(teacher).get(student_url(own))
+    response = opened(teacher, own)
     html = response.content.decode()
     assert response.status_code == 200
     assert sections_of(html) == TEACHER_SECTIONS
@@ -344,11 +352,12 @@ def test_a_teachers_access_ends_with_the_enrollment(world):
 
 def test_the_student_page_is_recorded_with_its_categories(world):
     nurse, own = world.a.users["nurse"], world.a.students["own"]
-    client_for(nurse).get(student_url(own))
+    opened(nurse, own, purpose="health_follow_up")
     (event,) = events_of(nurse)
     assert students_of(event) == ids(own)
     assert set(event.categories) == ALL_BUT_HEALTH_SECTIONS | {"health"}
     assert event.actor_roles == "nurse"
+    assert event.purpose == "declared purpose: health follow-up"
 
 
 # Why can I see this?
@@ -381,7 +390,7 @@ def test_a_teacher_who_is_also_a_counselor_gets_both_reasons(world):
     m.Section.unscoped.filter(pk=a.section.pk).update(title="Algebra I", period="3")
     begin = viewer_for(teacher).today - timedelta(days=10)
     m.Enrollment.unscoped.filter(pk=a.enrollments["own"].pk).update(begin_date=begin)
-    html = client_for(teacher).get(student_url(a.students["own"])).content.decode()
+    html = opened(teacher, a.students["own"]).content.decode()
     assert "Counselor at A Middle" in html
     assert f"Enrolled in your section Algebra I, period 3, since {date_format(begin)}" in html
     # As a counselor they now see the whole school's students, but not health.

@@ -57,7 +57,7 @@ def assert_matches_brute_force(world, student):
         viewer = expected[reader["username"]]
         (reached,) = visible_students(viewer).filter(pk=student.pk)
         allowed = allowed_for(viewer, [reached])[student.pk]
-        assert reader["reasons"] == why_visible(viewer, student)
+        assert reader["reasons"] == why_visible(viewer, student, of_another=True)
         assert reader["reasons"]
         assert set(reader["categories"]) == allowed.categories
     return readers
@@ -91,6 +91,9 @@ def test_reasons_and_roles_are_in_plain_language(world):
         "District administrator of District A"
     ]
     assert by_user["a-teacher"]["roles"] == ["Teacher"]
+    # About the teacher, not addressed to them.
+    [teaching] = [r.text for r in by_user["a-teacher"]["reasons"]]
+    assert teaching.startswith(f"Enrolled in their section {world.a.section.title}")
     assert by_user["a-nurse"]["roles"] == ["School nurse"]
     assert "health" in by_user["a-nurse"]["categories"]
     assert "health" not in by_user["a-principal"]["categories"]

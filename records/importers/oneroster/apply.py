@@ -183,6 +183,7 @@ class Applier:
             sid: {
                 "title": c.title[:200],
                 "period": c.period,
+                "room": c.room,
                 "school_id": schools[c.school],
                 "course_id": courses[c.course],
                 "term_id": sessions[c.term],

@@ -65,6 +65,7 @@ class Class:
     school: str
     term: str
     period: str
+    room: str = ""  # OneRoster "location"
 
 
 @dataclass(slots=True)
@@ -332,6 +333,7 @@ def _parse_classes(bundle, parsed: Parsed, known: Known, report) -> None:
             school=school_of(parsed, school),
             term=usable[0],
             period=r.text("periods")[:32],
+            room=r.text("location")[:64],
         )
 
 

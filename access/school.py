@@ -1,0 +1,237 @@
+"""A school official's sections and staff: the only place that decides what of them
+``/school/sections/`` and ``/school/staff/`` show.
+
+The viewer's schools are those of their school routes (a district administrator's:
+the district), whatever else the same person is (a teacher, a parent). A section's
+roster is ``visible_students`` narrowed to the section through those routes only, and
+its count follows the same rule (``roster_count``). Staff are not student data, but
+the pages are for school officials only. Every query names the viewer's district.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from access.categories import Category
+from access.classes import SectionNotFound
+from access.scoping import Allowed, allowed_for, record_id, roster_count, visible_students
+from access.staff import as_school_official, attendance_rate, may_see_attendance, school_page
+from access.viewer import Viewer
+from accounts.models import RoleMembership, User
+from records.models import (
+    AcademicSession,
+    School,
+    Section,
+    SectionTeacher,
+    SubstituteAssignment,
+    active_on_q,
+)
+
+
+def _in_district(model, viewer: Viewer) -> QuerySet:
+    return model.unscoped.filter(district_id=viewer.district_id)
+
+
+def _district_wide(viewer: Viewer) -> bool:
+    return any(route.kind == "district_admin" for route in viewer.routes)
+
+
+def _school_ids(official: Viewer) -> list[int]:
+    return sorted({pk for route in official.routes for pk in route.school_ids})
+
+
+def official_schools(viewer: Viewer) -> QuerySet[School]:
+    """The schools of the viewer's school routes (a district administrator's: every
+    school of the district), by name; none for anyone who is not a school official."""
+    official = as_school_official(viewer)
+    schools = _in_district(School, viewer).order_by("name", "pk")
+    if not official.routes:
+        return schools.none()
+    if _district_wide(official):
+        return schools
+    return schools.filter(pk__in=_school_ids(official))
+
+
+def _at_schools(official: Viewer, school_id: int | None) -> Q:
+    """Rows whose ``school_id`` is one of the official's schools (and ``school_id``, if given)."""
+    if school_id is not None:
+        allowed = _district_wide(official) or school_id in _school_ids(official)
+        return Q(school_id=school_id) if allowed else Q(pk__in=[])
+    if _district_wide(official):
+        return Q()
+    return Q(school_id__in=_school_ids(official))
+
+
+def _current_terms(viewer: Viewer) -> QuerySet[AcademicSession]:
+    return _in_district(AcademicSession, viewer).filter(
+        start_date__lte=viewer.today, end_date__gte=viewer.today
+    )
+
+
+def _current_teachers(viewer: Viewer) -> Prefetch:
+    rows = (
+        _in_district(SectionTeacher, viewer)
+        .filter(active_on_q(viewer.today), teacher__district_id=viewer.district_id)
+        .select_related("teacher")
+        .order_by("-is_primary", "teacher__last_name", "teacher__first_name", "pk")
+    )
+    return Prefetch("teachers", queryset=rows, to_attr="current_teachers")
+
+
+def _current_substitutes(viewer: Viewer) -> Prefetch:
+    """Who covers each section today (open assignments whose dates include today)."""
+    rows = (
+        _in_district(SubstituteAssignment, viewer)
+        .filter(active_on_q(viewer.today), ended_at__isnull=True)
+        .filter(substitute__district_id=viewer.district_id)
+        .select_related("substitute")
+        .order_by("begin_date", "pk")
+    )
+    return Prefetch("substitutes", queryset=rows, to_attr="current_substitutes")
+
+
+def _current_sections(viewer: Viewer, official: Viewer, school_id: int | None) -> QuerySet[Section]:
+    """Sections of the official's schools (or one of them) in a term that includes today."""
+    if not official.routes:
+        return Section.unscoped.none()
+    return (
+        _in_district(Section, viewer)
+        .filter(_at_schools(official, school_id))
+        .filter(term_id__in=_current_terms(viewer).values("pk"))
+        # Each joined table in the same district too (DESIGN section 4).
+        .filter(
+            school__district_id=viewer.district_id,
+            course__district_id=viewer.district_id,
+            term__district_id=viewer.district_id,
+        )
+    )
+
+
+def _sections(viewer: Viewer, official: Viewer, school_id: int | None) -> QuerySet[Section]:
+    return (
+        _current_sections(viewer, official, school_id)
+        .select_related("course", "term", "school")
+        .prefetch_related(_current_teachers(viewer), _current_substitutes(viewer))
+    )
+
+
+def school_sections(viewer: Viewer, *, school_id: int | None = None) -> QuerySet[Section]:
+    """The sections of the viewer's schools in the current term(s), optionally at one
+    of them, by school, period and course.
+
+    Each carries ``student_count`` (``roster_count`` through the viewer's school routes,
+    so it matches the section's page), ``current_teachers`` (the teaching rows active
+    today, teacher loaded) and ``current_substitutes`` (who covers it today). Three
+    queries, whatever the number of sections.
+    """
+    official = as_school_official(viewer)
+    return (
+        _sections(viewer, official, school_id)
+        .annotate(student_count=roster_count(official))
+        .order_by("school__name", "period", "course__title", "title", "pk")
+    )
+
+
+def school_section(viewer: Viewer, section_id) -> Section:
+    """One section of the viewer's schools in a current term, with ``current_teachers``;
+    404 alike for one that does not exist, one elsewhere and a viewer who is not a
+    school official."""
+    section_id = record_id(section_id)
+    if section_id is None:
+        raise SectionNotFound()
+    section = _sections(viewer, as_school_official(viewer), None).filter(pk=section_id).first()
+    if section is None:
+        raise SectionNotFound()
+    return section
+
+
+def section_roster_page(viewer: Viewer, section: Section) -> tuple[list[dict], dict[int, Allowed]]:
+    """The section's roster as a school official sees it, projected like a row of
+    ``/school/``, and what the page showed of each student (for the access log).
+
+    Students come through the viewer's school routes only (``visible_students``
+    narrowed to the section, which already drops a student whose enrollment a
+    restriction hides). Being listed on a roster tells the student's enrollment, so the
+    log records that too wherever the viewer may see it. A fixed number of queries.
+    """
+    official = as_school_official(viewer)
+    if not official.routes:
+        return [], {}
+    students = visible_students(official, section_id=section.pk)
+    if may_see_attendance(official):
+        students = students.annotate(attendance_rate=attendance_rate(official))
+    students = list(students)
+    rows, shown = school_page(viewer, students)
+    # A line without a name shows nothing of the student, as on a teacher's roster.
+    rows = [row for row in rows if Category.DIRECTORY in row]
+    allowed = allowed_for(official, students)
+    shown = {row["id"]: _with_enrollment(shown[row["id"]], allowed[row["id"]]) for row in rows}
+    return rows, shown
+
+
+def _with_enrollment(shown: Allowed, allowed: Allowed) -> Allowed:
+    categories = shown.categories | (allowed.categories & {Category.ENROLLMENT})
+    return Allowed(categories, shown.program_kinds, shown.outside_school, shown.via)
+
+
+# Staff: people, not student data; the same gate as /school/ decides who may list them.
+
+
+def _staff_memberships(
+    viewer: Viewer, official: Viewer, school_id: int | None
+) -> QuerySet[RoleMembership]:
+    """Role memberships active today at the official's schools; a district
+    administrator also sees the district-wide roles (unless one school is asked for)."""
+    memberships = _in_district(RoleMembership, viewer).filter(active_on_q(viewer.today))
+    if _district_wide(official) and school_id is None:
+        return memberships
+    return memberships.filter(_at_schools(official, school_id), school__isnull=False)
+
+
+def school_staff(viewer: Viewer, *, school_id: int | None = None) -> QuerySet[User]:
+    """The active staff of the viewer's schools (optionally one of them), by name.
+
+    Each user carries ``current_roles`` (their active memberships there, school loaded)
+    and ``current_sections`` (their teaching rows active today in a current-term
+    section of those schools, section and course loaded). Three queries whatever the
+    number of people: the users, their roles, their sections.
+    """
+    official = as_school_official(viewer)
+    if not official.routes:
+        return User.objects.none()
+    memberships = _staff_memberships(viewer, official, school_id)
+    roles = (
+        memberships.filter(Q(school__isnull=True) | Q(school__district_id=viewer.district_id))
+        .select_related("school")
+        .order_by("school__name", "role", "pk")
+    )
+    sections = _current_sections(viewer, official, school_id).values("pk")
+    teaching = (
+        _in_district(SectionTeacher, viewer)
+        .filter(active_on_q(viewer.today), section_id__in=sections)
+        .filter(
+            section__district_id=viewer.district_id,
+            section__course__district_id=viewer.district_id,
+        )
+        .select_related("section__course")
+        .order_by("section__period", "section__course__title", "section__title", "pk")
+    )
+    return (
+        User.objects.filter(district_id=viewer.district_id, is_active=True)
+        .filter(pk__in=memberships.values("user_id"))
+        .prefetch_related(
+            Prefetch("role_memberships", queryset=roles, to_attr="current_roles"),
+            Prefetch("section_assignments", queryset=teaching, to_attr="current_sections"),
+        )
+        .order_by("last_name", "first_name", "username", "pk")
+    )
+
+
+def role_schools(user: User) -> list[tuple[School | None, list[str]]]:
+    """A fetched staff member's roles grouped by school (``None``: district-wide)."""
+    grouped: dict[int | None, tuple[School | None, list[str]]] = {}
+    for membership in user.current_roles:
+        _, roles = grouped.setdefault(membership.school_id, (membership.school, []))
+        roles.append(membership.role)
+    # District-wide roles first, then schools by name (the prefetch's order).
+    return sorted(grouped.values(), key=lambda pair: pair[0] is not None)
