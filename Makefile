@@ -35,6 +35,7 @@ bench: $(STAMP)
 		|| psql "$(BENCH_ADMIN_URL)" -c "CREATE DATABASE bench"
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
 	$(BENCH_ENV) $(BIN)/python manage.py bench_access $(BENCH_ARGS)
+	$(BENCH_ENV) $(BIN)/python manage.py bench_staff $(BENCH_STAFF_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py bench_import $(BENCH_IMPORT_ARGS)
 
 lint: $(STAMP)

@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
@@ -9,7 +12,16 @@ from records.urls import classes_urlpatterns, family_urlpatterns
 
 api_v1 = [*records_api]
 
+
+@never_cache
+@require_safe
+def healthz(request):
+    """For load balancers and the benchmark: the process answers. No database, no session."""
+    return HttpResponse("ok", content_type="text/plain")
+
+
 urlpatterns = [
+    path("healthz/", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
     path("", include("accounts.urls")),
     # Records pages: /district/imports/ (the district admin's roster imports).

@@ -96,3 +96,38 @@ def test_no_database_url_means_the_sqlite_file():
         settings_in_subprocess(engine, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
         == "django.db.backends.postgresql"
     )
+
+
+def test_every_postgresql_connection_plans_for_an_ssd_and_without_parallel_workers(db):
+    from django.db import connection
+
+    options = "settings.DATABASES['default']['OPTIONS']['options']"
+    url = "postgres://u@127.0.0.1:5432/x"
+    assert settings_in_subprocess(options, DATABASE_URL=url) == (
+        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone() == ("0",)
+
+
+def test_a_bad_parallel_workers_setting_stops_start_up():
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studentdata.settings",
+        "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
+        "PG_PARALLEL_WORKERS_PER_GATHER": "two",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "PG_PARALLEL_WORKERS_PER_GATHER must be a whole number" in result.stderr
