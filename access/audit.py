@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from access import policy
-from access.models import AccessEvent, AccessEventStudent, AuditChain
+from access.models import AccessEvent, AccessEventStudent, AuditChain, EmergencyAccess
 from access.scoping import Allowed
 from access.viewer import Viewer
 
@@ -115,8 +115,28 @@ def _emergency_disclosure(viewer: Viewer, read: Read) -> Disclosure | None:
     )
 
 
+def _emergency_purpose(viewer: Viewer, read: Read) -> str:
+    """The reasons of the viewer's unexpired grants for these students: the threat
+    99.32(a)(5) requires recorded with an emergency disclosure."""
+    now = timezone.now()
+    reasons = (
+        EmergencyAccess.unscoped.filter(
+            district_id=viewer.district_id,
+            requested_by=viewer.user,
+            student_id__in=read.student_ids,
+            granted_at__lte=now,
+            expires_at__gt=now,
+        )
+        .order_by("pk")
+        .values_list("reason", flat=True)
+    )
+    return f"emergency: {' | '.join(dict.fromkeys(reasons))}"[:200]
+
+
 def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> AccessEvent:
     roles = sorted(read.roles) or sorted({route.label for route in viewer.routes})
+    if "emergency" in read.roles and not read.purpose:
+        read = Read(read.student_ids, read.categories, read.roles, _emergency_purpose(viewer, read))
     event = AccessEvent(
         district_id=viewer.district_id,
         sequence=sequence,

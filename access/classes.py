@@ -163,7 +163,8 @@ def teacher_sections(viewer: Viewer, *, term: AcademicSession | None = None) -> 
         )
     else:
         sections = sections.filter(term_id=term.pk)
-    return sections.annotate(student_count=roster_count(viewer)).order_by(
+    since = roster_window_start(viewer)
+    return sections.annotate(student_count=roster_count(viewer, roster_since=since)).order_by(
         "period", "course__title", "title", "pk"
     )
 
@@ -184,9 +185,9 @@ def section_roster(viewer: Viewer, section: Section) -> QuerySet[Student]:
     """The students on the section's roster that the viewer may see today; one query.
 
     For a past term that is only students still enrolled today (normally none):
-    nothing shows after the enrollment ended.
+    nothing shows after the enrollment ended, unless the district keeps a grace period.
     """
-    return visible_students(viewer, section_id=section.pk)
+    return visible_students(viewer, section_id=section.pk, roster_since=roster_window_start(viewer))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,16 @@ from datetime import date, timedelta
 
 from django.db.models import (
     BooleanField,
+    Exists,
     ExpressionWrapper,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Value,
 )
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from access.categories import Category
@@ -148,7 +151,9 @@ def teacher_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
     teacher role, in a term that includes today: what a teacher's reach is made of.
 
     With a district grace period the enrollment, the teaching row and the term need
-    only to have lasted into the window (``roster_window_start``); without one, today.
+    only to have lasted into the window (``roster_window_start``), and the enrollment
+    must overlap the viewer's own teaching row, so a student who joined the section
+    after the teacher left it is never theirs. Without one, both are active today.
     """
     today, since = viewer.today, roster_window_start(viewer)
     current_terms = _in_district(AcademicSession, viewer).filter(
@@ -164,11 +169,21 @@ def teacher_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
         term_id__in=current_terms.values("pk"),
         school_id__in=sorted(route.school_ids),
     )
-    return (
+    enrollments = (
         _in_district(Enrollment, viewer)
         .filter(section_id__in=sections.values("pk"))
         .filter(overlapping_q(since, today))
     )
+    if since == today:
+        return enrollments  # both active today: they overlap
+    alongside = taught.filter(
+        Q(begin_date__isnull=True)
+        | Q(begin_date__lte=Coalesce(OuterRef("end_date"), Value(today))),
+        Q(end_date__isnull=True)
+        | Q(end_date__gte=Coalesce(OuterRef("begin_date"), Value(date.min))),
+        section_id=OuterRef("section_id"),
+    )
+    return enrollments.filter(Exists(alongside))
 
 
 def substitute_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
@@ -247,6 +262,7 @@ def visible_students(
     school_id: int | None = None,
     section_id: int | None = None,
     grade_level: str | None = None,
+    roster_since: date | None = None,
 ) -> QuerySet[Student]:
     """The students this viewer may see, optionally narrowed; one SQL query.
 
@@ -276,20 +292,21 @@ def visible_students(
         hidden = [s for s, h in viewer.restrictions.items() if FILTER_CATEGORIES[name] in h]
         if hidden:
             students = students.exclude(pk__in=hidden)
-        students = _narrow(viewer, students, name, value)
+        students = _narrow(viewer, students, name, value, roster_since)
     return students.order_by("family_name", "given_name", "id")
 
 
-def _narrow(viewer: Viewer, students: QuerySet, name: str, value) -> QuerySet:
+def _narrow(viewer: Viewer, students: QuerySet, name: str, value, roster_since) -> QuerySet:
     if name == "school_id":
         members = _in_district(SchoolMembership, viewer).filter(school_id=value)
         return students.filter(
             pk__in=members.filter(active_on_q(viewer.today)).values("student_id")
         )
     if name == "section_id":
-        # On the roster today, or within the district's grace period (a teacher's reach).
+        # On the roster today; a teacher's own roster since ``roster_since`` (the
+        # district's grace period, see ``roster_window_start``).
         rostered = _in_district(Enrollment, viewer).filter(section_id=value)
-        window = overlapping_q(roster_window_start(viewer), viewer.today)
+        window = overlapping_q(roster_since or viewer.today, viewer.today)
         return students.filter(pk__in=rostered.filter(window).values("student_id"))
     return students.filter(grade_level=value)
 
@@ -301,18 +318,23 @@ class _CountOf(Subquery):
     output_field = IntegerField()
 
 
-def roster_count(viewer: Viewer) -> Subquery:
+def roster_count(viewer: Viewer, *, roster_since: date | None = None) -> Subquery:
     """Per section (``OuterRef("pk")``): how many students its roster shows this viewer,
     as an expression to annotate sections with; one query, whatever their number.
 
     The roster itself, counted: ``visible_students`` narrowed to the section, so only
     students the viewer may see today, on the roster as the roster decides it, and none
-    whose enrollment a restriction hides from the viewer. The count cannot tell what
-    the roster does not show. A teacher's class list and a school official's section
-    list both count this way.
+    whose enrollment or name a restriction hides from the viewer (a roster line shows
+    neither). The count cannot tell what the roster does not show. A teacher's class
+    list and a school official's section list both count this way.
     """
     # Two levels out: the roster filter is a subquery of the students query.
-    roster = visible_students(viewer, section_id=OuterRef(OuterRef("pk")))
+    roster = visible_students(
+        viewer, section_id=OuterRef(OuterRef("pk")), roster_since=roster_since
+    )
+    nameless = [s for s, h in viewer.restrictions.items() if Category.DIRECTORY in h]
+    if nameless:
+        roster = roster.exclude(pk__in=nameless)
     return _CountOf(roster.order_by().values("pk"))
 
 

@@ -61,6 +61,10 @@ class EmergencyForm(forms.Form):
     )
 
 
+class ReviewForm(forms.Form):
+    note = forms.CharField(required=False, max_length=emergency.REASON_MAX)
+
+
 @never_cache
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -138,7 +142,8 @@ def _item(grant: EmergencyAccess, directory: dict | None, now, viewer) -> dict:
         "student_id": grant.student_id if directory else None,
         "student": _student_name(directory) if directory else _("A student who has left"),
         "requested_by": requester.get_full_name() or requester.username,
-        "reason": grant.reason,
+        # A student the reviewer may not name (a custody order on them) shows no reason.
+        "reason": grant.reason if directory else "",
         "granted_at": grant.granted_at,
         "expires_at": grant.expires_at,
         "active": grant.expires_at > now,
@@ -164,9 +169,12 @@ def mark_reviewed(request, grant_id: int):
     grant_id = record_id(grant_id)
     if grant_id is None:
         raise Http404
-    note = request.POST.get("note", "")
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(reverse("records:reviews"))
     try:
-        emergency.mark_reviewed(viewer, grant_id, note=note)
+        emergency.mark_reviewed(viewer, grant_id, note=form.cleaned_data["note"])
     except EmergencyAccess.DoesNotExist:
         raise Http404 from None
     except ValidationError as refused:

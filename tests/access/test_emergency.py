@@ -584,3 +584,47 @@ def test_a_declared_purpose_does_not_replace_the_emergency_reason(numbered):
     (event,) = events_of(teacher)
     assert event.is_disclosure
     assert event.purpose == f"emergency: {REASON}"
+
+
+def test_an_emergency_read_through_the_api_records_the_reason(world):
+    from rest_framework.test import APIClient
+
+    from access.emergency import request_access
+    from access.models import AccessEvent
+    from access.viewer import viewer_for
+    from records import models as m
+
+    schoolmate = world.a.students["schoolmate"]
+    m.Student.unscoped.filter(pk=schoolmate.pk).update(local_id="L-4242")
+    teacher = world.a.users["teacher"]
+    request_access(
+        viewer_for(teacher), identifier="L-4242", reason="Allergic reaction at recess, need plan"
+    )
+    api = APIClient()
+    api.force_authenticate(user=teacher)
+    assert api.get(f"/api/v1/students/{schoolmate.pk}/").status_code == 200
+    event = AccessEvent.unscoped.filter(actor=teacher).latest("sequence")
+    assert event.is_disclosure and event.legal_basis == "99.31(a)(10)"
+    assert event.purpose == "emergency: Allergic reaction at recess, need plan"
+
+
+def test_a_review_note_with_a_null_character_is_refused_not_a_500(world):
+    from django.test import Client
+
+    from access.emergency import request_access
+    from access.models import EmergencyAccess
+    from access.viewer import viewer_for
+    from records import models as m
+
+    schoolmate = world.a.students["schoolmate"]
+    m.Student.unscoped.filter(pk=schoolmate.pk).update(local_id="L-4243")
+    grant = request_access(
+        viewer_for(world.a.users["teacher"]),
+        identifier="L-4243",
+        reason="Fell from the climbing frame, head injury",
+    )
+    client = Client()
+    client.force_login(world.a.users["principal"])
+    response = client.post(f"/district/reviews/{grant.pk}/", {"note": "a\x00b"})
+    assert response.status_code == 302
+    assert EmergencyAccess.unscoped.get(pk=grant.pk).reviewed_at is None

@@ -76,3 +76,40 @@ def test_a_past_terms_roster_shows_students_only_within_the_grace_period(world):
     assert names == {world.a.students["own"].family_name, world.a.students["adult"].family_name}
     # Read-only: the term has ended, so no attendance is taken, grace or not.
     assert not may_take_attendance(viewer, section, today - timedelta(days=3))
+
+
+def test_the_grace_period_never_gives_a_student_who_joined_after_the_teacher_left(world):
+    today = viewer_for(world.a.users["teacher"]).today
+    grace(world, 10)
+    m.SectionTeacher.unscoped.filter(section=world.a.section).update(
+        end_date=today - timedelta(days=5)
+    )
+    newcomer = world.a.students["schoolmate"]
+    m.Enrollment.unscoped.create(
+        district=world.a.district,
+        section=world.a.section,
+        student=newcomer,
+        begin_date=today - timedelta(days=1),
+    )
+    assert not teacher_sees(world, newcomer)
+    assert teacher_sees(world, world.a.students["own"])  # taught while they were there
+
+
+def test_a_school_officials_section_roster_keeps_no_grace(world):
+    ended = end_enrollment(world, 2)
+    grace(world, 5)
+    viewer = viewer_for(world.a.users["principal"])
+    on_roster = visible_students(viewer, section_id=world.a.section.pk)
+    assert world.a.students["own"].pk not in set(on_roster.values_list("pk", flat=True))
+    assert ended < viewer.today
+
+
+def test_class_counts_leave_out_a_child_whose_name_a_restriction_hides(world):
+    from access.classes import teacher_sections
+    from tests import factories as f
+
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, relationship="father")
+    f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["directory"])
+    [section] = teacher_sections(viewer_for(teacher))
+    assert section.student_count == 1  # only "adult": the roster shows no line for "own"
