@@ -8,7 +8,6 @@ not exist or belongs to someone else's district).
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -20,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from access.districts import may_manage_district
+from access.viewer import district_zone
 from records.forms import ImportUploadForm
 from records.importers.report import ACTIONS
 from records.models import ImportRun
@@ -72,13 +72,6 @@ def _run_or_404(request, run_id: int) -> ImportRun:
     return run
 
 
-def _zone(district) -> ZoneInfo:
-    try:
-        return ZoneInfo(district.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(settings.TIME_ZONE)
-
-
 def _changes(counts: dict) -> int:
     return sum(
         c.get("created", 0) + c.get("updated", 0) + c.get("ended", 0) for c in counts.values()
@@ -115,7 +108,7 @@ def import_list(request):
         "form": form,
         "page": page,
         "district": district,
-        "zone": _zone(district),
+        "zone": district_zone(district),
         "max_size": settings.IMPORT_MAX_BYTES,
     }
     return render(request, "records/imports/list.html", context, status=status)
@@ -130,7 +123,7 @@ def import_detail(request, run_id: int):
     progress = import_run_progress(run=run)
     context = {
         "run": run,
-        "zone": _zone(request.viewer.district),
+        "zone": district_zone(request.viewer.district),
         "finished": run.status in FINISHED,
         "progress": progress,
         "phase_label": _phase_label(progress["phase"]),
