@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -21,14 +20,13 @@ from django.utils.formats import date_format
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
 
 from access import emergency
 from access.audit import reads_of_page, record_reads
 from access.models import EmergencyAccess
 from access.scoping import record_id
 from access.viewer import district_zone
+from records.views.gates import gated_pages
 
 GRANTS_PER_PAGE = 25
 SHOW_CHOICES = {
@@ -65,14 +63,15 @@ class ReviewForm(forms.Form):
     note = forms.CharField(required=False, max_length=emergency.REASON_MAX)
 
 
-@never_cache
-@login_required
-@require_http_methods(["GET", "HEAD", "POST"])
+# School staff and teachers may ask; principals and district admins review; others: 403.
+_requesters_only = gated_pages(emergency.may_request, PermissionDenied)
+_reviewers_only = gated_pages(emergency.may_review, PermissionDenied)
+
+
+@_requesters_only(methods=("GET", "HEAD", "POST"))
 def request_emergency(request):
     """``/emergency/``: 24 hours of access to one student, for a written reason."""
     viewer = request.viewer
-    if not emergency.may_request(viewer):
-        raise PermissionDenied
     # An empty POST is still a submission: it must answer 400 with errors, not a blank form.
     form = EmergencyForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
@@ -97,18 +96,10 @@ def request_emergency(request):
     return render(request, "records/staff/emergency.html", {"form": form}, status=status)
 
 
-def _reviewer_only(viewer):
-    if not emergency.may_review(viewer):
-        raise PermissionDenied
-
-
-@never_cache
-@login_required
-@require_http_methods(["GET", "HEAD"])
+@_reviewers_only
 def review_queue(request):
     """``/district/reviews/``: emergency access waiting for review (or reviewed, or all)."""
     viewer = request.viewer
-    _reviewer_only(viewer)
     show = request.GET.get("show") if request.GET.get("show") in SHOW_CHOICES else "open"
     grants = emergency.reviewable(viewer)
     if show == "open":
@@ -159,13 +150,10 @@ def _student_name(directory: dict) -> str:
     return f"{given} {directory.get('family_name') or ''}".strip() or _("Student")
 
 
-@never_cache
-@login_required
-@require_POST
+@_reviewers_only(methods=("POST",))
 def mark_reviewed(request, grant_id: int):
     """``/district/reviews/<id>/``: mark one emergency access reviewed, with a note."""
     viewer = request.viewer
-    _reviewer_only(viewer)
     grant_id = record_id(grant_id)
     if grant_id is None:
         raise Http404
