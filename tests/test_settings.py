@@ -45,24 +45,28 @@ def test_env_list_splits_and_trims(monkeypatch):
     assert env_list("HOSTS") == ["a.example", "b.example"]
 
 
-def test_production_settings_refuse_to_start_without_a_secret(tmp_path):
-    import os
+def start_up_error(env: dict) -> str:
+    """What Django's start-up prints when it refuses to start with ``env`` (it must)."""
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k not in {"STUDENTDATA_TESTING", "SECRET_KEY"}}
-    env.update(
-        {"DJANGO_SETTINGS_MODULE": "studentdata.settings", "DEBUG": "", "STUDENTDATA_DEMO": ""}
-    )
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
+        env={**env, "DJANGO_SETTINGS_MODULE": "studentdata.settings"},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode != 0
-    assert "SECRET_KEY is required" in result.stderr
+    return result.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_secret(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in {"STUDENTDATA_TESTING", "SECRET_KEY"}}
+    env.update({"DEBUG": "", "STUDENTDATA_DEMO": ""})
+    assert "SECRET_KEY is required" in start_up_error(env)
 
 
 def settings_in_subprocess(expression: str, **env_overrides) -> str:
@@ -113,21 +117,10 @@ def test_every_postgresql_connection_plans_for_an_ssd_and_without_parallel_worke
 
 def test_a_bad_parallel_workers_setting_stops_start_up():
     import os
-    import subprocess
-    import sys
 
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "studentdata.settings",
         "DATABASE_URL": "postgres://u@127.0.0.1:5432/x",
         "PG_PARALLEL_WORKERS_PER_GATHER": "two",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "PG_PARALLEL_WORKERS_PER_GATHER must be a whole number" in result.stderr
+    assert "PG_PARALLEL_WORKERS_PER_GATHER must be a whole number" in start_up_error(env)
