@@ -18,7 +18,7 @@ from django.http import Http404
 
 from access.categories import STUDENT_FIELDS, Category
 from access.districts import records_officer_routes
-from access.scoping import StudentAccess, record_id
+from access.scoping import StudentAccess, one_by_id
 from access.viewer import Viewer
 from records import selectors
 from records.models import (
@@ -285,13 +285,7 @@ def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[Am
 
 def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
     """One request of the viewer's queue; 404 alike for missing and not theirs."""
-    amendment_id = record_id(amendment_id)
-    if amendment_id is None:
-        raise Http404
-    amendment = amendment_queue(viewer).filter(pk=amendment_id).first()
-    if amendment is None:
-        raise Http404
-    return amendment
+    return one_by_id(amendment_queue(viewer), amendment_id)
 
 
 def decider_roles(viewer: Viewer) -> frozenset[str]:

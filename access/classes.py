@@ -22,8 +22,8 @@ from access.categories import Category
 from access.scoping import (
     Allowed,
     allowed_for,
+    one_by_id,
     overlapping_q,
-    record_id,
     roster_count,
     roster_window_start,
     visible_students,
@@ -172,13 +172,9 @@ def teacher_sections(viewer: Viewer, *, term: AcademicSession | None = None) -> 
 def section_for_teacher(viewer: Viewer, section_id) -> Section:
     """One section the viewer teaches (this term) or taught (a past term); 404 alike
     for one that does not exist and one that is not theirs."""
-    section_id = record_id(section_id)
-    if not teaches_classes(viewer) or section_id is None:
+    if not teaches_classes(viewer):
         raise SectionNotFound()
-    section = _taught_sections(viewer).filter(pk=section_id).first()
-    if section is None:
-        raise SectionNotFound()
-    return section
+    return one_by_id(_taught_sections(viewer), section_id, SectionNotFound)
 
 
 def section_roster(viewer: Viewer, section: Section) -> QuerySet[Student]:

@@ -20,7 +20,13 @@ from django.utils.translation import gettext as _
 from access.categories import Category
 from access.models import EmergencyAccess
 from access.projection import project_students
-from access.scoping import Allowed, allowed_for, staff_memberships, visible_students
+from access.scoping import (
+    Allowed,
+    allowed_for,
+    one_by_id,
+    staff_memberships,
+    visible_students,
+)
 from access.viewer import Viewer
 from accounts.models import Role
 from records.models import SchoolMembership, Student, active_on_q
@@ -138,11 +144,10 @@ def reviewable(viewer: Viewer) -> QuerySet[EmergencyAccess]:
     return grants.select_related("requested_by", "reviewed_by").order_by("-granted_at", "-pk")
 
 
-def mark_reviewed(viewer: Viewer, grant_id: int, *, note: str = "") -> EmergencyAccess:
-    """Mark one grant reviewed, with an optional note. Nobody reviews their own request."""
-    grant = reviewable(viewer).filter(pk=grant_id).first()
-    if grant is None:
-        raise EmergencyAccess.DoesNotExist
+def mark_reviewed(viewer: Viewer, grant_id, *, note: str = "") -> EmergencyAccess:
+    """Mark one grant reviewed, with an optional note. Nobody reviews their own request;
+    a grant outside the viewer's queue (or an id that cannot be one) is 404."""
+    grant = one_by_id(reviewable(viewer), grant_id)
     if grant.requested_by_id == viewer.user.pk:
         raise ValidationError(_("Someone else must review your own emergency access."))
     if grant.reviewed_at is not None:

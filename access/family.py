@@ -18,7 +18,13 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS
 from access.models import AccessEvent, AccessEventStudent
 from access.projection import project_students
-from access.scoping import Allowed, StudentAccess, StudentNotFound, record_id, route_student_ids
+from access.scoping import (
+    Allowed,
+    StudentAccess,
+    StudentNotFound,
+    one_by_id,
+    route_student_ids,
+)
 from access.viewer import Route, Viewer, eligibility_cutoff
 from accounts.models import RoleMembership
 from records import selectors
@@ -80,12 +86,7 @@ def family_allowed(viewer: Viewer, student: Student) -> Allowed:
 
 def family_child(viewer: Viewer, student_id) -> StudentAccess:
     """One child and what the viewer may see of them; 404 alike for missing and not theirs."""
-    student_id = record_id(student_id)
-    if student_id is None:
-        raise StudentNotFound()
-    student = family_children(viewer).filter(pk=student_id).first()
-    if student is None:
-        raise StudentNotFound()
+    student = one_by_id(family_children(viewer), student_id, StudentNotFound)
     allowed = family_allowed(viewer, student)
     if not allowed.categories:
         raise StudentNotFound()

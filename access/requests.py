@@ -8,10 +8,9 @@ route of ``access.scoping``). Every query names the viewer's district.
 from __future__ import annotations
 
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
-from django.http import Http404
 
 from access.districts import records_officer_routes
-from access.scoping import Allowed, record_id, route_student_ids
+from access.scoping import Allowed, one_by_id, route_student_ids
 from access.viewer import Route, Viewer
 from records.models import InspectionRequest
 
@@ -53,13 +52,7 @@ def inspection_queue(viewer: Viewer) -> QuerySet[InspectionRequest]:
 
 def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionRequest:
     """One request of the viewer's queue; 404 alike for missing and not theirs."""
-    request_id = record_id(request_id)
-    if request_id is None:
-        raise Http404
-    found = inspection_queue(viewer).filter(pk=request_id).first()
-    if found is None:
-        raise Http404
-    return found
+    return one_by_id(inspection_queue(viewer), request_id)
 
 
 def queue_reads(viewer: Viewer, requests) -> dict[int, Allowed]:

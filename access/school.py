@@ -14,7 +14,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from access.categories import Category
 from access.classes import SectionNotFound
-from access.scoping import Allowed, allowed_for, record_id, roster_count, visible_students
+from access.scoping import Allowed, allowed_for, one_by_id, roster_count, visible_students
 from access.staff import as_school_official, attendance_rate, may_see_attendance, school_page
 from access.viewer import Viewer
 from accounts.models import RoleMembership, User
@@ -136,13 +136,9 @@ def school_section(viewer: Viewer, section_id) -> Section:
     """One section of the viewer's schools in a current term, with ``current_teachers``;
     404 alike for one that does not exist, one elsewhere and a viewer who is not a
     school official."""
-    section_id = record_id(section_id)
-    if section_id is None:
-        raise SectionNotFound()
-    section = _sections(viewer, as_school_official(viewer), None).filter(pk=section_id).first()
-    if section is None:
-        raise SectionNotFound()
-    return section
+    return one_by_id(
+        _sections(viewer, as_school_official(viewer), None), section_id, SectionNotFound
+    )
 
 
 def section_roster_page(viewer: Viewer, section: Section) -> tuple[list[dict], dict[int, Allowed]]:

@@ -375,14 +375,19 @@ def record_id(raw) -> int | None:
     return value if 0 < value < 2**63 else None
 
 
+def one_by_id(rows: QuerySet, raw_id, not_found: type[Exception] = Http404):
+    """The row of ``rows`` with this id; ``not_found`` alike for an id that cannot be
+    one, a row that does not exist and one outside ``rows`` (a queue, a reach)."""
+    row_id = record_id(raw_id)
+    row = rows.filter(pk=row_id).first() if row_id is not None else None
+    if row is None:
+        raise not_found()
+    return row
+
+
 def student_access_by_id(viewer: Viewer, student_id) -> StudentAccess:
     """The student with this id and what the viewer may see of them; 404 if not theirs."""
-    student_id = record_id(student_id)
-    if student_id is None:
-        raise StudentNotFound()
-    student = visible_students(viewer).filter(pk=student_id).first()
-    if student is None:
-        raise StudentNotFound()
+    student = one_by_id(visible_students(viewer), student_id, StudentNotFound)
     allowed = allowed_for(viewer, [student])[student.pk]
     if not allowed.categories:
         raise StudentNotFound()

@@ -12,7 +12,6 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +23,6 @@ from django.utils.translation import gettext_lazy
 from access import emergency
 from access.audit import reads_of_page, record_reads
 from access.models import EmergencyAccess
-from access.scoping import record_id
 from access.viewer import district_zone
 from records.views.gates import gated_pages
 
@@ -154,17 +152,12 @@ def _student_name(directory: dict) -> str:
 def mark_reviewed(request, grant_id: int):
     """``/district/reviews/<id>/``: mark one emergency access reviewed, with a note."""
     viewer = request.viewer
-    grant_id = record_id(grant_id)
-    if grant_id is None:
-        raise Http404
     form = ReviewForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect(reverse("records:reviews"))
     try:
         emergency.mark_reviewed(viewer, grant_id, note=form.cleaned_data["note"])
-    except EmergencyAccess.DoesNotExist:
-        raise Http404 from None
     except ValidationError as refused:
         messages.error(request, " ".join(refused.messages))
     else:
