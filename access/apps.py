@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class AccessConfig(AppConfig):
     name = "access"
     verbose_name = "Access, grants and audit"
+
+    def ready(self):
+        from access.epochs import remember_database
+
+        connection_created.connect(remember_database, dispatch_uid="access.remember_database")

@@ -9,6 +9,7 @@ recomputes the chain and names the first entry that does not match.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -31,8 +32,8 @@ class Disclosure:
     legal_basis: str  # the 99.31 paragraph, e.g. "99.31(a)(1)(i)(B)"
 
 
-def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
-    payload = {
+def _payload(event: AccessEvent, student_ids: list[int]) -> dict:
+    return {
         "district": event.district_id,
         "sequence": event.sequence,
         "occurred_at": event.occurred_at.isoformat(),
@@ -48,8 +49,27 @@ def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
         "legal_basis": event.legal_basis,
         "prev_hash": event.prev_hash,
     }
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()
+
+
+def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
+    encoded = json.dumps(_payload(event, student_ids), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _hash_parts(event: AccessEvent, student_ids: list[int]) -> tuple[str, str, str]:
+    """The text ``_entry_hash`` hashes, cut around the two values only the locked chain
+    head knows: ``before + prev_hash + between + sequence + after`` is that text, so the
+    database can hash an event as it appends it, in the same statement."""
+    payload = _payload(event, student_ids)
+    keys = sorted(payload)
+    pair = {
+        key: f"{json.dumps(key)}:{json.dumps(payload[key], separators=(',', ':'))}" for key in keys
+    }
+    prev, sequence = keys.index("prev_hash"), keys.index("sequence")
+    before = "{" + "".join(pair[key] + "," for key in keys[:prev]) + '"prev_hash":"'
+    between = '",' + "".join(pair[key] + "," for key in keys[prev + 1 : sequence]) + '"sequence":'
+    after = "".join("," + pair[key] for key in keys[sequence + 1 :]) + "}"
+    return before, between, after
 
 
 @dataclass(frozen=True)
@@ -78,26 +98,16 @@ def reads_of_page(allowed_by_id: Mapping[int, Allowed], *, purpose: str = "") ->
 def record_reads(
     viewer: Viewer, reads: list[Read], *, disclosure: Disclosure | None = None
 ) -> list[AccessEvent]:
-    """Append one event per read, all under one lock of the district's chain head."""
+    """Append one event per read, each carrying the hash of the district's one before."""
     reads = [read for read in reads if read.student_ids]
     if not reads or viewer.district is None:
         return []
-    district_id = viewer.district_id
+    append = _append_in_one_statement if connection.vendor == "postgresql" else _append
     events = []
-    with transaction.atomic():
-        chain, _ = AuditChain.unscoped.select_for_update().get_or_create(district_id=district_id)
-        sequence, prev_hash = chain.last_sequence, chain.last_hash
-        for read in reads:
-            sequence += 1
-            event = _append(
-                viewer, read, sequence, prev_hash, disclosure or _emergency_disclosure(viewer, read)
-            )
-            events.append(event)
-            prev_hash = event.entry_hash
-            # The head advances one event at a time: its trigger refuses any other step.
-            AuditChain.unscoped.filter(district_id=district_id, pk=chain.pk).update(
-                last_sequence=sequence, last_hash=prev_hash
-            )
+    for read in reads:
+        event = _event(viewer, read, disclosure or _emergency_disclosure(viewer, read))
+        append(event, read.student_ids)
+        events.append(event)
     return events
 
 
@@ -133,13 +143,13 @@ def _emergency_purpose(viewer: Viewer, read: Read) -> str:
     return f"emergency: {' | '.join(dict.fromkeys(reasons))}"[:200]
 
 
-def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> AccessEvent:
+def _event(viewer, read: Read, disclosure) -> AccessEvent:
+    """The event for ``read``, not yet placed in the chain (no sequence or hashes)."""
     roles = sorted(read.roles) or sorted({route.label for route in viewer.routes})
     if "emergency" in read.roles and not read.purpose:
         read = Read(read.student_ids, read.categories, read.roles, _emergency_purpose(viewer, read))
-    event = AccessEvent(
+    return AccessEvent(
         district_id=viewer.district_id,
-        sequence=sequence,
         occurred_at=timezone.now(),
         actor=viewer.user,
         actor_username=viewer.user.get_username(),
@@ -150,29 +160,94 @@ def _append(viewer, read: Read, sequence: int, prev_hash: str, disclosure) -> Ac
         is_disclosure=disclosure is not None,
         party=disclosure.party if disclosure else "",
         legal_basis=disclosure.legal_basis if disclosure else "",
-        prev_hash=prev_hash,
     )
-    event.entry_hash = _entry_hash(event, list(read.student_ids))
-    event.save(force_insert=True)
-    _insert_event_students(event, read.student_ids)
-    return event
 
 
-def _insert_event_students(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
-    """One INSERT for all of an event's students (no model instance per row)."""
-    if connection.vendor != "postgresql":
+def _append(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
+    """Lock the district's chain head, hash the event onto it, store both."""
+    with transaction.atomic():
+        chain, _ = AuditChain.unscoped.select_for_update().get_or_create(
+            district_id=event.district_id
+        )
+        event.sequence, event.prev_hash = chain.last_sequence + 1, chain.last_hash
+        event.entry_hash = _entry_hash(event, list(student_ids))
+        event.save(force_insert=True)
         AccessEventStudent.unscoped.bulk_create(
             AccessEventStudent(district_id=event.district_id, event=event, student_id=student_id)
             for student_id in student_ids
         )
-        return
-    table = AccessEventStudent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{table}" (district_id, event_id, student_id) '
-            "SELECT %s, %s, unnest(%s::bigint[])",
-            [event.district_id, event.pk, list(student_ids)],
+        # The head advances one event at a time: its trigger refuses any other step.
+        AuditChain.unscoped.filter(district_id=event.district_id, pk=chain.pk).update(
+            last_sequence=event.sequence, last_hash=event.entry_hash
         )
+
+
+# Columns the caller fills; the chain's three come from the locked head.
+_CHAINED = ("sequence", "prev_hash", "entry_hash")
+_GIVEN = [
+    field
+    for field in AccessEvent._meta.concrete_fields
+    if not field.primary_key and field.name not in _CHAINED
+]
+
+
+@functools.cache
+def _append_sql() -> str:
+    """Lock the head, hash the event onto it, insert the event and its students, advance
+    the head: one statement, one round trip. Names come from the models, never input."""
+    columns = ", ".join([*(f'"{field.column}"' for field in _GIVEN), *_CHAINED])
+    given = ", ".join(
+        f"%(f{i})s::{field.cast_db_type(connection)}" for i, field in enumerate(_GIVEN)
+    )
+    return f"""
+        WITH head AS (
+            SELECT id, last_sequence + 1 AS sequence, last_hash AS prev_hash
+            FROM "{AuditChain._meta.db_table}" WHERE district_id = %(district)s FOR UPDATE
+        ), hashed AS (
+            SELECT id AS head_id, sequence, prev_hash, encode(sha256(convert_to(
+                %(before)s || prev_hash || %(between)s || sequence::text || %(after)s, 'UTF8'
+            )), 'hex') AS entry_hash
+            FROM head
+        ), event AS (
+            INSERT INTO "{AccessEvent._meta.db_table}" ({columns})
+            SELECT {given}, sequence, prev_hash, entry_hash FROM hashed
+            RETURNING id, sequence, prev_hash, entry_hash
+        ), students AS (
+            INSERT INTO "{AccessEventStudent._meta.db_table}" (district_id, event_id, student_id)
+            SELECT %(district)s, event.id, unnest(%(students)s::bigint[]) FROM event
+        ), advanced AS (
+            UPDATE "{AuditChain._meta.db_table}" AS chain
+            SET last_sequence = event.sequence, last_hash = event.entry_hash
+            FROM event, hashed WHERE chain.id = hashed.head_id
+        )
+        SELECT id, sequence, prev_hash, entry_hash FROM event
+    """  # noqa: S608
+
+
+def _append_in_one_statement(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
+    """PostgreSQL: the whole append as one statement (its own transaction, or part of
+    the caller's). A district's first event makes its chain head first."""
+    before, between, after = _hash_parts(event, list(student_ids))
+    params = {
+        "district": event.district_id,
+        "before": before,
+        "between": between,
+        "after": after,
+        "students": list(student_ids),
+        **{
+            f"f{i}": field.get_db_prep_save(getattr(event, field.attname), connection)
+            for i, field in enumerate(_GIVEN)
+        },
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_append_sql(), params)
+        row = cursor.fetchone()
+        if row is None:  # no chain head yet: make it, then append
+            AuditChain.unscoped.get_or_create(district_id=event.district_id)
+            cursor.execute(_append_sql(), params)
+            row = cursor.fetchone()
+    event.pk, event.sequence, event.prev_hash, event.entry_hash = row
+    event._state.adding, event._state.db = False, connection.alias
 
 
 def record_access(

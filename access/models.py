@@ -129,3 +129,26 @@ class EmergencyAccess(TenantModel):
             models.Index(fields=["district", "student"], name="access_emergency_student_idx"),
             models.Index(fields=["district", "reviewed_at"], name="access_emergency_review_idx"),
         ]
+
+
+class CacheEpoch(models.Model):
+    """A district's cache epoch: moved forward, in the writing transaction, by every
+    write that can change who sees whom or what every student shows (a trigger, see
+    access/epochs.py). Bookkeeping for caches, no student data: not a tenant table."""
+
+    district_id = models.BigIntegerField(primary_key=True)
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"district {self.district_id}: epoch {self.value}"
+
+
+class StudentEpoch(models.Model):
+    """One student's cache epoch: moved forward by every write to their records."""
+
+    student_id = models.BigIntegerField(primary_key=True)
+    district_id = models.BigIntegerField()
+    value = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"student {self.student_id}: epoch {self.value}"

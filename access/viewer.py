@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from access import grants, policy
+from access import caches, epochs, grants, policy
 from access.categories import ALL_CATEGORIES
 from access.models import EmergencyAccess
 from accounts.models import Role, RoleMembership, User
@@ -62,6 +62,11 @@ class Viewer:
     # Custody restrictions on this person, per student: the categories hidden from
     # them whatever route they read by. All categories hidden = the student is gone.
     restrictions: Mapping[int, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
+    # The district's cache epoch this viewer was built under (None: cache nothing for
+    # it), and until when its routes hold: the next local midnight, or sooner an
+    # emergency grant's start or end (access/epochs.py).
+    cache_epoch: str | None = None
+    valid_until: datetime | None = None
 
     @property
     def district_id(self) -> int | None:
@@ -117,31 +122,70 @@ def eligibility_cutoff(district: District, today: date) -> date:
 
 
 def viewer_for(user, *, today: date | None = None) -> Viewer:
-    """Build the viewer for ``user``; anyone without a district or a route gets NO_ACCESS."""
+    """Build the viewer for ``user``; anyone without a district or a route gets NO_ACCESS.
+
+    For today's viewer (no ``today`` given) the routes are kept in the cache under the
+    district's cache epoch, so a request whose inputs did not change reuses them; any
+    write that could change them moves the epoch and the next request rebuilds.
+    """
     if user is None or not user.is_authenticated or not user.is_active:
         return NO_ACCESS
     if user.district_id is None:
         return NO_ACCESS
+    if today is None:
+        # An API token's user arrives with the epoch read in the same query.
+        read = getattr(user, "cache_epoch_value", epochs.UNREAD)
+        epoch = epochs.district_epoch(user.district_id, value=read)
+        if epoch is not None:
+            return _cached_viewer(user, epoch)
+    return _build_viewer(user, today)
+
+
+def _viewer_key(user, epoch: str) -> str:
+    return f"viewer:{user.district_id}:{epoch}:{user.pk}"
+
+
+def _cached_viewer(user, epoch: str) -> Viewer:
+    key = _viewer_key(user, epoch)
+    cached = caches.get(key)
+    if isinstance(cached, Viewer) and cached.valid_until > timezone.now():
+        # This request's user object (the same person), and restrictions read-only again.
+        return replace(cached, user=user, restrictions=MappingProxyType(cached.restrictions))
+    viewer = replace(_build_viewer(user, None), cache_epoch=epoch)
+    if viewer.has_access:
+        stored = replace(viewer, user=None, restrictions=dict(viewer.restrictions))
+        caches.put(key, stored, settings.ACCESS_CACHE_SECONDS)
+    return viewer
+
+
+def _build_viewer(user, today: date | None) -> Viewer:
     flags = _relationship_flags(user)
     if flags is None:
         return NO_ACCESS
     district = flags["district"]
+    is_today = today is None
     today = today or district_today(district)
     memberships = _active_memberships(user, district, today)
+    emergency, emergency_change = _emergency_routes(user, district, memberships, flags)
     routes = [
         *_staff_routes(memberships),
         *_teacher_routes(memberships, flags),
         *_substitute_routes(user, district, today, memberships, flags),
-        *_emergency_routes(user, district, memberships, flags),
+        *emergency,
         *_family_routes(flags, district, today),
     ]
     restrictions = _restrictions(user, district, today) if flags["guards"] else {}
+    valid_until = None
+    if is_today:
+        midnight = datetime.combine(today + timedelta(days=1), time.min, district_zone(district))
+        valid_until = min(filter(None, (midnight, emergency_change)))
     return Viewer(
         user=user,
         district=district,
         today=today,
         routes=tuple(routes),
         restrictions=MappingProxyType(restrictions),
+        valid_until=valid_until,
     )
 
 
@@ -214,27 +258,33 @@ def _substitute_routes(user, district, today, memberships, flags) -> list[Route]
     ]
 
 
-def _emergency_routes(user, district, memberships, flags) -> list[Route]:
-    """Break-glass: the students of this staff member's unexpired emergency grants."""
+def _emergency_routes(user, district, memberships, flags) -> tuple[list[Route], datetime | None]:
+    """Break-glass: the students of this staff member's unexpired emergency grants, and
+    when the next of their grants starts or ends (the routes change then)."""
     if not flags["emergencies"] or not memberships:
-        return []
-    students = (
-        EmergencyAccess.unscoped.filter(district=district, requested_by=user)
-        .filter(granted_at__lte=timezone.now(), expires_at__gt=timezone.now())
-        .values_list("student_id", flat=True)
-    )
-    student_ids = frozenset(students)
+        return [], None
+    now = timezone.now()
+    grants_now = EmergencyAccess.unscoped.filter(
+        district=district, requested_by=user, expires_at__gt=now
+    ).values_list("student_id", "granted_at", "expires_at")
+    student_ids, changes = set(), []
+    for student_id, granted_at, expires_at in grants_now:
+        if granted_at <= now:
+            student_ids.add(student_id)
+            changes.append(expires_at)
+        else:
+            changes.append(granted_at)
+    next_change = min(changes, default=None)
     if not student_ids:
-        return []
-    return [
-        Route(
-            kind="emergency",
-            label="emergency",
-            categories=policy.EMERGENCY_CATEGORIES,
-            program_kinds=policy.EMERGENCY_PROGRAMS,
-            student_ids=student_ids,
-        )
-    ]
+        return [], next_change
+    route = Route(
+        kind="emergency",
+        label="emergency",
+        categories=policy.EMERGENCY_CATEGORIES,
+        program_kinds=policy.EMERGENCY_PROGRAMS,
+        student_ids=frozenset(student_ids),
+    )
+    return [route], next_change
 
 
 def _relationship_flags(user) -> dict | None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from access.audit import reads_of_page, record_reads
-from access.projection import project_students
+from access.cached import PageDecision, page_decision, projected_students, rendered_page
 from access.scoping import (
     allowed_for,
     reach_is_bounded,
@@ -63,20 +64,50 @@ class StudentListApi(ViewerApiView):
     def get(self, request):
         filters = StudentListFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        students = visible_students(
-            self.viewer,
-            school_id=filters.validated_data.get("school"),
-            section_id=filters.validated_data.get("section"),
-            grade_level=filters.validated_data.get("grade"),
-        )
+        chosen = filters.validated_data
         paginator = CountInPagePagination()
-        page = paginator.paginate_queryset(
-            students, request, view=self, count_in_page=reach_is_bounded(self.viewer)
+        params = (
+            "students",
+            chosen.get("school"),
+            chosen.get("section"),
+            chosen.get("grade"),
+            request.query_params.get(paginator.page_query_param, "1"),
+            paginator.get_page_size(request),
         )
-        allowed = allowed_for(self.viewer, page)
-        results = project_students(self.viewer, page, allowed)
-        record_reads(self.viewer, reads_of_page(allowed))
-        return paginator.get_paginated_response(results)
+
+        def decide() -> PageDecision:  # on a miss: decide access as for any read
+            students = visible_students(
+                self.viewer,
+                school_id=chosen.get("school"),
+                section_id=chosen.get("section"),
+                grade_level=chosen.get("grade"),
+            )
+            rows = paginator.paginate_queryset(
+                students, request, view=self, count_in_page=reach_is_bounded(self.viewer)
+            )
+            loaded.extend(rows)  # the projection need not load them again
+            return PageDecision(
+                student_ids=tuple(student.pk for student in rows),
+                allowed=allowed_for(self.viewer, rows),
+                count=paginator.page.paginator.count,
+                number=paginator.page.number,
+            )
+
+        loaded = []
+        page = page_decision(self.viewer, params, decide)
+        paginator.restore(request, list(page.student_ids), number=page.number, count=page.count)
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            # Rendered once and kept while no student on the page changed.
+            render = request.accepted_renderer.render
+            results = rendered_page(self.viewer, page, render, students=loaded)
+            response = paginator.get_paginated_json(results)
+        else:
+            results = projected_students(
+                self.viewer, page.student_ids, page.allowed, students=loaded
+            )
+            response = paginator.get_paginated_response(results)
+        record_reads(self.viewer, reads_of_page(page.allowed))
+        return response
 
 
 class StudentDetailApi(ViewerApiView):
@@ -86,8 +117,12 @@ class StudentDetailApi(ViewerApiView):
     )
     def get(self, request, student_id: str):
         access = student_access_by_id(self.viewer, student_id)
-        [result] = project_students(
-            self.viewer, [access.student], {access.student.pk: access.allowed}, detail=True
+        [result] = projected_students(
+            self.viewer,
+            [access.student.pk],
+            {access.student.pk: access.allowed},
+            students=[access.student],
+            detail=True,
         )
         record_reads(self.viewer, reads_of_page({access.student.pk: access.allowed}))
         return Response(result)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Window
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
@@ -62,6 +64,25 @@ class CountInPagePagination(StandardPagination):
             raise exceptions.NotFound("Invalid page.")
         self.page = Page(rows, number, paginator)
         return rows
+
+    def get_paginated_json(self, results: bytes) -> HttpResponse:
+        """``get_paginated_response``'s envelope around results already rendered as JSON."""
+        envelope = {
+            "count": self.page.paginator.count,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+        }
+        head = json.dumps(envelope, separators=(",", ":")).encode()
+        return HttpResponse(
+            head[:-1] + b',"results":' + results + b"}", content_type="application/json"
+        )
+
+    def restore(self, request, rows: list, *, number: int, count: int) -> None:
+        """Stand as if ``rows`` had just been paginated (a page kept in the cache), so
+        the response's count and links are the same."""
+        self.request = request
+        paginator = Paginator(range(count), self.get_page_size(request))
+        self.page = Page(rows, number, paginator)
 
 
 class ViewerApiView(APIView):

@@ -270,17 +270,34 @@ IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "
 # Largest upload accepted on the import page; larger files are refused with a form error.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 
+# How long a viewer, a page's access decision and a projected student are kept in the
+# cache. Entries are keyed by cache epochs that every relevant write moves forward
+# (access/epochs.py), so this bounds memory, not staleness. 0 turns caching off.
+ACCESS_CACHE_SECONDS = env_int("ACCESS_CACHE_SECONDS", 600, minimum=0)
+
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
+        # Each process's copy of hot access results in front of Redis (access/caches.py).
+        "access-local": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
+            "OPTIONS": {"MAX_ENTRIES": 1000},
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "access-local": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "studentdata.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

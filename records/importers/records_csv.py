@@ -40,6 +40,7 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.utils import timezone
 
+from records import cache_epochs
 from records.importers.report import ImportReport, Issue
 from records.importers.runs import file_sha256
 from records.models import (
@@ -784,7 +785,8 @@ def import_records(
         report, files = check_records(path, district=district, strict=strict, progress=progress)
         run.file_sha256 = file_sha256(path) if path.exists() else ""
         if report.ok:
-            with transaction.atomic(), tenant_scope(district):
+            # One cache epoch move at the end, not a lock on it for the whole run.
+            with transaction.atomic(), tenant_scope(district), cache_epochs.deferred(district.pk):
                 if not dry_run:
                     _lock_district(district)
                 for parsed in files:

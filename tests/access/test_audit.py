@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from django.db import connection, transaction
 from django.db.utils import InternalError
+from django.utils import timezone
 
-from access.audit import Disclosure, record_access, verify_chain
+from access.audit import Disclosure, _entry_hash, _hash_parts, record_access, verify_chain
 from access.models import AccessEvent, AccessEventStudent
 from access.viewer import viewer_for
 
@@ -28,9 +31,8 @@ def test_a_read_of_many_students_costs_a_constant_number_of_queries(
     viewer = viewer_for(world.a.users["district_admin"])
     read(world, world.a.users["principal"], "own")  # the district's first event makes its chain
     ids = [s.pk for s in world.a.students.values()]
-    # Lock the chain head, insert the event, bulk-insert its students, move the head;
-    # plus the savepoint pair of the test's enclosing transaction.
-    with django_assert_num_queries(6):
+    # One statement locks the chain head, inserts the event and its students, moves the head.
+    with django_assert_num_queries(1):
         record_access(viewer, student_ids=ids, categories=["directory"], purpose="roster")
     assert AccessEventStudent.unscoped.count() == len(ids) + 1
 
@@ -159,3 +161,44 @@ def test_verification_reads_the_log_in_chunks(world):
         )
         cursor.execute("SET LOCAL session_replication_role = origin")
     assert verify_chain(world.a.district.pk, chunk_size=2) == 4
+
+
+TRICKY_TEXT = [
+    "plain",
+    'quotes " and \\ backslashes',
+    'a fake "prev_hash":"0000" and "sequence":7 inside',
+    "unicode: Zoë, 学生, emoji 🎒, and a tab\tand newline\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_TEXT)
+def test_the_databases_hash_text_is_the_verifiers_whatever_the_event_says(world, text):
+    event = AccessEvent(
+        district_id=world.a.district.pk,
+        sequence=12345,
+        occurred_at=timezone.now(),
+        actor=world.a.users["teacher"],
+        actor_username=text,
+        actor_roles="teacher",
+        purpose=text,
+        categories=["directory", "grades"],
+        student_count=2,
+        party=text,
+        legal_basis="",
+        prev_hash="ab" * 32,
+    )
+    before, between, after = _hash_parts(event, [3, 1])
+    text_hashed = before + event.prev_hash + between + str(event.sequence) + after
+    assert hashlib.sha256(text_hashed.encode()).hexdigest() == _entry_hash(event, [3, 1])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", TRICKY_TEXT)
+def test_events_the_database_hashed_verify(world, text):
+    viewer = viewer_for(world.a.users["principal"])
+    ids = [world.a.students["own"].pk]
+    for _ in range(2):
+        record_access(viewer, student_ids=ids, categories=["directory"], purpose=text)
+    assert verify_chain(world.a.district.pk) is None
+    assert AccessEvent.unscoped.filter(district=world.a.district).count() == 2

@@ -236,7 +236,9 @@ def _school_of(world, size: int) -> None:
     )
 
 
-SCHOOL_PAGE_QUERIES = 15
+# The session, the user, the cache epoch, the count, the students, their schools, their
+# attendance, the statements of disagreement and the log's one statement.
+SCHOOL_PAGE_QUERIES = 9
 
 
 @pytest.mark.parametrize("size", [10, 200])

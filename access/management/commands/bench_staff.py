@@ -261,8 +261,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int) -> Iterator[int]:
-    """A gunicorn serving this project on a free local port, stopped however the run ends."""
+def gunicorn(workers: int, **env: str) -> Iterator[int]:
+    """A gunicorn serving this project on a free local port, stopped however the run ends;
+    ``env`` adds to this process's environment."""
     port = _free_port()
     binary = Path(sys.executable).with_name("gunicorn")  # the one installed beside us
     with tempfile.TemporaryFile() as log:
@@ -271,7 +272,7 @@ def gunicorn(workers: int) -> Iterator[int]:
         server = subprocess.Popen(  # noqa: S603 - our own argv, no shell
             argv,
             cwd=settings.BASE_DIR,
-            env={**os.environ, "DEBUG": "false"},
+            env={**os.environ, "DEBUG": "false", **env},
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -452,15 +453,21 @@ class Command(BaseCommand):
         trivial = ("/healthz/", {}, healthz_check)
         self.stdout.write(
             f"\nOver HTTP: gunicorn, {workers} sync workers, {clients} clients, "
-            f"{seconds:g} s each (after 2 s of warm-up)"
+            f"{seconds:g} s each (after 2 s of warm-up); cache: {_cache_in_use()}"
         )
         loads = {}
-        with gunicorn(workers) as port:
-            for label, (path, headers, check) in (("/healthz/", trivial), ("roster JSON", roster)):
+        runs = (
+            ("/healthz/", trivial, {}),
+            ("roster JSON", roster, {}),
+            # Every request decides access and projects anew, as after any change.
+            ("  uncached", roster, {"ACCESS_CACHE_SECONDS": "0"}),
+        )
+        for label, (path, headers, check), env in runs:
+            with gunicorn(workers, **env) as port:
                 drive(port, path, headers, check, clients, 2.0)  # warm-up: imports, connections
                 loads[label] = load = drive(port, path, headers, check, clients, seconds)
-                self.stdout.write(f"  {label:<12} {_load(load)}")
-                self.failures += [f"{label}: {error}" for error in load.errors[:5]]
+            self.stdout.write(f"  {label:<12} {_load(load)}")
+            self.failures += [f"{label}: {error}" for error in load.errors[:5]]
         share = loads["roster JSON"].per_second / max(loads["/healthz/"].per_second, 1e-9)
         self.stdout.write(f"  JSON / trivial throughput: {share:.1%}")
         return share
@@ -473,6 +480,12 @@ class Command(BaseCommand):
             f"JSON roster ≥ {JSON_SHARE_TARGET:.0%} of the trivial view's throughput: "
             f"{met[share >= JSON_SHARE_TARGET]} ({share:.1%})"
         )
+
+
+def _cache_in_use() -> str:
+    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+        return "Redis, with each worker's own copy of hot entries"
+    return "each worker's own memory (no REDIS_URL)"
 
 
 def _filters(params: dict) -> dict:

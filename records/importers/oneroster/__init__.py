@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import RoleMembership, User
+from records import cache_epochs
 from records.importers.oneroster.apply import Applier
 from records.importers.oneroster.bundle import read_bundle
 from records.importers.oneroster.parse import Known, Parsed, parse_bundle
@@ -58,7 +59,8 @@ def import_oneroster(
     with transaction.atomic():
         _lock_district(district_slug, on_wait=lambda: progress("waiting", 0, report.rows_total))
         district = _district(district_slug, district_name, parsed)
-        with tenant_scope(district):
+        # One cache epoch move at the end, not a lock on it for the whole run.
+        with tenant_scope(district), cache_epochs.deferred(district.pk):
             Applier(parsed, district, report, today=timezone.localdate(), progress=progress).run()
         if dry_run:
             transaction.set_rollback(True)
