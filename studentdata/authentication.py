@@ -5,6 +5,7 @@ Its own module because DRF imports the authentication classes while its views lo
 
 from __future__ import annotations
 
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -18,19 +19,24 @@ class TokenAuthentication(authentication.TokenAuthentication):
     epoch (access/epochs.py): an API request then needs no separate round trip for it."""
 
     def authenticate_credentials(self, key):
-        users = list(User.objects.raw(_USER_BY_TOKEN, [key]))
-        if not users:
+        with connection.cursor() as cursor:
+            cursor.execute(_USER_BY_TOKEN, [key])
+            row = cursor.fetchone()
+        if row is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
-        user = users[0]
+        user = User.from_db(connection.alias, _USER_COLUMNS, row[:-1])
+        user.cache_epoch_value = row[-1]  # read by access.viewer.viewer_for
         if not user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         return user, Token(key=key, user=user)
 
 
+_USER_COLUMNS = [field.attname for field in User._meta.concrete_fields]
 _USER_BY_TOKEN = f"""
-    SELECT u.*, epoch.value AS cache_epoch_value
+    SELECT {", ".join(f'u."{field.column}"' for field in User._meta.concrete_fields)},
+        epoch.value
     FROM "{Token._meta.db_table}" AS token
     JOIN "{User._meta.db_table}" AS u ON u.id = token.user_id
     LEFT JOIN "{CacheEpoch._meta.db_table}" AS epoch ON epoch.district_id = u.district_id
     WHERE token.key = %s
-"""  # noqa: S608 - table names from the models
+"""  # noqa: S608 - names from the models
