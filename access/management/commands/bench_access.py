@@ -120,7 +120,8 @@ class Command(BaseCommand):
             "query through Django;\ngen/hand: running the generated SQL and equivalent "
             "hand-written SQL (ratio gen/hand). List is a page of 100. List and detail: "
             "every request\ndecides access anew (caching off); cached: p50 of a repeated "
-            "request, its access decision from the cache.\n"
+            "request (the list's access decision\nand the projected students from the "
+            "cache).\n"
         )
         header = (
             f"{'reader':<10} {'visible':>8} {'ORM ms':>7} {'gen ms':>7} {'hand ms':>7} "
