@@ -87,14 +87,14 @@ def rendered_page(
     own_epochs = epochs.student_epochs(viewer.district_id, decision.student_ids)
     marks = tuple(own_epochs[pk] for pk in decision.student_ids)
     key = f"rendered:{decision.key}:{_digest(marks)}"
-    cached = caches.get(key)
+    cached = caches.get_local(key)
     if isinstance(cached, bytes):
         return cached
     projected = projected_students(
         viewer, decision.student_ids, decision.allowed, students=students, own_epochs=own_epochs
     )
     body = render(projected)
-    caches.put(key, body, _seconds_left(viewer))
+    caches.put_local(key, body, _seconds_left(viewer))
     return body
 
 
@@ -118,7 +118,7 @@ def projected_students(
     shown = {allowed: _shown(allowed) for allowed in set(allowed_by_id.values())}
     prefix = f"student:{viewer.district_id}:{viewer.cache_epoch}:{viewer.today}:{int(detail)}"
     keys = {pk: f"{prefix}:{pk}:{own_epochs[pk]}:{shown[allowed_by_id[pk]]}" for pk in student_ids}
-    found = caches.get_many(list(keys.values()))
+    found = caches.get_many_local(list(keys.values()))
     missing = [pk for pk in student_ids if keys[pk] not in found]
     if missing:
         loaded = {student.pk: student for student in students}
@@ -129,7 +129,7 @@ def projected_students(
             viewer, rows, {pk: allowed_by_id[pk] for pk in missing}, detail=detail
         )
         made = {keys[item["id"]]: item for item in fresh}
-        caches.put_many(made, _seconds_left(viewer))
+        caches.put_many_local(made, _seconds_left(viewer))
         found.update(made)
     return [found[keys[pk]] for pk in student_ids if keys[pk] in found]
 

@@ -154,7 +154,8 @@ def _cached_viewer(user, epoch: str) -> Viewer:
     viewer = replace(_build_viewer(user, None), cache_epoch=epoch)
     if viewer.has_access:
         stored = replace(viewer, user=None, restrictions=dict(viewer.restrictions))
-        caches.put(key, stored, settings.ACCESS_CACHE_SECONDS)
+        holds = int((viewer.valid_until - timezone.now()).total_seconds())
+        caches.put(key, stored, max(1, min(settings.ACCESS_CACHE_SECONDS, holds)))
     return viewer
 
 

@@ -218,7 +218,11 @@ def _children_first(tenant_models: Sequence[type[models.Model]]) -> list[type[mo
 def delete_district(district: District) -> None:
     """Delete a district and every row it owns, children before parents, in one transaction."""
     tenant_models = _tenant_models()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with (
+        transaction.atomic(),
+        cache_epochs.deferred(district.pk),
+        connection.cursor() as cursor,
+    ):
         append_only = _tables_with_user_triggers(cursor, [m._meta.db_table for m in tenant_models])
         if connection.vendor == "postgresql":
             # Check keys after each DELETE rather than at commit: ALTER TABLE refuses a
@@ -245,11 +249,16 @@ def delete_district(district: District) -> None:
 
 
 def _tables_with_user_triggers(cursor, tables: Sequence[str]) -> list[str]:
+    """The append-only tables among ``tables`` (those whose triggers refuse DELETE).
+    Only they are altered: ALTER TABLE locks a table against every district's reads."""
     if connection.vendor != "postgresql":
         return []
     cursor.execute(
         "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE NOT t.tgisinternal AND c.relname = ANY(%s) ORDER BY c.relname",
+        "JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE NOT t.tgisinternal AND c.relname = ANY(%s) "
+        "AND p.proname IN ('access_log_append_only', 'access_chain_forward_only') "
+        "ORDER BY c.relname",
         [list(tables)],
     )
     return [row[0] for row in cursor.fetchall()]

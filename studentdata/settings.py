@@ -275,24 +275,22 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 # (access/epochs.py), so this bounds memory, not staleness. 0 turns caching off.
 ACCESS_CACHE_SECONDS = env_int("ACCESS_CACHE_SECONDS", 600, minimum=0)
 
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        },
-        # Each process's copy of hot access results in front of Redis (access/caches.py).
-        "access-local": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
-            "OPTIONS": {"MAX_ENTRIES": 1000},
-        },
-    }
-else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        "access-local": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
-    }
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    # Each process's own memory: the only place projected student records are cached,
+    # and a copy of hot access decisions in front of Redis (access/caches.py). A rendered
+    # page of 500 students is about 300 KB: 300 entries bound it per process.
+    "access-local": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "access-local",
+        "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
+        "OPTIONS": {"MAX_ENTRIES": 300},
+    },
+}
 
 REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401.

@@ -11,20 +11,24 @@ logs every read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import threading
 from datetime import timedelta
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends import base as cache_base
 from django.core.cache.backends import locmem
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from access import caches as access_caches
+from access import epochs
 from access.emergency import request_access
 from access.epochs import UNCACHED_TABLES
 from access.grants import school_category_grant
@@ -45,9 +49,11 @@ REASON = "Asthma attack on the field; need the inhaler plan and parent contacts"
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    cache.clear()
+    for tier in (cache, caches["access-local"]):
+        tier.clear()
     yield
-    cache.clear()
+    for tier in (cache, caches["access-local"]):
+        tier.clear()
 
 
 def epoch_of(district) -> int:
@@ -219,14 +225,56 @@ def test_a_write_to_a_student_table_moves_that_students_epoch_and_not_the_distri
     assert epoch_of(a.district) == district_before
 
 
-def test_a_write_to_object_permissions_moves_every_districts_epoch(world):
+def test_a_write_to_object_permissions_moves_the_grantees_district_only(world):
     before_a, before_b = epoch_of(world.a.district), epoch_of(world.b.district)
     provider = f.UserFactory(username="a-provider", district=world.a.district)
     after_user_a = epoch_of(world.a.district)
     assert epoch_of(world.b.district) == before_b
     school_category_grant(grantee=provider, school=world.a.school1, category="directory")
     assert epoch_of(world.a.district) > after_user_a > before_a
-    assert epoch_of(world.b.district) > before_b
+    assert epoch_of(world.b.district) == before_b
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_districts_assigning_substitutes_at_once_neither_waits_nor_deadlocks(world):
+    """Each assignment locks its district's epoch row, then grants the section's object
+    permission: that must touch its own district only (0007 touched every district's
+    row and deadlocked here)."""
+    from access import grants
+
+    original, both_inside = grants.substitute_grant, threading.Barrier(2)
+
+    def grant_when_both_hold_their_district(**kwargs):
+        both_inside.wait(timeout=10)
+        return original(**kwargs)
+
+    jobs = []
+    for d in (world.a, world.b):
+        substitute = f.UserFactory(username=f"{d.district.slug}-cover", district=d.district)
+        f.RoleMembershipFactory(user=substitute, role=Role.TEACHER, school=d.school2)
+        jobs.append((d, substitute))
+    results = [None, None]
+
+    def assign(index, d, substitute):
+        try:
+            principal = viewer_for(d.users["principal"])
+            assign_substitute(
+                principal, d.section, who=substitute.username, begin=principal.today,
+                end=principal.today,
+            )  # fmt: skip
+            results[index] = "ok"
+        except Exception as error:
+            results[index] = f"{type(error).__name__}: {error}"
+        finally:
+            connections.close_all()
+
+    with mock.patch.object(grants, "substitute_grant", grant_when_both_hold_their_district):
+        threads = [threading.Thread(target=assign, args=(i, *job)) for i, job in enumerate(jobs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert results == ["ok", "ok"]
 
 
 def test_a_truncate_moves_every_districts_epoch(world):
@@ -441,6 +489,7 @@ def clock_at(moment):
         mock.patch("django.utils.timezone.now", return_value=moment),
         mock.patch.object(cache_base, "time", clock),
         mock.patch.object(locmem, "time", clock),
+        mock.patch.object(access_caches, "time", clock),
     ):
         yield
 
@@ -633,3 +682,52 @@ def test_with_caching_off_nothing_is_cached(world, token_client, settings):
     assert costs[0] == costs[1] == costs[2]
     assert viewer_for(teacher).cache_epoch is None
     assert AccessEvent.unscoped.filter(actor=teacher).count() == 4
+
+
+# Where entries live (access/caches.py) and what names them (access/epochs.py).
+
+
+def test_a_decision_planted_in_the_shared_cache_without_the_key_is_ignored(world):
+    teacher = world.a.users["teacher"]
+    viewer = cached_viewer(teacher)
+    key = f"viewer:{teacher.district_id}:{viewer.cache_epoch}:{teacher.pk}"
+    forged = dataclasses.replace(viewer, user=None, routes=(), restrictions={})
+    caches["access-local"].clear()
+    cache.set(key, forged)  # a plain pickle, not sealed with the secret key
+    assert viewer_for(teacher).routes == viewer.routes
+    sealed = cache.get(key)
+    cache.set(key, sealed[:-1] + bytes([sealed[-1] ^ 1]))  # one bit flipped
+    caches["access-local"].clear()
+    assert viewer_for(teacher).routes == viewer.routes
+
+
+def test_student_records_are_kept_in_process_memory_never_in_the_shared_cache(world, token_client):
+    client = token_client(world.a.users["teacher"])
+    client.get(f"{LIST}?section={world.a.section.pk}")
+    shared = [key for key in cache._cache if "student" in key or "rendered" in key]
+    local = [key for key in caches["access-local"]._cache if "rendered" in key]
+    assert shared == [] and local
+
+
+def test_a_local_copy_lives_no_longer_than_the_shared_entry_it_copies():
+    now = timezone.now()
+    with clock_at(now):
+        access_caches.put("decision", {"students": [1]}, 5)
+        caches["access-local"].clear()
+        assert access_caches.get("decision") == {"students": [1]}  # copied back locally
+    with clock_at(now + timedelta(seconds=6)):
+        assert access_caches.get("decision") is None
+
+
+def test_epochs_name_the_code_so_a_deploy_never_reads_the_last_ones_entries(world):
+    epoch = epochs.district_epoch(world.a.district.pk)
+    assert epochs.code_version() in epoch
+    with mock.patch.object(connection, "cache_incarnation", "1-2-another-code"):
+        assert epochs.district_epoch(world.a.district.pk) != epoch
+
+
+def test_inside_a_deferred_block_nothing_is_cached(world):
+    with transaction.atomic(), deferred(world.a.district.pk):
+        assert epochs.district_epoch(world.a.district.pk) is None
+        assert viewer_for(world.a.users["teacher"]).cache_epoch is None
+    assert epochs.district_epoch(world.a.district.pk) is not None
