@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from access import policy
 from access.categories import Category
 from access.models import EmergencyAccess
 from access.projection import project_students
@@ -34,13 +35,14 @@ from records.models import SchoolMembership, Student, active_on_q
 DURATION = timedelta(hours=24)
 REASON_MIN = 20
 REASON_MAX = 2000
-REQUESTING_ROUTES = frozenset({"school_staff", "teacher", "substitute"})
+REQUESTING_ROLES = frozenset({Role.TEACHER, *policy.SCHOOL_ROLE_CATEGORIES})
 
 
 def may_request(viewer: Viewer) -> bool:
-    """School staff and teachers may break the glass; a district administrator already
-    sees every student, and families and providers never may."""
-    return viewer.has_access and any(route.kind in REQUESTING_ROUTES for route in viewer.routes)
+    """School staff and teachers may break the glass, a teacher with no class yet too; a
+    district administrator already sees every student, and families and providers never
+    may."""
+    return viewer.district is not None and bool(viewer.roles & REQUESTING_ROLES)
 
 
 def may_review(viewer: Viewer) -> bool:

@@ -67,6 +67,9 @@ class Viewer:
     # emergency grant's start or end (access/epochs.py).
     cache_epoch: str | None = None
     valid_until: datetime | None = None
+    # The roles the person holds today, whether or not any reaches a student (a teacher
+    # with no class yet): what they may ask for, such as emergency access, not what they see.
+    roles: frozenset[str] = frozenset()
 
     @property
     def district_id(self) -> int | None:
@@ -187,6 +190,7 @@ def _build_viewer(user, today: date | None) -> Viewer:
         routes=tuple(routes),
         restrictions=MappingProxyType(restrictions),
         valid_until=valid_until,
+        roles=frozenset(memberships),
     )
 
 

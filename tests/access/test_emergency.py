@@ -157,6 +157,19 @@ def test_a_teacher_opens_a_schoolmate_for_24_hours(numbered):
     assert name and event.party == f"{name} (school staff, emergency access)"
 
 
+def test_a_teacher_with_no_class_yet_can_still_break_the_glass(numbered):
+    a = numbered.a
+    newcomer = f.UserFactory(username="a-newcomer", district=a.district)
+    f.RoleMembershipFactory(user=newcomer, role="teacher", school=a.school1)
+    client = client_for(newcomer)
+    home = client.get("/").content.decode()
+    assert "does not give you access" in home and EMERGENCY in home
+    assert ask(client, "IL-A-schoolmate")["Location"] == student_url(a.students["schoolmate"])
+    assert client.get(student_url(a.students["schoolmate"])).status_code == 200
+    reached = set(visible_students(viewer_for(newcomer)).values_list("pk", flat=True))
+    assert reached == ids(a.students["schoolmate"])
+
+
 def test_the_grant_opens_that_one_student_only(numbered):
     a = numbered.a
     teacher = a.users["teacher"]

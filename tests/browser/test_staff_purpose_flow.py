@@ -95,3 +95,22 @@ def test_purpose_emergency_and_review(world, live_server, request, device):
     grant = EmergencyAccess.unscoped.get()
     assert grant.reviewed_by == a.users["principal"]
     assert grant.review_note == "Called the nurse; justified."
+
+
+def test_a_teacher_with_no_class_yet_is_offered_emergency_access(world, live_server, page):
+    from tests import factories as f
+
+    a = world.a
+    newcomer = f.UserFactory(username="a-newcomer", district=a.district, first_name="Robin")
+    f.RoleMembershipFactory(user=newcomer, role="teacher", school=a.school1)
+    m.Student.unscoped.filter(pk=a.students["schoolmate"].pk).update(state_id="IL-5150")
+    sign_in(page, live_server.url, "a-newcomer")
+    page.wait_for_selector("text=does not give you access to any student's records")
+    check(page, "emergency-offer-no-class-desktop")
+    page.get_by_role("link", name="Request emergency access to a student").click()
+    page.get_by_label("Student's state or local ID").fill("IL-5150")
+    page.get_by_label("What is the emergency?").fill(REASON)
+    page.get_by_label("I understand that this access lasts 24 hours").check()
+    page.get_by_role("button", name="Open the record for 24 hours").click()
+    page.wait_for_selector("h2:has-text('Emergency access')")
+    assert page.url == f"{live_server.url}/students/{a.students['schoolmate'].pk}/"
