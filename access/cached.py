@@ -40,7 +40,7 @@ class PageDecision:
     key: str = ""
 
 
-def _caches(viewer: Viewer) -> bool:
+def _cacheable(viewer: Viewer) -> bool:
     return (
         viewer.cache_epoch is not None
         and viewer.valid_until is not None
@@ -53,7 +53,7 @@ def page_decision(
 ) -> PageDecision:
     """The page ``params`` (a tuple of plain values: filters, page, size) names for this
     viewer: from the cache, or ``decide()``d and kept."""
-    if not _caches(viewer):
+    if not _cacheable(viewer):
         return decide()
     # The routes' end names them: an expired emergency grant leaves the same epoch but a
     # rebuilt viewer, whose pages are not the old ones.
@@ -81,7 +81,7 @@ def rendered_page(
 ) -> bytes:
     """The page's students, projected and ``render``ed, kept as rendered while none of
     their own epochs moved: a repeated read re-renders nothing."""
-    if not decision.key or not _caches(viewer):
+    if not decision.key or not _cacheable(viewer):
         ids, allowed = decision.student_ids, decision.allowed
         return render(projected_students(viewer, ids, allowed, students=students))
     own_epochs = epochs.student_epochs(viewer.district_id, decision.student_ids)
@@ -110,7 +110,7 @@ def projected_students(
     """``project_students`` for these students, each reused from the cache while their
     own epoch and the district's stand. ``students`` may hold rows already loaded;
     ``own_epochs`` the students' epochs if already read."""
-    if not _caches(viewer):
+    if not _cacheable(viewer):
         rows = students or _rows(viewer, student_ids)
         return project_students(viewer, rows, allowed_by_id, detail=detail)
     if own_epochs is None:
