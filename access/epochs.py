@@ -86,11 +86,13 @@ def district_epoch(district_id: int | None, *, value=UNREAD) -> str | None:
 
 
 def remember_database(sender, connection, **kwargs) -> None:
-    """On each new connection: which database, since which server start, it reaches.
+    """On each new connection: which database, since which server start, under which
+    code, it reaches.
 
     Epochs restart with their sequence when a database is recreated or restored from a
-    backup, while the cache (Redis) keeps what it held; naming the database and the
-    server's start time in every key keeps an earlier incarnation's entries unread.
+    backup, while the cache (Redis) keeps what it held; naming the database, the
+    server's start time and the code in every key keeps an earlier incarnation's (or an
+    earlier deploy's) entries unread.
     """
     if connection.vendor != "postgresql":
         return
@@ -116,7 +118,8 @@ def code_version() -> str:
 
 
 def student_epochs(district_id: int, student_ids: Iterable[int]) -> dict[int, int]:
-    """Each student's epoch (0 for a student whose records were never written since)."""
+    """Each student's epoch (0 for a student none of whose records was written since
+    epochs began)."""
     ids = sorted(set(student_ids))
     epochs = dict.fromkeys(ids, 0)
     if not ids:
