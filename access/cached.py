@@ -18,7 +18,6 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from django.conf import settings
 from django.utils import timezone
 
 from access import caches, epochs
@@ -68,7 +67,7 @@ def page_decision(
     shared = {allowed: allowed for allowed in decided.allowed.values()}
     allowed = {pk: shared[each] for pk, each in decided.allowed.items()}
     decision = replace(decided, allowed=allowed, key=key)
-    caches.put(key, decision, _seconds_left(viewer))
+    caches.put(key, decision, viewer.cache_seconds())
     return decision
 
 
@@ -94,7 +93,7 @@ def rendered_page(
         viewer, decision.student_ids, decision.allowed, students=students, own_epochs=own_epochs
     )
     body = render(projected)
-    caches.put_local(key, body, _seconds_left(viewer))
+    caches.put_local(key, body, viewer.cache_seconds())
     return body
 
 
@@ -129,7 +128,7 @@ def projected_students(
             viewer, rows, {pk: allowed_by_id[pk] for pk in missing}, detail=detail
         )
         made = {keys[item["id"]]: item for item in fresh}
-        caches.put_many_local(made, _seconds_left(viewer))
+        caches.put_many_local(made, viewer.cache_seconds())
         found.update(made)
     return [found[keys[pk]] for pk in student_ids if keys[pk] in found]
 
@@ -157,9 +156,3 @@ def _shown(allowed: Allowed) -> str:
 def _digest(value) -> str:
     """A short, stable name for plain values (the same in every process)."""
     return hashlib.blake2b(repr(value).encode(), digest_size=16).hexdigest()
-
-
-def _seconds_left(viewer: Viewer) -> int:
-    """Kept no longer than the viewer's routes hold, nor than the configured time."""
-    left = (viewer.valid_until - timezone.now()).total_seconds()
-    return max(1, min(settings.ACCESS_CACHE_SECONDS, int(left)))

@@ -15,6 +15,7 @@ is never stale, only unused. Without Redis both tiers are this process's memory.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import pickle
@@ -27,8 +28,13 @@ SHARED, LOCAL = "default", "access-local"
 
 
 def _mac(payload: bytes) -> bytes:
-    key = hashlib.sha256(b"studentdata.access.caches" + settings.SECRET_KEY.encode()).digest()
-    return hmac.new(key, payload, hashlib.sha256).digest()
+    return hmac.new(_key(settings.SECRET_KEY), payload, hashlib.sha256).digest()
+
+
+@functools.cache
+def _key(secret: str) -> bytes:
+    """This module's own key, derived from the secret (not the secret itself)."""
+    return hashlib.sha256(b"studentdata.access.caches" + secret.encode()).digest()
 
 
 def _sealed(value, seconds: int) -> bytes:

@@ -92,6 +92,12 @@ class Viewer:
         route = self.route("substitute")
         return route.section_ids if route is not None else frozenset()
 
+    def cache_seconds(self) -> int:
+        """How long an entry computed for this viewer may be kept: no longer than its
+        routes hold, nor than the configured time."""
+        holds = int((self.valid_until - timezone.now()).total_seconds())
+        return max(1, min(settings.ACCESS_CACHE_SECONDS, holds))
+
     @property
     def fully_restricted_student_ids(self) -> list[int]:
         return sorted(s for s, hidden in self.restrictions.items() if hidden >= ALL_CATEGORIES)
@@ -157,8 +163,7 @@ def _cached_viewer(user, epoch: str) -> Viewer:
     viewer = replace(_build_viewer(user, None), cache_epoch=epoch)
     if viewer.has_access:
         stored = replace(viewer, user=None, restrictions=dict(viewer.restrictions))
-        holds = int((viewer.valid_until - timezone.now()).total_seconds())
-        caches.put(key, stored, max(1, min(settings.ACCESS_CACHE_SECONDS, holds)))
+        caches.put(key, stored, viewer.cache_seconds())
     return viewer
 
 

@@ -223,7 +223,7 @@ def delete_district(district: District) -> None:
         cache_epochs.deferred(district.pk),
         connection.cursor() as cursor,
     ):
-        append_only = _tables_with_user_triggers(cursor, [m._meta.db_table for m in tenant_models])
+        append_only = _append_only_tables(cursor, [m._meta.db_table for m in tenant_models])
         if connection.vendor == "postgresql":
             # Check keys after each DELETE rather than at commit: ALTER TABLE refuses a
             # table with queued (deferred) checks, and children go first anyway.
@@ -248,7 +248,7 @@ def delete_district(district: District) -> None:
         district.delete()
 
 
-def _tables_with_user_triggers(cursor, tables: Sequence[str]) -> list[str]:
+def _append_only_tables(cursor, tables: Sequence[str]) -> list[str]:
     """The append-only tables among ``tables`` (those whose triggers refuse DELETE).
     Only they are altered: ALTER TABLE locks a table against every district's reads."""
     if connection.vendor != "postgresql":
