@@ -6,7 +6,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from records.tenancy import TenantModel, tenant_constraints
 
@@ -18,6 +20,8 @@ class User(AbstractUser):
     links from tenant rows to a user are composite keys on ``(district, id)``, so a
     user can only ever be tied to rows of their own district. Being a superuser
     grants no student data: access comes from roles and relationships alone.
+    Usernames are unique whatever their case, across districts: a name typed in any
+    case names one person.
     """
 
     district = models.ForeignKey(
@@ -40,6 +44,12 @@ class User(AbstractUser):
                 fields=["district", "sourced_id"],
                 condition=Q(sourced_id__isnull=False),
                 name="accounts_user_sourced_id_key",
+            ),
+            # Lookalikes (Jo.Smith beside jo.smith) would make a lookup by name a guess.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_lower_key",
+                violation_error_message=gettext_lazy("A user with that username already exists."),
             ),
         ]
 
