@@ -13,8 +13,10 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 BENCH_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(BENCH_DATABASE_URL) \
 	REDIS_URL=$(BENCH_REDIS_URL)
+# The browser tests drive Debian's chromium (tests/browser/conftest.py reads CHROMIUM_PATH too).
+CHROMIUM := $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test chromium bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +32,20 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+
+# Installed when missing, as root (a fresh machine, CI); anyone else is told the command.
+chromium:
+	@if ! command -v "$(CHROMIUM)" >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "chromium is missing: run \`sudo apt-get install -y chromium\`" >&2; exit 1; \
+		fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq -o Dpkg::Use-Pty=0 chromium </dev/null; \
+		command -v "$(CHROMIUM)" >/dev/null 2>&1 \
+			|| { echo "chromium is not at $(CHROMIUM) after installing it: set CHROMIUM_PATH" >&2; exit 1; }; \
+	fi
 
 bench: $(STAMP)
 	psql "$(BENCH_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" | grep -q 1 \

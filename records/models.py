@@ -7,16 +7,20 @@ in ``access/categories.py``; a field it does not name is never shown.
 
 from __future__ import annotations
 
-from datetime import date
-from zoneinfo import available_timezones
+import logging
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone as django_timezone
 
 from records.tenancy import TenantModel, tenant_constraints
+
+logger = logging.getLogger(__name__)
 
 
 def unique_sourced_id(model_name: str) -> models.UniqueConstraint:
@@ -67,6 +71,13 @@ class District(models.Model):
     # Student fields (access/categories.py names) this district designates as directory
     # information (34 CFR 99.37). Empty means the district releases none.
     directory_fields = models.JSONField(default=list, blank=True)
+    # The largest file (uncompressed) an import of this district reads; a larger one
+    # refuses the run before it is read.
+    import_max_file_mb = models.PositiveIntegerField(
+        "largest import file (MB)",
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(1024)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -83,10 +94,36 @@ class District(models.Model):
             models.CheckConstraint(
                 condition=Q(k_anonymity__gte=2), name="records_district_k_anonymity_min"
             ),
+            models.CheckConstraint(
+                condition=Q(import_max_file_mb__gte=1, import_max_file_mb__lte=1024),
+                name="records_district_import_max_file_mb_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    # The district's calendar: the one answer to "what day and time is it there",
+    # used by access, importers, services and pages alike.
+
+    @property
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            # A bad setting must not lock a district out; the server's zone is a day off at most.
+            logger.error(
+                "District %s has an unknown timezone; using %s", self.pk, settings.TIME_ZONE
+            )
+            return ZoneInfo(settings.TIME_ZONE)
+
+    def now(self) -> datetime:
+        """The current moment, in the district's time zone."""
+        return django_timezone.localtime(django_timezone.now(), self.zone)
+
+    def today(self, *, at: datetime | None = None) -> date:
+        """The district's date now (or at the moment ``at``)."""
+        return django_timezone.localtime(at or django_timezone.now(), self.zone).date()
 
 
 class School(TenantModel):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import traceback
 
 from celery import shared_task
+from django.db import connection
 
 from access.districts import may_manage_district
 from access.viewer import viewer_for
 from records.models import ImportRun
 from records.services import (
     ABANDONED_MESSAGE,
+    FAILED_MESSAGE,
     import_run_execute,
     import_run_fail,
     import_runs_expire_stale,
@@ -21,7 +24,30 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="records.run_import", ignore_result=True)
 def run_import(run_id: int) -> None:
-    """Run a queued import if the person who uploaded it still manages its district."""
+    """Run a queued import if the person who uploaded it still manages its district.
+
+    Whatever stops it, the run ends: an exception (storing the outcome included) fails
+    the run with a message that quotes nothing of the file, never leaves it "Importing".
+    """
+    try:
+        _run_import(run_id)
+    except Exception as exc:
+        # An exception's text can quote the file's rows: log where it failed, not what.
+        logger.error(
+            "Import run %s stopped with %s:\n%s",
+            run_id,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()  # a lost connection is opened again
+        try:
+            import_run_fail(run_id=run_id, message=FAILED_MESSAGE)
+        except Exception as again:
+            logger.error("Import run %s not marked failed: %s", run_id, type(again).__name__)
+
+
+def _run_import(run_id: int) -> None:
     run = ImportRun.unscoped.select_related("started_by").filter(pk=run_id).first()
     if run is None:
         logger.warning("Import run %s does not exist", run_id)

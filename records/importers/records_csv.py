@@ -16,6 +16,8 @@ The rules, shared with the OneRoster importer:
   files again changes nothing.
 - The run is stored as an ``ImportRun`` whatever its outcome, outside the transaction
   that a failure rolls back.
+- Bounded: a file larger than the district's limit, or of more rows than the import
+  limit, refuses the run before it is read (``limits.py``).
 
 Messages never quote a cell's value, which may be a student's health or discipline
 detail; they quote sourcedIds only, and an enum value only once it is known to be one
@@ -35,12 +37,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from records import cache_epochs
+from records.importers.analyze import analyze_tables, changed_tables
+from records.importers.limits import (
+    ImportLimits,
+    ReadBudget,
+    open_zip,
+    too_many_rows_message,
+)
 from records.importers.report import ImportReport, Issue
 from records.importers.runs import file_sha256
 from records.models import (
@@ -63,8 +73,6 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int], None]
 
 PROGRESS_EVERY = 1000
-# Everything is held in memory while it is checked; larger imports are split by date.
-MAX_FILE_BYTES = 100 * 1024 * 1024
 # Ids per query when loading existing rows (SQLite caps a statement's parameters).
 IDS_PER_QUERY = 10_000
 
@@ -295,6 +303,8 @@ RECORD_FILES: dict[str, RecordFile] = {
 }
 
 REFERENCE_LABELS = {Student: "student", School: "school", Section: "class"}
+# The table each counted entity writes: these are analyzed after an import changed them.
+ENTITY_MODELS = {spec.entity: (spec.model,) for spec in RECORD_FILES.values()}
 
 
 # Reading the input: a folder or a zip, into the records files' bytes.
@@ -311,12 +321,13 @@ def _ignored(name: str) -> bool:
     return name.startswith("__MACOSX/") or Path(name).name.startswith(".")
 
 
-def read_source(path: Path, report: ImportReport) -> Source:
+def read_source(path: Path, report: ImportReport, budget: ReadBudget) -> Source:
+    """The records files' bytes; none once a file is over the ``budget`` (an error)."""
     source = Source(name=path.name)
     if path.is_dir():
-        _read_folder(path, source, report)
+        _read_folder(path, source, budget, report)
     elif path.is_file():
-        _read_zip(path, source, report)
+        _read_zip(path, source, budget, report)
     else:
         report.error(path.name, message="no such folder or .zip file")
         return source
@@ -328,34 +339,37 @@ def read_source(path: Path, report: ImportReport) -> Source:
     return source
 
 
-def _too_big(name: str, size: int, report: ImportReport) -> bool:
-    if size > MAX_FILE_BYTES:
-        report.error(
-            name, message=f"larger than {MAX_FILE_BYTES // 2**20} MB; split the import by date"
-        )
-        return True
-    return False
-
-
-def _read_folder(path: Path, source: Source, report: ImportReport) -> None:
+def _read_folder(path: Path, source: Source, budget: ReadBudget, report: ImportReport) -> None:
+    found = []
     for entry in sorted(path.iterdir(), key=lambda p: p.name):
         if _ignored(entry.name):
             continue
+        # Regular files only: a link to a device or a pipe is no records file.
         if entry.name in RECORD_FILES and entry.is_file():
-            if _too_big(entry.name, entry.stat().st_size, report):
-                continue
-            data = entry.read_bytes()
-            source.files[entry.name] = data
+            found.append(entry)
         else:
             kind = "folder" if entry.is_dir() else "file"
             report.warning(entry.name, message=f"not a records file; this {kind} is ignored")
+    # Every size is checked before any file is read.
+    admitted = [budget.admit(entry.name, entry.stat().st_size, report) for entry in found]
+    if not all(admitted):
+        return
+    for entry in found:
+        with entry.open("rb") as handle:
+            data = budget.read(entry.name, handle, report)
+        if data is None:
+            source.files.clear()
+            return
+        source.files[entry.name] = data
 
 
-def _read_zip(path: Path, source: Source, report: ImportReport) -> None:
+def _read_zip(path: Path, source: Source, budget: ReadBudget, report: ImportReport) -> None:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = open_zip(path, path.name, report)
     except (zipfile.BadZipFile, OSError):
         report.error(path.name, message="not a folder or a readable .zip file")
+        return
+    if archive is None:
         return
     with archive:
         members = [
@@ -374,21 +388,30 @@ def _read_zip(path: Path, source: Source, report: ImportReport) -> None:
                 "or inside one folder",
             )
             return
+        found: dict[str, zipfile.ZipInfo] = {}
         for info in members:
             name = info.filename[len(base) :] if info.filename.startswith(base) else ""
             if name not in RECORD_FILES:
                 report.warning(info.filename, message="not a records file; ignored")
-            elif name in source.files:
+            elif name in found:
                 report.error(info.filename, message="appears twice in the zip")
-            elif not _too_big(name, info.file_size, report):
-                try:
-                    with archive.open(info) as member:
-                        data = member.read(MAX_FILE_BYTES + 1)
-                except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError):
-                    report.error(name, message="cannot be read from the zip (damaged or encrypted)")
-                    continue
-                if not _too_big(name, len(data), report):
-                    source.files[name] = data
+            else:
+                found[name] = info
+        # Every declared size is checked before any member is read.
+        admitted = [budget.admit(name, info.file_size, report) for name, info in found.items()]
+        if not all(admitted):
+            return
+        for name, info in found.items():
+            try:
+                with archive.open(info) as member:
+                    data = budget.read(name, member, report)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError):
+                report.error(name, message="cannot be read from the zip (damaged or encrypted)")
+                continue
+            if data is None:
+                source.files.clear()
+                return
+            source.files[name] = data
 
 
 # Parsing: bytes to text to checked rows.
@@ -408,13 +431,26 @@ def decode(name: str, data: bytes, report: ImportReport) -> str | None:
         return None
 
 
-def csv_rows(name: str, text_: str, report: ImportReport) -> Iterator[tuple[int, list[str]]]:
-    """(line where the row starts, its stripped cells); blank rows are left out."""
+def csv_rows(
+    name: str, text_: str, report: ImportReport, budget: ReadBudget | None = None
+) -> Iterator[tuple[int, list[str]]]:
+    """(line where the row starts, its stripped cells); blank rows are left out.
+
+    With a ``budget``, a file of more rows after its header than the limit is an error
+    at the first one too many, and no row after it is read.
+    """
     reader = csv.reader(io.StringIO(text_, newline=""), strict=True)
     line = 1
+    allowed = budget.limits.rows + 1 if budget is not None else None  # the header too
+    rows = 0
     try:
         for cells in reader:
             if any(cell.strip() for cell in cells):
+                rows += 1
+                if allowed is not None and rows > allowed:
+                    report.error(name, line, message=too_many_rows_message(budget.limits.rows))
+                    budget.refused = True
+                    return
                 yield line, [cell.strip() for cell in cells]
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -726,13 +762,16 @@ def check_records(
 ) -> tuple[ImportReport, list[ParsedFile]]:
     """Read and check everything; nothing is written. Errors in the report reject the run."""
     report = ImportReport()
-    source = read_source(path, report)
+    budget = ReadBudget(ImportLimits.of(district))
+    source = read_source(path, report, budget)
     rows_by_file: dict[str, list[tuple[int, list[str]]]] = {}
     for name in RECORD_FILES:
         if name in source.files:
-            decoded = decode(name, source.files[name], report)
+            decoded = decode(name, source.files.pop(name), report)
             if decoded is not None:
-                rows_by_file[name] = list(csv_rows(name, decoded, report))
+                rows_by_file[name] = list(csv_rows(name, decoded, report, budget))
+            if budget.refused:
+                return report, []  # too many rows: the run is refused, nothing more is read
     report.rows_total = sum(max(len(rows) - 1, 0) for rows in rows_by_file.values())
     done = 0
 
@@ -747,9 +786,8 @@ def check_records(
     ]
     with tenant_scope(district):
         resolve_references(files, district, report)
-    if strict and report.warnings:
-        report.errors.extend(report.warnings)
-        report.warnings = []
+    if strict:
+        report.warnings_become_errors()
     report.errors = _sorted(report.errors)
     report.warnings = _sorted(report.warnings)
     return report, files
@@ -781,6 +819,7 @@ def import_records(
         run.started_at = run.started_at or started
         run.file_name = run.file_name or path.name[:255]
         run.save()
+    report = None
     try:
         report, files = check_records(path, district=district, strict=strict, progress=progress)
         run.file_sha256 = file_sha256(path) if path.exists() else ""
@@ -792,6 +831,20 @@ def import_records(
                 for parsed in files:
                     apply_file(parsed, district, report, write=not dry_run)
             report.applied = not dry_run
+        if report.applied:
+            # After commit: ANALYZE sees the committed rows and holds no lock of the import.
+            transaction.on_commit(partial(analyze_tables, changed_tables(report, ENTITY_MODELS)))
+        if progress:
+            progress(report.rows_total, report.rows_total)
+        outcome = report.as_dict()
+        run.status = ImportRun.Status.SUCCEEDED if report.ok else ImportRun.Status.REJECTED
+        run.rows_total = report.rows_total
+        run.rows_done = report.rows_total if report.ok else 0
+        run.counts = outcome["counts"]
+        run.warnings = outcome["warnings"]
+        run.errors = outcome["errors"]
+        run.finished_at = timezone.now()
+        run.save()
     except Exception as exc:
         # A database error's message can quote a row ("Failing row contains ..."): log
         # where it failed and its type, never its message.
@@ -802,31 +855,25 @@ def import_records(
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
+        applied = report is not None and report.applied
+        message = (
+            "internal error after the changes were saved; they were kept"
+            if applied
+            else "internal error; nothing changed"
+        )
         run.status = ImportRun.Status.FAILED
-        run.errors = [
-            Issue(run.file_name, None, None, None, "internal error; nothing changed").as_dict()
-        ]
+        run.errors = [Issue(run.file_name, None, None, None, message).as_dict()]
         run.finished_at = timezone.now()
-        run.save()
+        run.save(update_fields=["status", "errors", "finished_at", "file_sha256"])
         raise
-    if progress:
-        progress(report.rows_total, report.rows_total)
-    run.status = ImportRun.Status.SUCCEEDED if report.ok else ImportRun.Status.REJECTED
-    run.rows_total = report.rows_total
-    run.rows_done = report.rows_total if report.ok else 0
-    run.counts = {entity: dict(counts) for entity, counts in sorted(report.counts.items())}
-    run.warnings = [issue.as_dict() for issue in report.warnings]
-    run.errors = [issue.as_dict() for issue in report.errors]
-    run.finished_at = timezone.now()
-    run.save()
     logger.info(
         "records import %s for district %s: %s, %d changes, %d errors, %d warnings%s",
         run.pk,
         district.slug,
         run.status,
         report.changes,
-        len(report.errors),
-        len(report.warnings),
+        report.error_count,
+        report.warning_count,
         " (dry run)" if dry_run else "",
     )
     return report, run

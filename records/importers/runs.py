@@ -40,6 +40,7 @@ def import_run_store(
     strict: bool = False,
 ) -> ImportRun:
     """Record a finished command-line run (the browser's runs are created when queued)."""
+    outcome = report.as_dict()
     return ImportRun.unscoped.create(
         district=district,
         kind=kind,
@@ -51,9 +52,9 @@ def import_run_store(
         strict=strict,
         rows_total=report.rows_total,
         rows_done=report.rows_total if report.ok else 0,
-        counts=report.as_dict()["counts"],
-        warnings=[issue.as_dict() for issue in report.warnings],
-        errors=[issue.as_dict() for issue in report.errors],
+        counts=outcome["counts"],
+        warnings=outcome["warnings"],
+        errors=outcome["errors"],
         started_at=started_at,
         finished_at=timezone.now(),
     )

@@ -19,9 +19,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
 from access.districts import may_manage_district
-from access.viewer import district_zone
 from records.forms import ImportUploadForm
-from records.importers.report import ACTIONS
+from records.importers.limits import ImportLimits
+from records.importers.oneroster.bundle import upload_admits
+from records.importers.report import ACTIONS, ImportReport, split_stored_issues
 from records.models import ImportRun
 from records.selectors import import_run_get, import_run_list, import_run_progress
 from records.services import import_run_create
@@ -85,9 +86,10 @@ def import_list(request):
     """``/district/imports/``: the upload form and the district's past runs."""
     district = _managed_district(request)
     status = 200
+    limits = ImportLimits.of(district)
     if request.method == "POST":
         form = ImportUploadForm(request.POST, request.FILES)
-        if form.is_valid():
+        if form.is_valid() and _admitted(form, limits):
             run = import_run_create(
                 actor=request.user,
                 district=district,
@@ -108,10 +110,23 @@ def import_list(request):
         "form": form,
         "page": page,
         "district": district,
-        "zone": district_zone(district),
+        "zone": district.zone,
         "max_size": settings.IMPORT_MAX_BYTES,
+        "max_file_size": limits.file_bytes,
     }
     return render(request, "records/imports/list.html", context, status=status)
+
+
+def _admitted(form: ImportUploadForm, limits: ImportLimits) -> bool:
+    """A zip whose files say they are over the district's limits is refused at once (from
+    its directory, nothing unpacked); the worker checks again as it reads."""
+    uploaded = form.cleaned_data["file"]
+    problems = ImportReport()
+    if upload_admits(uploaded, uploaded.name or "", limits, problems):
+        return True
+    for issue in problems.errors:
+        form.add_error("file", f"{issue}.")
+    return False
 
 
 @never_cache
@@ -121,17 +136,24 @@ def import_detail(request, run_id: int):
     """``/district/imports/<id>/``: progress while it runs, the report once it has."""
     run = _run_or_404(request, run_id)
     progress = import_run_progress(run=run)
+    errors, errors_omitted = split_stored_issues(run.errors)
+    warnings, warnings_omitted = split_stored_issues(run.warnings)
     context = {
         "run": run,
-        "zone": district_zone(request.viewer.district),
+        "zone": request.viewer.district.zone,
         "finished": run.status in FINISHED,
         "progress": progress,
         "phase_label": _phase_label(progress["phase"]),
         "progress_text": _progress_text(progress),
         "counts": _count_rows(run.counts),
         "changes": _changes(run.counts),
-        "errors": [_placed(issue) for issue in run.errors],
-        "warnings": [_placed(issue) for issue in run.warnings],
+        # At most the first 1,000 of each are stored; the rest are counted.
+        "errors": [_placed(issue) for issue in errors],
+        "warnings": [_placed(issue) for issue in warnings],
+        "error_count": len(errors) + errors_omitted,
+        "errors_omitted": errors_omitted,
+        "warning_count": len(warnings) + warnings_omitted,
+        "warnings_omitted": warnings_omitted,
     }
     return render(request, "records/imports/detail.html", context)
 

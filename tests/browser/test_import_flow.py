@@ -239,11 +239,11 @@ def test_a_real_bundle_imports_through_the_page(world, live_server, page, settin
     import shutil
 
     from records import models as m
-    from tests.records.oneroster_bundles import SHARED
+    from tests.records.oneroster_bundles import shared_bundle
 
     settings.IMPORT_UPLOAD_ROOT = tmp_path / "imports"
     archive = shutil.make_archive(
-        str(tmp_path / "lepo-roster-hub"), "zip", SHARED / "lepo-roster-hub-1.1"
+        str(tmp_path / "lepo-roster-hub"), "zip", shared_bundle("lepo-roster-hub-1.1")
     )
     sign_in(page, live_server.url, "a-district_admin")
     page.goto(f"{live_server.url}/district/imports/")

@@ -18,7 +18,7 @@ from access.viewer import viewer_for
 from accounts.models import RoleMembership, User
 from records import models as m
 from records.importers.oneroster import import_oneroster
-from tests.records.oneroster_bundles import SHARED, small_district, write_bundle
+from tests.records.oneroster_bundles import shared_bundle, small_district, write_bundle
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def names(user) -> set[str]:
 
 
 def test_lepo_roster_hub_imports_and_a_second_run_changes_nothing():
-    report, district = run(SHARED / "lepo-roster-hub-1.1", slug="lepo")
+    report, district = run(shared_bundle("lepo-roster-hub-1.1"), slug="lepo")
     assert report.ok and report.applied
     assert m.Student.unscoped.filter(district=district).count() == 20
     assert m.Section.unscoped.filter(district=district).count() == 5
@@ -63,12 +63,12 @@ def test_lepo_roster_hub_imports_and_a_second_run_changes_nothing():
     assert ("manifest.csv", 10, "propertyName") in where(report.warnings)  # fiel.demographics
     # Users listed as students but enrolled as teachers: reported, those rows skipped.
     assert {("enrollments.csv", line, "role") for line in range(2, 7)} <= where(report.warnings)
-    again, _ = run(SHARED / "lepo-roster-hub-1.1", slug="lepo")
+    again, _ = run(shared_bundle("lepo-roster-hub-1.1"), slug="lepo")
     assert again.ok and again.changes == 0
 
 
 def test_catalyst_1_1_reports_each_defect_at_its_place():
-    report, district = run(SHARED / "catalyst-moodle-1.1", slug="catalyst")
+    report, district = run(shared_bundle("catalyst-moodle-1.1"), slug="catalyst")
     assert report.ok
     messages = {(i.file, i.line, i.column_name): i.message for i in report.warnings}
     # Dangling references: the parent org, the course of a class, the classes of enrollments.
@@ -92,7 +92,9 @@ def test_catalyst_1_1_reports_each_defect_at_its_place():
 
 
 def test_catalyst_1_2_zip_with_a_nested_folder_imports_its_roles():
-    report, district = run(SHARED / "catalyst-moodle-1.2" / "v1p2_full_dataset.zip", slug="c12")
+    report, district = run(
+        shared_bundle("catalyst-moodle-1.2", "v1p2_full_dataset.zip"), slug="c12"
+    )
     assert report.ok
     memberships = set(
         RoleMembership.unscoped.filter(district=district).values_list("user__username", "role")
@@ -112,7 +114,7 @@ def test_catalyst_1_2_zip_with_a_nested_folder_imports_its_roles():
 
 def test_oat_sa_nonstandard_is_rejected_naming_the_wrong_columns():
     before = database_fingerprint()
-    report, district = run(SHARED / "oat-sa-1.1-nonstandard", slug="oat")
+    report, district = run(shared_bundle("oat-sa-1.1-nonstandard"), slug="oat")
     assert not report.ok and district is None
     errors = {(i.file, i.column_name): i.message for i in report.errors}
     assert "missing" in errors[("academicSessions.csv", "schoolYear")]
@@ -414,3 +416,25 @@ def test_a_second_import_of_the_same_district_waits_for_the_first(tmp_path):
     thread.join()
     assert m.Student.unscoped.filter(district__slug="maple").count() == 3
     assert phases[-1] == "applying"
+
+
+@pytest.mark.parametrize(
+    "lookalike, place, words",
+    [
+        (lambda t, world: t["users"][0].update(username=world.b.users["teacher"].username.upper()),
+         ("users.csv", 2, "username"), "'B-TEACHER' differs only in case from another account"),
+        (lambda t, world: t["users"][1].update(username=t["users"][0]["username"].upper()),
+         ("users.csv", 3, "username"), "'T.ONE' differs only in case from 't.one' on line 2"),
+    ],
+)  # fmt: skip
+def test_a_username_differing_only_in_case_is_an_error(tmp_path, world, lookalike, place, words):
+    """Usernames are unique whatever their case: another account's, or another row's."""
+    run(write_bundle(tmp_path / "good", small_district()))
+    before = database_fingerprint()
+    tables = small_district()
+    tables["users"][2]["givenName"] = "Changed"  # a change that must not be applied
+    lookalike(tables, world)
+    report, _ = run(write_bundle(tmp_path / "bad", tables))
+    assert where(report.errors) == {place}
+    assert [words in i.message for i in report.errors] == [True]
+    assert database_fingerprint() == before

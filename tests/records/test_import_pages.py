@@ -521,6 +521,81 @@ def test_an_unexpected_failure_is_recorded_without_its_details(
 
 
 @pytest.mark.django_db
+def test_a_failure_storing_the_outcome_still_ends_the_run_failed(
+    world, admin_client, upload_root, importer, django_capture_on_commit_callbacks, monkeypatch,
+    caplog,
+):  # fmt: skip
+    """As when PostgreSQL refused a 1 GB error list: the run must not stay "Importing"."""
+    from django.db import DataError
+
+    from records import tasks
+
+    real_finish, calls = services._finish, []
+    row_quoted = "value too long: " + "Jane Roe, 2011-02-03"  # as a database error quotes rows
+
+    def finish_fails_once(run):
+        calls.append(run.status)
+        if len(calls) == 1:
+            raise DataError(row_quoted)
+        return real_finish(run)
+
+    monkeypatch.setattr(services, "_finish", finish_fails_once)
+    with django_capture_on_commit_callbacks(execute=False):
+        admin_client.post(LIST, {"file": bundle()})
+    run = ImportRun.unscoped.get()
+    # The task as a worker runs it: no caller to catch what it raises.
+    with caplog.at_level(logging.ERROR, logger="records.tasks"):
+        tasks.run_import(run.pk)
+    run.refresh_from_db()
+    assert calls == [ImportRun.Status.SUCCEEDED, ImportRun.Status.FAILED]
+    assert run.status == ImportRun.Status.FAILED and run.finished_at is not None
+    assert [e["message"] for e in run.errors] == [services.FAILED_MESSAGE]
+    assert stored_files(upload_root) == []
+    assert "DataError" in caplog.text and "Jane Roe" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_failure_before_the_import_starts_ends_the_run_failed(
+    world, admin_client, importer, django_capture_on_commit_callbacks, monkeypatch
+):
+    from records import tasks
+
+    def broken(user):
+        raise RuntimeError("cache down")
+
+    monkeypatch.setattr(tasks, "viewer_for", broken)
+    upload(admin_client, django_capture_on_commit_callbacks)
+    run = ImportRun.unscoped.get()
+    assert importer.calls == []
+    assert run.status == ImportRun.Status.FAILED
+    assert [e["message"] for e in run.errors] == [services.FAILED_MESSAGE]
+
+
+@pytest.mark.django_db
+def test_past_1000_errors_the_page_lists_1000_and_counts_the_rest(
+    world, admin_client, importer, django_capture_on_commit_callbacks
+):
+    importer.report = ImportReport()
+    for line in range(2, 1502):
+        importer.report.error("users.csv", line, 3, "role", message="not a OneRoster role")
+    for line in range(2, 1003):
+        importer.report.warning("enrollments.csv", line, 7, "role", message="no access")
+    upload(admin_client, django_capture_on_commit_callbacks)
+    run = ImportRun.unscoped.get()
+    assert run.status == ImportRun.Status.REJECTED
+    assert len(run.errors) == 1001 and run.errors[-1]["omitted"] == 500
+    assert len(run.warnings) == 1001 and run.warnings[-1]["omitted"] == 1
+    html = admin_client.get(detail(run)).content.decode()
+    assert "Nothing was changed: 1,500 problems must be fixed" in html
+    assert "Problems to fix (1,500)" in html
+    assert html.count("users.csv, line ") == 1000
+    assert "users.csv, line 1001," in html and "users.csv, line 1002," not in html
+    assert "and 500 more problems, not listed: only the first 1,000 are kept." in html
+    assert "Warnings (1,001)" in html
+    assert "and 1 more warning, not listed" in html
+
+
+@pytest.mark.django_db
 def test_a_run_is_refused_if_its_uploader_stopped_being_district_admin(
     world, admin_client, upload_root, importer, django_capture_on_commit_callbacks
 ):

@@ -4,23 +4,41 @@
 run and nothing changes. Otherwise it applies everything in one transaction, under
 a per-district lock so that a second import of the same district waits for the
 first. The same bundle imported twice changes nothing the second time.
+
+A file larger than the district's limits refuses the run before it is read
+(``limits.py``); once committed, the tables the run changed are analyzed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models.functions import Lower
 
 from accounts.models import RoleMembership, User
 from records import cache_epochs
+from records.importers.analyze import analyze_tables, changed_tables
+from records.importers.limits import ImportLimits
 from records.importers.oneroster.apply import Applier
 from records.importers.oneroster.bundle import read_bundle
 from records.importers.oneroster.parse import Known, Parsed, parse_bundle
 from records.importers.report import ImportReport
-from records.models import AcademicSession, Course, District, School, Section, Student
+from records.models import (
+    AcademicSession,
+    Course,
+    District,
+    Enrollment,
+    Grade,
+    GuardianLink,
+    School,
+    SchoolMembership,
+    Section,
+    SectionTeacher,
+    Student,
+)
 from records.tenancy import tenant_scope
 
 Progress = Callable[[str, int, int], None]
@@ -45,7 +63,7 @@ def import_oneroster(
     report = ImportReport()
     progress("reading", 0, 0)
     district = District.objects.filter(slug=district_slug).first()
-    bundle = read_bundle(Path(path), report)
+    bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
         parsed = parse_bundle(bundle, _known(district), report)
@@ -61,40 +79,34 @@ def import_oneroster(
         district = _district(district_slug, district_name, parsed)
         # One cache epoch move at the end, not a lock on it for the whole run.
         with tenant_scope(district), cache_epochs.deferred(district.pk):
-            Applier(parsed, district, report, today=timezone.localdate(), progress=progress).run()
+            Applier(parsed, district, report, today=district.today(), progress=progress).run()
         if dry_run:
             transaction.set_rollback(True)
     report.applied = not dry_run
-    if report.applied and report.changes > ANALYZE_AFTER_CHANGES:
-        _analyze()
+    if report.applied:
+        # After commit: ANALYZE sees the committed rows and holds no lock of the import.
+        transaction.on_commit(partial(analyze_tables, changed_tables(report, ENTITY_MODELS)))
     return report, district
 
 
-# After a large load the planner's statistics describe the tables as they were; with
-# them a district's next import (or its first reads) can pick plans for empty tables.
-ANALYZE_AFTER_CHANGES = 10_000
-ANALYZED_TABLES = (
-    "accounts_user",
-    "accounts_rolemembership",
-    "records_school",
-    "records_academicsession",
-    "records_course",
-    "records_section",
-    "records_student",
-    "records_schoolmembership",
-    "records_guardianlink",
-    "records_enrollment",
-    "records_sectionteacher",
-    "records_grade",
-)
-
-
-def _analyze() -> None:
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for table in ANALYZED_TABLES:
-            cursor.execute(f'ANALYZE "{table}"')
+# The tables each counted entity writes. After a load the planner's statistics describe
+# the tables as they were; with them a district's first reads (or its next import) can
+# pick plans for empty tables, so the tables an import changed are analyzed after it.
+ENTITY_MODELS = {
+    "schools": (School,),
+    "academic_sessions": (AcademicSession,),
+    "courses": (Course,),
+    "sections": (Section,),
+    "users": (User,),
+    "students": (Student,),
+    "role_memberships": (RoleMembership,),
+    "school_memberships": (SchoolMembership,),
+    "guardian_links": (GuardianLink,),
+    "enrollments": (Enrollment,),
+    "section_teachers": (SectionTeacher,),
+    "demographics": (Student,),
+    "grades": (Grade,),
+}
 
 
 def _known(district: District | None) -> Known:
@@ -130,28 +142,60 @@ def _known(district: District | None) -> Known:
 
 
 def _check_usernames(parsed: Parsed, district, bundle, report: ImportReport) -> None:
-    """Usernames are unique across districts: one held by any other account is an error."""
-    wanted = {p.username: (sid, p.line) for sid, p in parsed.people.items()}
+    """Usernames are unique across districts whatever their case: one held by any other
+    account, or two rows of the bundle that differ only in case, is an error."""
     table = bundle.table("users")
-    holders = User.objects.filter(username__in=list(wanted)).values_list(
-        "username", "district_id", "sourced_id"
+
+    flagged: set[int] = set()  # lines already reported: one error per row
+
+    def error(line: int, message: str) -> None:
+        if line not in flagged:
+            flagged.add(line)
+            report.error(table.file, line, table.column("username"), "username", message=message)
+
+    people = sorted(parsed.people.items(), key=lambda item: item[1].line)
+    if not people:
+        return
+    # Lowered by the database, as its unique index on lower(username) lowers them.
+    with connection.cursor() as cursor:
+        names = [person.username for _sid, person in people]
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT name, lower(name) FROM unnest(%s::text[]) AS name", [names])
+            folds = dict(cursor.fetchall())
+        else:
+            folds = {name: name.lower() for name in names}
+    rows: dict[str, list] = {}  # lowered username -> [(sourcedId, person)], by line
+    for sid, person in people:
+        rows.setdefault(folds[person.username], []).append((sid, person))
+    for same in rows.values():
+        first = same[0][1]
+        for _sid, person in same[1:]:
+            error(
+                person.line,
+                f"username {person.username!r} differs only in case from "
+                f"{first.username!r} on line {first.line}",
+            )
+    holders = (
+        User.objects.annotate(folded=Lower("username"))
+        .filter(folded__in=list(rows))
+        .values_list("folded", "username", "district_id", "sourced_id")
     )
-    for username, district_id, sourced_id in holders:
-        sid, line = wanted[username]
-        if district is not None and district_id == district.pk and sourced_id == sid:
-            continue  # the same person, imported before
-        report.error(
-            table.file,
-            line,
-            table.column("username"),
-            "username",
-            message=f"username {username!r} already belongs to another account",
-        )
+    for folded, username, district_id, sourced_id in holders:
+        for sid, person in rows[folded]:
+            if district is not None and district_id == district.pk and sourced_id == sid:
+                continue  # the same person, imported before (perhaps spelt in another case)
+            if person.username == username:
+                message = f"username {username!r} already belongs to another account"
+            else:
+                message = (
+                    f"username {person.username!r} differs only in case from another "
+                    "account's username"
+                )
+            error(person.line, message)
 
 
 def _warnings_become_errors(report: ImportReport) -> None:
-    report.errors.extend(report.warnings)
-    report.warnings = []
+    report.warnings_become_errors()
 
 
 def _lock_district(slug: str, *, on_wait: Callable[[], None]) -> None:

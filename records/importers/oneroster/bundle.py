@@ -5,6 +5,9 @@ BOM, CRLF/LF/CR, quoted or not, ``metadata.*`` extension columns, column names i
 another case or plainly misspelt (read as the column they unambiguously mean, with
 a warning) — and strict where data would be lost: a missing required column, an
 unreadable encoding or a row that does not parse is an error with its place.
+
+Bounded: every file's size is checked against the import's limits before any is read,
+and a file of more rows than the limit is refused before its rows are parsed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from records.importers.limits import (
+    ImportLimits,
+    ReadBudget,
+    open_zip,
+    too_many_rows_message,
+)
 from records.importers.oneroster import spec
 from records.importers.report import ImportReport
 
@@ -92,32 +102,76 @@ class Bundle:
 
 
 class _Source:
-    """The bundle's files by lower-cased name, from a folder or a zip (root or one folder)."""
+    """The bundle's files by lower-cased name, from a folder or a zip (root or one folder).
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.files: dict[str, tuple[str, callable]] = {}
-        if path.is_dir():
-            root = _root_of([p.relative_to(path).as_posix() for p in path.rglob("*.csv")])
-            for name in sorted(path.rglob("*.csv")):
-                relative = name.relative_to(path).as_posix()
+    Nothing is read when it is made: ``files`` holds each file's size (on disk, or as the
+    zip declares it), ``admit`` checks them all and ``read`` reads one within the budget.
+    """
+
+    def __init__(self, path: Path | BinaryIO, report: ImportReport, *, name: str = ""):
+        self.folder = isinstance(path, Path) and path.is_dir()
+        self.archive: zipfile.ZipFile | None = None
+        # lower-cased name -> (name as written, size, the zip member or the folder's file)
+        self.files: dict[str, tuple[str, int, zipfile.ZipInfo | Path]] = {}
+        if self.folder:
+            # Regular files only: a link to a device or a pipe is no bundle file.
+            found = [p for p in path.rglob("*.csv") if p.is_file()]
+            root = _root_of([p.relative_to(path).as_posix() for p in found])
+            for file in sorted(found):
+                relative = file.relative_to(path).as_posix()
                 if PurePosixPath(relative).parent.as_posix() == root:
-                    self.files[name.name.lower()] = (name.name, name.read_bytes)
+                    self.files[file.name.lower()] = (file.name, file.stat().st_size, file)
         else:
-            archive = zipfile.ZipFile(path)
-            names = [n for n in archive.namelist() if not n.startswith("__MACOSX/")]
-            root = _root_of([n for n in names if n.lower().endswith(".csv")])
-            for name in names:
-                pure = PurePosixPath(name)
+            self.archive = open_zip(path, name or path.name, report)
+            if self.archive is None:
+                return
+            infos = [
+                i for i in self.archive.infolist()
+                if not i.filename.startswith("__MACOSX/") and not i.is_dir()
+            ]  # fmt: skip
+            root = _root_of([i.filename for i in infos if i.filename.lower().endswith(".csv")])
+            for info in infos:
+                pure = PurePosixPath(info.filename)
                 if pure.suffix.lower() == ".csv" and pure.parent.as_posix() == root:
-                    self.files[pure.name.lower()] = (pure.name, lambda n=name: archive.read(n))
+                    self.files[pure.name.lower()] = (pure.name, info.file_size, info)
 
-    def read(self, name: str) -> tuple[str, bytes] | None:
+    @property
+    def readable(self) -> bool:
+        return self.folder or self.archive is not None
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+    def admit(self, names: list[str], budget: ReadBudget, report: ImportReport) -> bool:
+        """Check the sizes of the files that would be read, before reading any."""
+        ok = True
+        for name in names:
+            found = self.files.get(f"{name.lower()}.csv")
+            if found is not None:
+                ok = budget.admit(found[0], found[1], report) and ok
+        return ok
+
+    def read(
+        self, name: str, budget: ReadBudget, report: ImportReport
+    ) -> tuple[str, bytes | None] | None:
+        """None when absent; ``(name, None)`` when refused (the report says why)."""
         found = self.files.get(f"{name.lower()}.csv")
         if found is None:
             return None
-        display, reader = found
-        return display, reader()
+        display, _size, where = found
+        if isinstance(where, Path):
+            with where.open("rb") as handle:
+                return display, budget.read(display, handle, report)
+        try:
+            with self.archive.open(where) as handle:
+                return display, budget.read(display, handle, report)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError):
+            report.error(display, message="cannot be read from the zip (damaged or encrypted)")
+            return display, None
+
+
+BUNDLE_FILES = ["manifest", *(f.name for f in spec.FILES)]
 
 
 def _root_of(csv_names: list[str]) -> str:
@@ -130,39 +184,83 @@ def _root_of(csv_names: list[str]) -> str:
     return folders.pop() if len(folders) == 1 else "."
 
 
-def read_bundle(path: Path, report: ImportReport) -> Bundle | None:
-    """Read and check the bundle's structure; None when it cannot be read at all."""
+def read_bundle(
+    path: Path, report: ImportReport, limits: ImportLimits | None = None
+) -> Bundle | None:
+    """Read and check the bundle's structure; None when it cannot be read at all.
+
+    A file over the ``limits`` refuses the bundle (None); sizes are checked before any
+    file is read.
+    """
     if not path.exists():
         report.error(str(path), message="no such file or folder")
         return None
     try:
-        source = _Source(path)
-    except zipfile.BadZipFile:
+        source = _Source(path, report)
+    except (zipfile.BadZipFile, OSError):
         report.error(path.name, message="not a folder or a .zip file")
         return None
-    manifest = _read_manifest(source, report)
+    try:
+        return _read_source(source, ReadBudget(limits or ImportLimits.of(None)), report)
+    finally:
+        source.close()
+
+
+def upload_admits(upload: BinaryIO, name: str, limits: ImportLimits, report: ImportReport) -> bool:
+    """Do the sizes an uploaded zip declares fit the ``limits``? Nothing but its directory
+    is read; a zip that is not readable is left to the upload's own checks (True)."""
+    position = upload.tell()
+    try:
+        source = _Source(upload, report, name=name)
+    except (zipfile.BadZipFile, OSError):
+        return True
+    finally:
+        upload.seek(position)
+    try:
+        return source.readable and source.admit(BUNDLE_FILES, ReadBudget(limits), report)
+    finally:
+        source.close()
+        upload.seek(position)
+
+
+def _read_source(source: _Source, budget: ReadBudget, report: ImportReport) -> Bundle | None:
+    if not source.readable:
+        return None
+    if not source.admit(BUNDLE_FILES, budget, report):
+        return None
+    manifest = _read_manifest(source, budget, report)
     if manifest is None:
         return None
     version, modes = manifest
     tables = {}
     for file_spec in spec.FILES:
         mode = modes.get(file_spec.name)
-        found = source.read(file_spec.name)
         if mode == "absent" or mode is None:
-            if found is not None:
+            present = source.files.get(f"{file_spec.name.lower()}.csv")
+            if present is not None:
                 report.warning(
-                    found[0],
+                    present[0],
                     message=f"present but the manifest says {mode or 'nothing'} about it: ignored",
                 )
             continue
+        found = source.read(file_spec.name, budget, report)
         if found is None:
             report.error(
                 f"{file_spec.name}.csv",
                 message=f"missing: the manifest lists it as {mode}",
             )
             continue
+        name, raw = found
+        del found
+        if raw is None:
+            if budget.refused:
+                return None
+            continue  # unreadable: the report says why
         used_spec = spec.USERS_12 if (file_spec.name == "users" and version == "1.2") else file_spec
-        table = _read_table(found[0], found[1], used_spec, mode, report)
+        table = _read_table(name, raw, used_spec, mode, budget, report)
+        del raw  # the table keeps the text
+        if budget.refused:
+            return None
         if table is not None:
             tables[file_spec.name] = table
     if version == "1.2" and "users" in tables and "roles" not in tables:
@@ -170,12 +268,16 @@ def read_bundle(path: Path, report: ImportReport) -> Bundle | None:
     return Bundle(version=version, tables=tables)
 
 
-def _read_manifest(source: _Source, report: ImportReport) -> tuple[str, dict[str, str]] | None:
-    found = source.read("manifest")
+def _read_manifest(
+    source: _Source, budget: ReadBudget, report: ImportReport
+) -> tuple[str, dict[str, str]] | None:
+    found = source.read("manifest", budget, report)
     if found is None:
         report.error("manifest.csv", message="missing: every OneRoster bundle needs a manifest")
         return None
     name, raw = found
+    if raw is None:
+        return None
     text = _decode(name, raw, report)
     if text is None:
         return None
@@ -266,10 +368,18 @@ def _map_header(
 
 
 def _read_table(
-    name: str, raw: bytes, file_spec: spec.FileSpec, mode: str, report: ImportReport
+    name: str,
+    raw: bytes,
+    file_spec: spec.FileSpec,
+    mode: str,
+    budget: ReadBudget,
+    report: ImportReport,
 ) -> Table | None:
     text = _decode(name, raw, report)
     if text is None:
+        return None
+    if _too_many_rows(name, text, budget.limits.rows, report):
+        budget.refused = True
         return None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -284,3 +394,27 @@ def _read_table(
     if columns is None:
         return None
     return Table(file=name, mode=mode, columns=columns, text=text, width=len(header))
+
+
+def _too_many_rows(name: str, text: str, limit: int, report: ImportReport) -> bool:
+    """More non-blank rows after the header than ``limit``? Reported at the first too many.
+
+    A row ends at a line break, so a file with fewer line breaks than the limit is within
+    it, and only a file that might not be is counted (and only up to the limit).
+    """
+    if text.count("\n") + text.count("\r") < limit:
+        return False
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = -1  # the header
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return False
+        except csv.Error:
+            continue  # reported with its place when the rows are read, as Table.rows does
+        if any(value.strip() for value in record):
+            rows += 1
+            if rows > limit:
+                report.error(name, reader.line_num, message=too_many_rows_message(limit))
+                return True

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from records.importers.oneroster import import_oneroster
-from records.importers.report import ACTIONS, ImportReport
+from records.importers.report import ACTIONS, ImportReport, omitted_message
 from records.importers.runs import file_sha256, import_run_store
 from records.models import ImportRun
 
@@ -23,7 +23,10 @@ class Command(BaseCommand):
         "error is listed with file, line and column. A reference to something that does not "
         "exist skips that row with a warning (--strict makes warnings errors). Records a bulk "
         "file no longer lists are ended, never deleted. Importing the same bundle twice "
-        "changes nothing the second time."
+        "changes nothing the second time. A file larger than the district's limit "
+        "(IMPORT_MAX_FILE_MB while the district does not exist yet) or of more rows than "
+        "IMPORT_MAX_ROWS rejects the run before it is read. The first 1,000 errors and "
+        "warnings are listed, and the rest counted."
     )
 
     def add_arguments(self, parser):
@@ -61,7 +64,7 @@ class Command(BaseCommand):
         self.print_report(report, dry_run=dry_run)
         if not report.ok:
             raise CommandError(
-                f"Rejected: {len(report.errors)} error(s), nothing was changed.", returncode=1
+                f"Rejected: {report.error_count} error(s), nothing was changed.", returncode=1
             )
 
     def print_report(self, report: ImportReport, *, dry_run: bool) -> None:
@@ -74,5 +77,9 @@ class Command(BaseCommand):
                 write(f"  {entity:<20}" + "".join(f"{counts[a]:>11}" for a in ACTIONS))
         for issue in report.warnings:
             write(f"warning: {issue}")
+        if report.warnings_omitted:
+            write(omitted_message(report.warnings_omitted, "warning"))
         for issue in report.errors:
             self.stderr.write(f"error: {issue}")
+        if report.errors_omitted:
+            self.stderr.write(omitted_message(report.errors_omitted, "error"))

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from records.importers.records_csv import RECORD_FILES, import_records
-from records.importers.report import ImportReport
+from records.importers.report import ImportReport, omitted_message
 from records.models import District, ImportRun
 
 
@@ -19,8 +19,10 @@ class Command(BaseCommand):
         "with nothing changed and every error listed by file, line and column. Rows are "
         "upserted by their natural key and nothing is deleted, so importing the same files "
         "twice changes nothing. A row naming a student, school or class the district does "
-        "not have is skipped with a warning; --strict rejects the run instead. Every run, "
-        "rejected ones too, is stored as an import run."
+        "not have is skipped with a warning; --strict rejects the run instead. A file "
+        "larger than the district's limit or of more rows than IMPORT_MAX_ROWS rejects the "
+        "run before it is read. Every run, rejected ones too, is stored as an import run "
+        "(with its first 1,000 errors and warnings, and a count of the rest)."
     )
 
     def add_arguments(self, parser):
@@ -54,7 +56,7 @@ class Command(BaseCommand):
         self._print(report, run, tenant)
         if not report.ok:
             raise CommandError(
-                f"Rejected: {len(report.errors)} error(s); nothing changed (import run {run.pk})."
+                f"Rejected: {report.error_count} error(s); nothing changed (import run {run.pk})."
             )
 
     def _print(self, report: ImportReport, run: ImportRun, district: District) -> None:
@@ -80,11 +82,16 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {entity:<{width}}" + "".join(f"  {counts[a]:>9}" for a in actions)
                 )
-        for title, issues in (("Warnings", report.warnings), ("Errors", report.errors)):
+        for title, issues, omitted in (
+            ("Warnings", report.warnings, report.warnings_omitted),
+            ("Errors", report.errors, report.errors_omitted),
+        ):
             if issues:
                 self.stdout.write("")
-                self.stdout.write(f"{title} ({len(issues)}):")
+                self.stdout.write(f"{title} ({len(issues) + omitted:,}):")
                 for issue in issues:
                     self.stdout.write(f"  {issue}")
+                if omitted:
+                    self.stdout.write(f"  {omitted_message(omitted, title.lower()[:-1])}")
         if run.strict and not report.ok:
             self.stdout.write("(--strict: warnings count as errors.)")
