@@ -10,28 +10,24 @@ when they may see its category. Every set is one SQL query naming the district.
 from __future__ import annotations
 
 from datetime import date
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.conf import settings
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
 from access.categories import STUDENT_FIELDS, Category
-from access.districts import records_officer_routes
-from access.scoping import StudentAccess, one_by_id
-from access.viewer import Viewer
+from access.districts import as_records_officer, records_officer_routes
+from access.scoping import StudentAccess, category_reach, one_by_id, reached_students
+from access.viewer import RouteKind, Viewer
 from records import selectors
 from records.models import (
     AmendmentRequest,
     AssessmentResult,
     AttendanceRecord,
-    DisagreementStatement,
     DisciplineIncident,
     Grade,
     GuardianLink,
     HealthRecord,
     ProgramParticipation,
-    SchoolMembership,
     TransportationAssignment,
     active_on_q,
 )
@@ -223,10 +219,10 @@ def may_add_statement(viewer: Viewer, amendment: AmendmentRequest) -> bool:
         return False
     if amendment.status != AmendmentRequest.Status.REFUSED:
         return False
-    own = viewer.route("eligible_student")
+    own = viewer.route(RouteKind.ELIGIBLE_STUDENT)
     if own is not None and own.student_id == amendment.student_id:
         return True
-    if viewer.route("guardian") is None:
+    if viewer.route(RouteKind.GUARDIAN) is None:
         return False
     return (
         GuardianLink.unscoped.filter(
@@ -254,19 +250,12 @@ def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[Am
     A principal or school admin decides for students currently at their school, in
     the categories their role sees; a district admin for the whole district.
     """
-    routes = records_officer_routes(viewer)
-    if not routes:
+    officer = as_records_officer(viewer)
+    if not officer.routes:
         return AmendmentRequest.unscoped.none()
-    requests = AmendmentRequest.unscoped.filter(district_id=viewer.district_id)
-    if not any(route.kind == "district_admin" for route in routes):
-        schools = sorted(set().union(*(route.school_ids for route in routes)))
-        members = (
-            SchoolMembership.unscoped.filter(district_id=viewer.district_id, school_id__in=schools)
-            .filter(active_on_q(viewer.today))
-            .values("student_id")
-        )
-        categories = sorted(set().union(*(route.categories for route in routes)))
-        requests = requests.filter(student_id__in=members, category__in=categories)
+    requests = AmendmentRequest.unscoped.filter(district_id=viewer.district_id).filter(
+        _decidable(officer)
+    )
     if status:
         requests = requests.filter(status=status)
     return (
@@ -283,6 +272,22 @@ def amendment_queue(viewer: Viewer, *, status: str | None = None) -> QuerySet[Am
     )
 
 
+def _decidable(officer: Viewer) -> Q:
+    """Requests about a student the officer reaches through the same access decision as
+    every page, in a category they may see of that student, whose name they may see."""
+    by_categories: dict[frozenset[str], list] = {}
+    for route in officer.routes:
+        by_categories.setdefault(route.categories, []).append(route)
+    named = Q(student_id__in=[])
+    for categories, routes in by_categories.items():
+        reach = officer.only(routes)
+        students = reached_students(reach).filter(category_reach(reach, Category.DIRECTORY))
+        named |= Q(category__in=sorted(categories), student_id__in=students.values("pk"))
+    for student_id, hidden in officer.restrictions.items():
+        named &= ~Q(student_id=student_id, category__in=sorted(hidden))
+    return named
+
+
 def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
     """One request of the viewer's queue; 404 alike for missing and not theirs."""
     return one_by_id(amendment_queue(viewer), amendment_id)
@@ -290,43 +295,7 @@ def amendment_for_decider(viewer: Viewer, amendment_id) -> AmendmentRequest:
 
 def decider_roles(viewer: Viewer) -> frozenset[str]:
     """The roles a decider reads through, for the access log."""
-    return frozenset(route.label for route in records_officer_routes(viewer))
-
-
-# Statements of disagreement, for the projection.
-
-
-def _zone(viewer: Viewer) -> ZoneInfo:
-    try:
-        return ZoneInfo(viewer.district.timezone)
-    except (ZoneInfoNotFoundError, ValueError, AttributeError):
-        return ZoneInfo(settings.TIME_ZONE)
-
-
-def statements_for(viewer: Viewer, student_ids, categories=None) -> dict[int, list[dict]]:
-    """Per student, the statements of disagreement on file, oldest first; one query.
-
-    ``categories`` narrows to the categories any of the page's students is shown in;
-    the projection keeps, per student, only those of its own allowed categories.
-    """
-    student_ids = sorted(set(student_ids))
-    if not student_ids or viewer.district_id is None:
-        return {}
-    rows = DisagreementStatement.unscoped.filter(
-        district_id=viewer.district_id, student_id__in=student_ids
-    )
-    if categories is not None:
-        rows = rows.filter(category__in=sorted(categories))
-    zone = _zone(viewer)
-    result: dict[int, list[dict]] = {}
-    for student_id, category, field, text, created_at in rows.order_by(
-        "created_at", "id"
-    ).values_list("student_id", "category", "field", "text", "created_at"):
-        day: date = created_at.astimezone(zone).date()
-        result.setdefault(student_id, []).append(
-            {"category": category, "field": field, "text": text, "date": day}
-        )
-    return result
+    return frozenset(route.label for route in as_records_officer(viewer).routes)
 
 
 def current_value(viewer: Viewer, child: StudentAccess, field: str) -> str:

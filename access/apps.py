@@ -8,7 +8,7 @@ class AccessConfig(AppConfig):
 
     def ready(self):
         from access.audit import forget_prepared
-        from access.epochs import remember_database
+        from records.cache_epochs import remember_database
 
         connection_created.connect(remember_database, dispatch_uid="access.remember_database")
         connection_created.connect(forget_prepared, dispatch_uid="access.forget_prepared")

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -104,7 +104,7 @@ def record_reads(
         return []
     append = _append_in_one_statement if connection.vendor == "postgresql" else _append
     events = []
-    for read in reads:
+    for read in _with_emergency_reasons(viewer, reads):
         event = _event(viewer, read, disclosure or _emergency_disclosure(viewer, read))
         append(event, read.student_ids)
         events.append(event)
@@ -125,29 +125,50 @@ def _emergency_disclosure(viewer: Viewer, read: Read) -> Disclosure | None:
     )
 
 
-def _emergency_purpose(viewer: Viewer, read: Read) -> str:
-    """The reasons of the viewer's unexpired grants for these students: the threat
-    99.32(a)(5) requires recorded with an emergency disclosure."""
+def _with_emergency_reasons(viewer: Viewer, reads: list[Read]) -> list[Read]:
+    """Reads through break-glass, split so that each student's event carries the reasons
+    of the viewer's grants for that student alone: the threat 99.32(a)(5) requires
+    recorded with the disclosure, and the family reads it. A reason written about one
+    child never reaches another child's record. One query, only when there are any."""
+    emergency_ids = sorted(
+        {pk for read in reads if "emergency" in read.roles for pk in read.student_ids}
+    )
+    if not emergency_ids:
+        return reads
     now = timezone.now()
-    reasons = (
+    grants = (
         EmergencyAccess.unscoped.filter(
             district_id=viewer.district_id,
             requested_by=viewer.user,
-            student_id__in=read.student_ids,
+            student_id__in=emergency_ids,
             granted_at__lte=now,
             expires_at__gt=now,
         )
         .order_by("pk")
-        .values_list("reason", flat=True)
+        .values_list("student_id", "reason")
     )
-    return f"emergency: {' | '.join(dict.fromkeys(reasons))}"[:200]
+    reasons: dict[int, dict[str, None]] = {}
+    for student_id, reason in grants:
+        reasons.setdefault(student_id, {})[reason] = None
+    split = []
+    for read in reads:
+        if "emergency" not in read.roles:
+            split.append(read)
+            continue
+        by_reason: dict[str, list[int]] = {}
+        for student_id in read.student_ids:
+            text = " | ".join(reasons.get(student_id, {}))
+            by_reason.setdefault(f"emergency: {text}"[:200], []).append(student_id)
+        split.extend(
+            replace(read, student_ids=tuple(ids), purpose=purpose)
+            for purpose, ids in by_reason.items()
+        )
+    return split
 
 
 def _event(viewer, read: Read, disclosure) -> AccessEvent:
     """The event for ``read``, not yet placed in the chain (no sequence or hashes)."""
     roles = sorted(read.roles) or sorted({route.label for route in viewer.routes})
-    if "emergency" in read.roles and not read.purpose:
-        read = Read(read.student_ids, read.categories, read.roles, _emergency_purpose(viewer, read))
     return AccessEvent(
         district_id=viewer.district_id,
         occurred_at=timezone.now(),

@@ -19,6 +19,7 @@ from django.http import Http404
 
 from access import policy
 from access.categories import Category
+from access.purposes import CLASS_ROSTER
 from access.scoping import (
     Allowed,
     allowed_for,
@@ -29,6 +30,7 @@ from access.scoping import (
     visible_students,
 )
 from access.viewer import Route, Viewer
+from accounts.models import Role, RoleMembership
 from records import selectors
 from records.models import (
     AcademicSession,
@@ -221,7 +223,7 @@ def roster_entries(
     section, and the accommodation programs of those allowed them.
     """
     students = list(section_roster(viewer, section))
-    allowed = allowed_for(viewer, students)
+    allowed = allowed_for(viewer, students, purpose=CLASS_ROSTER)
     students = [s for s in students if Category.DIRECTORY in allowed[s.pk].categories]
     shown = {s.pk: _shown(allowed[s.pk], ROSTER_CATEGORIES) for s in students}
     with_attendance = {pk for pk, a in shown.items() if Category.ATTENDANCE in a.categories}
@@ -270,7 +272,7 @@ def may_take_attendance(viewer: Viewer, section: Section, day: date) -> bool:
     covering that day. The same selector the attendance service checks with."""
     if not teaches_classes(viewer) or section.district_id != viewer.district_id:
         return False
-    return selectors.takes_attendance_on(
+    return _takes_attendance_on(
         district_id=viewer.district_id,
         user_id=viewer.user.pk,
         section_id=section.pk,
@@ -284,7 +286,9 @@ def attendance_roster(
     viewer: Viewer, section: Section, day: date
 ) -> tuple[list[RosterEntry], dict[int, Allowed]]:
     """The students to mark on ``day``: on the roster the viewer sees today and
-    enrolled in the section that day, with the marks already taken that day."""
+    enrolled in the section that day, with the marks already taken that day. For a
+    viewer who ``may_take_attendance`` that day, these lines are what the attendance
+    service may write (``records.services.attendance_take``'s ``writable``)."""
     enrolled_that_day = (
         _in_district(Enrollment, viewer).filter(section_id=section.pk).filter(active_on_q(day))
     )
@@ -305,3 +309,76 @@ def attendance_roster(
         for s in students
     ]
     return _sorted(entries, "name"), shown
+
+
+# Who teaches a section on a day: the facts the attendance decision stands on.
+
+
+def _section_in_term_on(*, district_id: int, section_id: int, day: date, today: date):
+    """The section, if ``day`` is inside its term and the term is still current ``today``."""
+    return Section.unscoped.filter(
+        district_id=district_id,
+        pk=section_id,
+        term__district_id=district_id,
+        term__start_date__lte=day,
+        term__end_date__gte=max(day, today),
+    )
+
+
+def _section_taught_on(
+    *, district_id: int, teacher_id: int, section_id: int, day: date, today: date
+) -> bool:
+    """Whether the teacher teaches the section on ``day``: the day inside the section's
+    term, the term still current on ``today``, the teaching row and the teacher role at
+    the section's school both active that day. One query."""
+    teaching = SectionTeacher.unscoped.filter(
+        district_id=district_id, section_id=OuterRef("pk"), teacher_id=teacher_id
+    ).filter(active_on_q(day))
+    role = RoleMembership.unscoped.filter(
+        district_id=district_id,
+        user_id=teacher_id,
+        role=Role.TEACHER,
+        school_id=OuterRef("school_id"),
+    ).filter(active_on_q(day))
+    section = _section_in_term_on(
+        district_id=district_id, section_id=section_id, day=day, today=today
+    )
+    return section.filter(Exists(teaching), Exists(role)).exists()
+
+
+def _section_substituted_on(
+    *, district_id: int, substitute_id: int, section_id: int, day: date, today: date
+) -> bool:
+    """Whether an open substitute assignment covers the section on ``day`` and on
+    ``today`` (a substitute whose dates have passed backfills nothing), the day inside
+    the section's term and the term still current. One query. The guardian permission
+    on the section is the access layer's to check (``access.grants``)."""
+    assigned = SubstituteAssignment.unscoped.filter(
+        district_id=district_id,
+        section_id=OuterRef("pk"),
+        substitute_id=substitute_id,
+        ended_at__isnull=True,
+        begin_date__lte=min(day, today),
+        end_date__gte=max(day, today),
+    )
+    section = _section_in_term_on(
+        district_id=district_id, section_id=section_id, day=day, today=today
+    )
+    return section.filter(Exists(assigned)).exists()
+
+
+def _takes_attendance_on(
+    *, district_id: int, user_id: int, section_id: int, day: date, today: date, substitutes
+) -> bool:
+    """Whether the person may mark the section's attendance for ``day``: they teach it
+    that day and still today (a role that has ended backfills nothing), or it is one of
+    ``substitutes`` (their granted sections today) and their assignment covers the day."""
+    if day > today:
+        return False
+    places = {"district_id": district_id, "section_id": section_id, "today": today}
+    if section_id in substitutes and _section_substituted_on(
+        substitute_id=user_id, day=day, **places
+    ):
+        return True
+    days = sorted({day, today})  # one query when the day is today
+    return all(_section_taught_on(teacher_id=user_id, day=when, **places) for when in days)

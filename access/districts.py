@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from access.viewer import Route, Viewer
+from access.viewer import Route, RouteKind, Viewer
 from accounts.models import Role
 
 # Who answers a family's requests about records (corrections 99.20, inspection 99.10):
@@ -16,7 +16,13 @@ def may_manage_district(viewer: Viewer) -> bool:
     The viewer holds only memberships active today, of an active user, in the user's
     own district: an ended role or a deactivated account manages nothing.
     """
-    return viewer.district is not None and viewer.route("district_admin") is not None
+    return viewer.district is not None and viewer.route(RouteKind.DISTRICT_ADMIN) is not None
+
+
+def as_records_officer(viewer: Viewer) -> Viewer:
+    """The same person reaching students only through the routes that answer families'
+    requests about records: what their request queues are read through."""
+    return viewer.only(records_officer_routes(viewer))
 
 
 def records_officer_routes(viewer: Viewer) -> list[Route]:
@@ -26,6 +32,6 @@ def records_officer_routes(viewer: Viewer) -> list[Route]:
     return [
         route
         for route in viewer.routes
-        if route.kind == "district_admin"
-        or (route.kind == "school_staff" and route.label in RECORDS_OFFICER_SCHOOL_ROLES)
+        if route.kind == RouteKind.DISTRICT_ADMIN
+        or (route.kind == RouteKind.SCHOOL_STAFF and route.label in RECORDS_OFFICER_SCHOOL_ROLES)
     ]

@@ -13,12 +13,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from access import policy
 from access.categories import Category
+from access.errors import AccessDenied
 from access.models import EmergencyAccess
 from access.projection import project_students
 from access.scoping import (
@@ -36,6 +38,11 @@ DURATION = timedelta(hours=24)
 REASON_MIN = 20
 REASON_MAX = 2000
 REQUESTING_ROLES = frozenset({Role.TEACHER, *policy.SCHOOL_ROLE_CATEGORIES})
+# One answer for every ID that cannot be granted, so the page confirms no ID.
+REFUSED = gettext_lazy(
+    "We can't grant emergency access for that ID. Check the ID; if you can already open "
+    "the student's record, open it from your classes or school list."
+)
 
 
 def may_request(viewer: Viewer) -> bool:
@@ -55,7 +62,13 @@ def may_review(viewer: Viewer) -> bool:
 
 
 def _student_by_identifier(viewer: Viewer, identifier: str) -> Student:
-    """The one current student of the district with this state or local ID."""
+    """The one current student of the district with this state or local ID, whom the
+    viewer cannot open yet.
+
+    No such student, an ID two students share, and a student the viewer already sees
+    get one answer, from one query: told apart, they would let anyone who may ask
+    confirm which IDs belong to the district's students.
+    """
     identifier = (identifier or "").strip()
     if not identifier:
         raise ValidationError({"identifier": _("Enter the student's state or local ID.")})
@@ -65,14 +78,11 @@ def _student_by_identifier(viewer: Viewer, identifier: str) -> Student:
     matches = list(
         Student.unscoped.filter(district_id=viewer.district_id, pk__in=current.values("student_id"))
         .filter(Q(state_id__iexact=identifier) | Q(local_id__iexact=identifier))
+        .annotate(seen=Exists(visible_students(viewer).filter(pk=OuterRef("pk"))))
         .order_by("pk")[:2]
     )
-    if not matches:
-        raise ValidationError({"identifier": _("No current student of this district has that ID.")})
-    if len(matches) > 1:
-        raise ValidationError(
-            {"identifier": _("More than one student has that ID; enter the state ID.")}
-        )
+    if len(matches) != 1 or matches[0].seen:
+        raise ValidationError({"identifier": REFUSED}, code="refused")
     return matches[0]
 
 
@@ -80,10 +90,11 @@ def request_access(viewer: Viewer, *, identifier: str, reason: str) -> Emergency
     """Grant the viewer 24 hours of access to the student with this ID, for ``reason``.
 
     Refusals are ``ValidationError`` keyed by form field, nothing saved: an empty or
-    too short reason, an unknown ID, or a student the viewer can already open.
+    too short reason; and an unknown ID, an ID two students share or a student the
+    viewer can already open, all three with the one answer ``REFUSED``.
     """
     if not may_request(viewer):
-        raise PermissionError("may not request emergency access")
+        raise AccessDenied("may not request emergency access")
     reason = (reason or "").strip()
     if len(reason) < REASON_MIN:
         raise ValidationError(
@@ -97,11 +108,6 @@ def request_access(viewer: Viewer, *, identifier: str, reason: str) -> Emergency
             {"reason": _("Keep the reason under %(max)d characters.") % {"max": REASON_MAX}}
         )
     student = _student_by_identifier(viewer, identifier)
-    if visible_students(viewer).filter(pk=student.pk).exists():
-        raise ValidationError(
-            {"identifier": _("You can already open this student's record.")},
-            code="already_visible",
-        )
     now = timezone.now()
     return EmergencyAccess.unscoped.create(
         district_id=viewer.district_id,

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from access.categories import ALL_CATEGORIES
+from access.errors import AccessDenied
 from records.models import School, Section, SubstituteAssignment, active_on_q
 
 SUBSTITUTE_PERMISSION = "records.substitute_section"
@@ -32,7 +33,7 @@ def school_permission_codename(category: str) -> str:
 def school_category_grant(*, grantee, school: School, category: str) -> None:
     """Let ``grantee`` receive ``category`` data of ``school``'s students."""
     if grantee.district_id != school.district_id:
-        raise PermissionError("A grant never crosses districts.")
+        raise AccessDenied("A grant never crosses districts.")
     assign_perm(f"records.{school_permission_codename(category)}", grantee, school)
 
 
@@ -59,7 +60,7 @@ def schools_granted(user, category: str) -> QuerySet[School]:
 def substitute_grant(*, substitute, section: Section) -> None:
     """Give ``substitute`` the object permission to teach ``section``."""
     if substitute.district_id != section.district_id:
-        raise PermissionError("A grant never crosses districts.")
+        raise AccessDenied("A grant never crosses districts.")
     assign_perm(SUBSTITUTE_PERMISSION, substitute, section)
 
 

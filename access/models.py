@@ -134,7 +134,7 @@ class EmergencyAccess(TenantModel):
 class CacheEpoch(models.Model):
     """A district's cache epoch: moved forward, in the writing transaction, by every
     write that can change who sees whom or what every student shows (a trigger, see
-    access/epochs.py). Bookkeeping for caches, no student data: not a tenant table."""
+    records/cache_epochs.py). Bookkeeping for caches, no student data: not a tenant table."""
 
     district_id = models.BigIntegerField(primary_key=True)
     value = models.BigIntegerField()

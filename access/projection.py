@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from access.amendments import statements_for
 from access.categories import CATEGORY_ORDER, Category, fields_in
 from access.scoping import Allowed
 from access.viewer import Viewer
@@ -284,7 +283,9 @@ def project_students(
     data = _PageData(viewer, students, allowed_by_id, detail=detail)
     # Statements of disagreement travel with their field (99.21(b)(2)): one query a page.
     shown = frozenset().union(*(allowed.categories for allowed in allowed_by_id.values()))
-    statements = statements_for(viewer, [student.pk for student in students], shown)
+    statements = selectors.disagreement_statements(
+        district=viewer.district, student_ids=[student.pk for student in students], categories=shown
+    )
     projected = []
     for student in students:
         allowed = allowed_by_id[student.pk]

@@ -7,11 +7,18 @@ route of ``access.scoping``). Every query names the viewer's district.
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import QuerySet
 
-from access.districts import records_officer_routes
-from access.scoping import Allowed, one_by_id, route_student_ids
-from access.viewer import Route, Viewer
+from access.categories import Category
+from access.districts import as_records_officer, records_officer_routes
+from access.scoping import (
+    Allowed,
+    allowed_for,
+    category_reach,
+    one_by_id,
+    reached_students,
+)
+from access.viewer import Viewer
 from records.models import InspectionRequest
 
 
@@ -20,34 +27,23 @@ def may_review_inspections(viewer: Viewer) -> bool:
     return bool(records_officer_routes(viewer))
 
 
-def _flag(route: Route) -> str:
-    return f"_reviews_as_{route.label}"
+def _named_students(officer: Viewer) -> QuerySet:
+    """The students an officer reaches and whose name they may see: a queue line shows it."""
+    return reached_students(officer).filter(category_reach(officer, Category.DIRECTORY))
 
 
 def inspection_queue(viewer: Viewer) -> QuerySet[InspectionRequest]:
-    """The requests this viewer reviews, with their students; one query.
-
-    Each row carries which reviewing routes reach its student, for the access log.
-    """
-    routes = records_officer_routes(viewer)
-    if not routes:
+    """The requests this viewer reviews, with their students; one query. Students come
+    through the same access decision as every page, restrictions and all."""
+    officer = as_records_officer(viewer)
+    if not officer.routes:
         return InspectionRequest.unscoped.none()
-    requests = InspectionRequest.unscoped.filter(district_id=viewer.district_id)
-    if not any(route.kind == "district_admin" for route in routes):
-        subqueries = [route_student_ids(viewer, route) for route in routes]
-        reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
-        requests = requests.filter(student_id__in=reached)
-    if viewer.fully_restricted_student_ids:
-        requests = requests.exclude(student_id__in=viewer.fully_restricted_student_ids)
-    requests = requests.annotate(
-        **{
-            _flag(route): ExpressionWrapper(
-                Q(student_id__in=route_student_ids(viewer, route)), output_field=BooleanField()
-            )
-            for route in routes
-        }
+    return (
+        InspectionRequest.unscoped.filter(district_id=viewer.district_id)
+        .filter(student_id__in=_named_students(officer).values("pk"))
+        .select_related("student", "requested_by")
+        .order_by("due_on", "created_at", "id")
     )
-    return requests.select_related("student", "requested_by").order_by("due_on", "created_at", "id")
 
 
 def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionRequest:
@@ -56,11 +52,17 @@ def inspection_request_for_review(viewer: Viewer, request_id) -> InspectionReque
 
 
 def queue_reads(viewer: Viewer, requests) -> dict[int, Allowed]:
-    """What a queue page shows of each student (their name: directory), by reviewing route."""
-    routes = records_officer_routes(viewer)
-    shown: dict[int, Allowed] = {}
-    for item in requests:
-        via = frozenset(route.label for route in routes if getattr(item, _flag(route), False))
-        if via:
-            shown[item.student_id] = Allowed(frozenset({"directory"}), None, False, via)
-    return shown
+    """What a queue page shows of each student (their name: directory), by reviewing
+    route, for the access log; one query."""
+    officer = as_records_officer(viewer)
+    ids = sorted({item.student_id for item in requests})
+    if not ids or not officer.routes:
+        return {}
+    students = list(reached_students(officer).filter(pk__in=ids))
+    allowed = allowed_for(officer, students)
+    directory = frozenset({Category.DIRECTORY})
+    return {
+        pk: found.narrowed(directory)
+        for pk, found in allowed.items()
+        if Category.DIRECTORY in found.categories
+    }

@@ -17,7 +17,6 @@ from access.classes import SectionNotFound
 from access.scoping import Allowed, allowed_for, one_by_id, roster_count, visible_students
 from access.staff import as_school_official, attendance_rate, may_see_attendance, school_page
 from access.viewer import Viewer
-from accounts.models import RoleMembership, User
 from records.models import (
     AcademicSession,
     School,
@@ -38,6 +37,14 @@ def _district_wide(viewer: Viewer) -> bool:
 
 def _school_ids(official: Viewer) -> list[int]:
     return sorted({pk for route in official.routes for pk in route.school_ids})
+
+
+def official_school_ids(viewer: Viewer) -> list[int] | None:
+    """The schools the viewer's school pages cover: ``None`` for the whole district (a
+    district administrator), else the schools of their school routes (none for anyone
+    who is not a school official). No query."""
+    official = as_school_official(viewer)
+    return None if _district_wide(official) else _school_ids(official)
 
 
 def official_schools(viewer: Viewer) -> QuerySet[School]:
@@ -168,66 +175,3 @@ def section_roster_page(viewer: Viewer, section: Section) -> tuple[list[dict], d
 def _with_enrollment(shown: Allowed, allowed: Allowed) -> Allowed:
     categories = shown.categories | (allowed.categories & {Category.ENROLLMENT})
     return Allowed(categories, shown.program_kinds, shown.outside_school, shown.via)
-
-
-# Staff: people, not student data; the same gate as /school/ decides who may list them.
-
-
-def _staff_memberships(
-    viewer: Viewer, official: Viewer, school_id: int | None
-) -> QuerySet[RoleMembership]:
-    """Role memberships active today at the official's schools; a district
-    administrator also sees the district-wide roles (unless one school is asked for)."""
-    memberships = _in_district(RoleMembership, viewer).filter(active_on_q(viewer.today))
-    if _district_wide(official) and school_id is None:
-        return memberships
-    return memberships.filter(_at_schools(official, school_id), school__isnull=False)
-
-
-def school_staff(viewer: Viewer, *, school_id: int | None = None) -> QuerySet[User]:
-    """The active staff of the viewer's schools (optionally one of them), by name.
-
-    Each user carries ``current_roles`` (their active memberships there, school loaded)
-    and ``current_sections`` (their teaching rows active today in a current-term
-    section of those schools, section and course loaded). Three queries whatever the
-    number of people: the users, their roles, their sections.
-    """
-    official = as_school_official(viewer)
-    if not official.routes:
-        return User.objects.none()
-    memberships = _staff_memberships(viewer, official, school_id)
-    roles = (
-        memberships.filter(Q(school__isnull=True) | Q(school__district_id=viewer.district_id))
-        .select_related("school")
-        .order_by("school__name", "role", "pk")
-    )
-    sections = _current_sections(viewer, official, school_id).values("pk")
-    teaching = (
-        _in_district(SectionTeacher, viewer)
-        .filter(active_on_q(viewer.today), section_id__in=sections)
-        .filter(
-            section__district_id=viewer.district_id,
-            section__course__district_id=viewer.district_id,
-        )
-        .select_related("section__course")
-        .order_by("section__period", "section__course__title", "section__title", "pk")
-    )
-    return (
-        User.objects.filter(district_id=viewer.district_id, is_active=True)
-        .filter(pk__in=memberships.values("user_id"))
-        .prefetch_related(
-            Prefetch("role_memberships", queryset=roles, to_attr="current_roles"),
-            Prefetch("section_assignments", queryset=teaching, to_attr="current_sections"),
-        )
-        .order_by("last_name", "first_name", "username", "pk")
-    )
-
-
-def role_schools(user: User) -> list[tuple[School | None, list[str]]]:
-    """A fetched staff member's roles grouped by school (``None``: district-wide)."""
-    grouped: dict[int | None, tuple[School | None, list[str]]] = {}
-    for membership in user.current_roles:
-        _, roles = grouped.setdefault(membership.school_id, (membership.school, []))
-        roles.append(membership.role)
-    # District-wide roles first, then schools by name (the prefetch's order).
-    return sorted(grouped.values(), key=lambda pair: pair[0] is not None)

@@ -8,8 +8,9 @@ student of a page comes from flags computed in the query that fetches the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import (
     BooleanField,
@@ -26,7 +27,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from access.categories import Category
-from access.viewer import Route, Viewer, eligibility_cutoff
+from access.viewer import Route, RouteKind, Viewer, eligibility_cutoff
 from records.models import (
     AcademicSession,
     Enrollment,
@@ -37,6 +38,9 @@ from records.models import (
     Student,
     active_on_q,
 )
+
+if TYPE_CHECKING:
+    from access.purposes import Purpose
 
 
 class StudentNotFound(Http404):
@@ -56,6 +60,8 @@ class Allowed:
     # directory then shows only designated fields the family has not opted out of.
     outside_school: bool = False
     via: frozenset[str] = frozenset()  # the route labels that reach the student
+    # Categories the viewer's routes would open with a declared purpose, closed without one.
+    withheld: frozenset[str] = frozenset()
 
     def __or__(self, other: Allowed) -> Allowed:
         if not self.categories:
@@ -70,7 +76,11 @@ class Allowed:
         )
 
     def without(self, hidden: frozenset[str]) -> Allowed:
-        return Allowed(self.categories - hidden, self.program_kinds, self.outside_school, self.via)
+        return replace(self, categories=self.categories - hidden, withheld=self.withheld - hidden)
+
+    def narrowed(self, categories: frozenset[str]) -> Allowed:
+        """What a page that shows only ``categories`` of the student shows of them."""
+        return replace(self, categories=self.categories & categories, withheld=frozenset())
 
 
 def _union_program_kinds(a: Allowed, b: Allowed) -> frozenset[str] | None:
@@ -156,22 +166,15 @@ def teacher_enrollments(viewer: Viewer, route: Route) -> QuerySet[Enrollment]:
     after the teacher left it is never theirs. Without one, both are active today.
     """
     today, since = viewer.today, roster_window_start(viewer)
-    current_terms = _in_district(AcademicSession, viewer).filter(
-        start_date__lte=today, end_date__gte=since
-    )
     taught = (
         _in_district(SectionTeacher, viewer)
         .filter(teacher=viewer.user)
         .filter(overlapping_q(since, today))
     )
-    sections = _in_district(Section, viewer).filter(
-        pk__in=taught.values("section_id"),
-        term_id__in=current_terms.values("pk"),
-        school_id__in=sorted(route.school_ids),
-    )
+    # The route's sections, fixed when the viewer was built (access/viewer.py).
     enrollments = (
         _in_district(Enrollment, viewer)
-        .filter(section_id__in=sections.values("pk"))
+        .filter(section_id__in=sorted(route.section_ids))
         .filter(overlapping_q(since, today))
     )
     if since == today:
@@ -220,40 +223,97 @@ def _school_staff_ids(viewer: Viewer, route: Route) -> QuerySet:
     return staff_memberships(viewer, route).values("student_id")
 
 
+_ROUTE_STUDENTS = {
+    RouteKind.GUARDIAN: lambda viewer, route: _guardian_ids(viewer),
+    RouteKind.TEACHER: lambda viewer, route: _teacher_ids(viewer, route),
+    RouteKind.SCHOOL_STAFF: lambda viewer, route: _school_staff_ids(viewer, route),
+    RouteKind.SUBSTITUTE: lambda viewer, route: substitute_enrollments(viewer, route).values(
+        "student_id"
+    ),
+    RouteKind.EMERGENCY: lambda viewer, route: (
+        _in_district(Student, viewer).filter(pk__in=sorted(route.student_ids)).values("pk")
+    ),
+    RouteKind.ELIGIBLE_STUDENT: lambda viewer, route: (
+        _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
+    ),
+    RouteKind.DISTRICT_ADMIN: lambda viewer, route: _in_district(Student, viewer).values("pk"),
+}
+
+
 def route_student_ids(viewer: Viewer, route: Route) -> QuerySet:
-    """The ids of the students one route reaches, as a subquery."""
-    if route.kind == "guardian":
-        return _guardian_ids(viewer)
-    if route.kind == "teacher":
-        return _teacher_ids(viewer, route)
-    if route.kind == "school_staff":
-        return _school_staff_ids(viewer, route)
-    if route.kind == "substitute":
-        return substitute_enrollments(viewer, route).values("student_id")
-    if route.kind == "emergency":
-        return _in_district(Student, viewer).filter(pk__in=sorted(route.student_ids)).values("pk")
-    if route.kind == "eligible_student":
-        return _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
-    if route.kind == "district_admin":
-        return _in_district(Student, viewer).values("pk")
-    return _in_district(Student, viewer).none().values("pk")  # an unknown route: nobody
+    """The ids of the students one route reaches, as a subquery; an unknown route: nobody."""
+    students = _ROUTE_STUDENTS.get(route.kind)
+    if students is None:
+        return _in_district(Student, viewer).none().values("pk")
+    return students(viewer, route)
 
 
-def _flag(index: int) -> str:
-    return f"_via_route_{index}"
+def _flag(viewer: Viewer, index: int) -> str:
+    """The name of the flag that says the viewer's ``index``th route reaches a row."""
+    return f"_via_{viewer.row_token}_{index}"
 
 
 def reach_is_bounded(viewer: Viewer) -> bool:
     """Whether the viewer reaches a bounded set (a school, rosters, a family), not a district."""
-    return not any(route.kind == "district_admin" for route in viewer.routes)
+    return not viewer.has_route({RouteKind.DISTRICT_ADMIN})
 
 
 def _reach(viewer: Viewer) -> Q:
-    if any(route.kind == "district_admin" for route in viewer.routes):
+    if viewer.has_route({RouteKind.DISTRICT_ADMIN}):
         return Q()  # the whole district: already the base filter
     subqueries = [route_student_ids(viewer, route) for route in viewer.routes]
     reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
     return Q(pk__in=reached)
+
+
+def _route_flags(viewer: Viewer) -> dict:
+    """One boolean per route: whether it reaches the row. A lone route reaches every row
+    the query returns (its reach is the query's filter), so its flag costs nothing."""
+    if len(viewer.routes) == 1:
+        return {_flag(viewer, 0): Value(True, output_field=BooleanField())}
+    return {
+        _flag(viewer, i): Value(True, output_field=BooleanField())
+        if route.kind == RouteKind.DISTRICT_ADMIN
+        else ExpressionWrapper(
+            Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
+        )
+        for i, route in enumerate(viewer.routes)
+    }
+
+
+def reached_students(viewer: Viewer) -> QuerySet[Student]:
+    """The one place that unions a viewer's routes: the students any route reaches, less
+    those the person's restrictions hide entirely, each row flagged with the routes that
+    reach it (what ``allowed_for`` reads). Unordered; one SQL query.
+
+    Every surface reads students from here, through ``visible_students`` or narrowed to
+    some of the person's routes first (``Viewer.through``).
+    """
+    if not viewer.has_access:
+        return Student.unscoped.none()
+    students = _in_district(Student, viewer).filter(_reach(viewer))
+    if viewer.fully_restricted_student_ids:
+        students = students.exclude(pk__in=viewer.fully_restricted_student_ids)
+    return students.annotate(**_route_flags(viewer))
+
+
+def category_reach(viewer: Viewer, category: str, *, program: str | None = None) -> Q:
+    """Students of whom the viewer may see ``category`` (and that program kind), as a
+    filter on students: a search or filter may narrow only among them, so narrowing
+    never reveals what the record would not."""
+    routes = [
+        route
+        for route in viewer.routes
+        if category in route.categories
+        and (program is None or route.program_kinds is None or program in route.program_kinds)
+    ]
+    if not routes:
+        return Q(pk__in=[])
+    reach = Q()
+    if len(routes) < len(viewer.routes):
+        reach = Q(pk__in=reached_students(viewer.only(routes)).values("pk"))
+    hidden = [pk for pk, h in viewer.restrictions.items() if category in h]
+    return reach & ~Q(pk__in=hidden) if hidden else reach
 
 
 def visible_students(
@@ -264,27 +324,16 @@ def visible_students(
     grade_level: str | None = None,
     roster_since: date | None = None,
 ) -> QuerySet[Student]:
-    """The students this viewer may see, optionally narrowed; one SQL query.
+    """The students this viewer may see, optionally narrowed, by name; one SQL query.
 
-    With several routes each row is annotated with which routes reach it, so the
-    categories of a page need no further query (see ``allowed_for``). A filter
-    narrows only among students whose filtered category the viewer may see, so
-    that filtering cannot reveal what the record would not.
+    Each row is flagged with the routes that reach it, so the categories of a page need
+    no further query (see ``allowed_for``). A filter narrows only among students whose
+    filtered category the viewer may see, so that filtering cannot reveal what the
+    record would not.
     """
     if not viewer.has_access:
         return Student.unscoped.none()
-    students = _in_district(Student, viewer).filter(_reach(viewer))
-    if viewer.fully_restricted_student_ids:
-        students = students.exclude(pk__in=viewer.fully_restricted_student_ids)
-    if len(viewer.routes) > 1:
-        students = students.annotate(
-            **{
-                _flag(i): ExpressionWrapper(
-                    Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
-                )
-                for i, route in enumerate(viewer.routes)
-            }
-        )
+    students = reached_students(viewer)
     filters = {"school_id": school_id, "section_id": section_id, "grade_level": grade_level}
     for name, value in filters.items():
         if value is None:
@@ -338,30 +387,46 @@ def roster_count(viewer: Viewer, *, roster_since: date | None = None) -> Subquer
     return _CountOf(roster.order_by().values("pk"))
 
 
-def _routes_reaching(viewer: Viewer, student: Student) -> list[Route]:
-    if len(viewer.routes) == 1:
-        return list(viewer.routes)
-    return [route for i, route in enumerate(viewer.routes) if getattr(student, _flag(i), False)]
+def routes_reaching(viewer: Viewer, student: Student) -> list[Route]:
+    """The routes whose flag on this row says they reach it. A row not fetched through
+    ``reached_students`` for this very viewer carries no such flag: no route, nothing."""
+    return [
+        route
+        for i, route in enumerate(viewer.routes)
+        if getattr(student, _flag(viewer, i), None) is True
+    ]
 
 
-def allowed_for(viewer: Viewer, students: list[Student]) -> dict[int, Allowed]:
+def _grant(route: Route, *, purposeful: bool) -> Allowed:
+    closed = frozenset() if purposeful else route.needs_purpose
+    return Allowed(
+        route.categories - closed,
+        route.program_kinds,
+        route.outside_school,
+        frozenset({route.label}),
+    )
+
+
+def allowed_for(
+    viewer: Viewer, students: list[Student], *, purpose: Purpose | None = None
+) -> dict[int, Allowed]:
     """Per student of a fetched page, the categories this viewer may see.
 
-    The routes' grants are combined first; the person's custody restrictions are
-    taken away last, so no route can give back what a court order hides.
+    The routes' grants are combined first; without a declared ``purpose`` the sensitive
+    categories of staff routes stay closed (``Allowed.withheld`` names them); the
+    person's custody restrictions are taken away last, so no route can give back what a
+    court order hides. Fails closed: a row that does not carry this viewer's route
+    flags (``reached_students``) gets nothing.
     """
     result = {}
     for student in students:
-        allowed = NOTHING
-        for route in _routes_reaching(viewer, student):
-            allowed = allowed | Allowed(
-                route.categories,
-                route.program_kinds,
-                route.outside_school,
-                frozenset({route.label}),
-            )
+        allowed = opened = NOTHING
+        for route in routes_reaching(viewer, student):
+            allowed = allowed | _grant(route, purposeful=True)
+            opened = opened | _grant(route, purposeful=purpose is not None)
+        opened = replace(opened, withheld=allowed.categories - opened.categories)
         hidden = viewer.restrictions.get(student.pk)
-        result[student.pk] = allowed.without(hidden) if hidden else allowed
+        result[student.pk] = opened.without(hidden) if hidden else opened
     return result
 
 
@@ -385,10 +450,13 @@ def one_by_id(rows: QuerySet, raw_id, not_found: type[Exception] = Http404):
     return row
 
 
-def student_access_by_id(viewer: Viewer, student_id) -> StudentAccess:
-    """The student with this id and what the viewer may see of them; 404 if not theirs."""
-    student = one_by_id(visible_students(viewer), student_id, StudentNotFound)
-    allowed = allowed_for(viewer, [student])[student.pk]
+def student_access_by_id(
+    viewer: Viewer, student_id, *, purpose: Purpose | None = None
+) -> StudentAccess:
+    """The student with this id and what the viewer may see of them (for ``purpose``, if
+    declared); 404 alike for a student who is missing and one who is not theirs."""
+    student = one_by_id(reached_students(viewer), student_id, StudentNotFound)
+    allowed = allowed_for(viewer, [student], purpose=purpose)[student.pk]
     if not allowed.categories:
         raise StudentNotFound()
     return StudentAccess(student=student, allowed=allowed)

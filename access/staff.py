@@ -10,14 +10,12 @@ code that decides it (``access/scoping.py``). Every query names the viewer's dis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    BooleanField,
     Count,
     Exists,
-    ExpressionWrapper,
     F,
     FloatField,
     OuterRef,
@@ -28,28 +26,36 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
-from django.utils.formats import date_format, time_format
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from access import emergency
 from access.categories import Category
 from access.models import EmergencyAccess
 from access.projection import project_students
-from access.purposes import Declared, declared_purpose, sensitive_categories
+from access.purposes import ANY_DECLARED, Purpose, declared_purpose
 from access.scoping import (
     Allowed,
     StudentAccess,
     StudentNotFound,
     allowed_for,
-    route_student_ids,
+    category_reach,
+    reached_students,
+    record_id,
+    routes_reaching,
     staff_memberships,
     student_access_by_id,
     substitute_enrollments,
     teacher_enrollments,
     visible_students,
 )
-from access.viewer import Route, Viewer, district_zone, viewer_for
+from access.viewer import (
+    SCHOOL_OFFICIAL_ROUTES,
+    STAFF_ROUTES,
+    AccessDenied,
+    Route,
+    RouteKind,
+    Viewer,
+    viewer_for,
+)
 from accounts.models import Role, RoleMembership, User
 from records import selectors
 from records.models import (
@@ -65,25 +71,12 @@ from records.models import (
     active_on_q,
 )
 
-SCHOOL_ROUTE_KINDS = frozenset({"school_staff", "district_admin"})
-STAFF_ROUTE_KINDS = SCHOOL_ROUTE_KINDS | {"teacher", "substitute", "emergency"}
-
 # What a row of the school list shows of a student, and so what its read records.
 LIST_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE})
 
-ROLE_NAMES = {
-    Role.PRINCIPAL: gettext_lazy("Principal"),
-    Role.SCHOOL_ADMIN: gettext_lazy("School administrator"),
-    Role.COUNSELOR: gettext_lazy("Counselor"),
-    Role.NURSE: gettext_lazy("School nurse"),
-    Role.SPECIAL_EDUCATION: gettext_lazy("Special-education staff"),
-}
-
 
 def _school_routes(viewer: Viewer) -> tuple[Route, ...]:
-    if not viewer.has_access:
-        return ()
-    return tuple(route for route in viewer.routes if route.kind in SCHOOL_ROUTE_KINDS)
+    return as_school_official(viewer).routes if viewer.has_access else ()
 
 
 def has_school_view(viewer: Viewer) -> bool:
@@ -93,38 +86,12 @@ def has_school_view(viewer: Viewer) -> bool:
 
 def has_staff_view(viewer: Viewer) -> bool:
     """Whether the viewer reads student pages as staff at all (teachers included)."""
-    return viewer.has_access and any(route.kind in STAFF_ROUTE_KINDS for route in viewer.routes)
+    return viewer.has_route(STAFF_ROUTES)
 
 
 def as_school_official(viewer: Viewer) -> Viewer:
     """The same person reaching students through their school routes only."""
-    return Viewer(
-        user=viewer.user,
-        district=viewer.district,
-        today=viewer.today,
-        routes=_school_routes(viewer),
-        restrictions=viewer.restrictions,
-    )
-
-
-def _seen_through(viewer: Viewer, category: str, *, program: str | None = None) -> Q:
-    """Students the viewer may see ``category`` (and that program kind) of: a filter may
-    narrow only among them, so filtering never reveals what the record would not."""
-    routes = [
-        route
-        for route in viewer.routes
-        if category in route.categories
-        and (program is None or route.program_kinds is None or program in route.program_kinds)
-    ]
-    hidden = [pk for pk, h in viewer.restrictions.items() if category in h]
-    if not routes:
-        return Q(pk__in=[])
-    reach = Q()
-    if len(routes) < len(viewer.routes) and not any(r.kind == "district_admin" for r in routes):
-        subqueries = [route_student_ids(viewer, route) for route in routes]
-        union = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
-        reach = Q(pk__in=union)
-    return reach & ~Q(pk__in=hidden) if hidden else reach
+    return viewer.through(SCHOOL_OFFICIAL_ROUTES)
 
 
 def may_search_identifiers(viewer: Viewer) -> bool:
@@ -193,7 +160,7 @@ def staff_students(
         students = students.annotate(attendance_rate=attendance_rate(official))
     words = (query or "").split()
     if words:
-        named = _seen_through(official, Category.DIRECTORY)
+        named = category_reach(official, Category.DIRECTORY)
         for word in words:
             named &= (
                 Q(given_name__icontains=word)
@@ -203,7 +170,7 @@ def staff_students(
         match = named
         term = " ".join(words)
         if may_search_identifiers(official):
-            match |= _seen_through(official, Category.IDENTIFIERS) & (
+            match |= category_reach(official, Category.IDENTIFIERS) & (
                 Q(state_id__iexact=term) | Q(local_id__iexact=term)
             )
         students = students.filter(match)
@@ -214,13 +181,13 @@ def staff_students(
             district_id=viewer.district_id, student_id=OuterRef("pk"), program=program
         ).filter(active_on_q(viewer.today))
         students = students.filter(
-            _seen_through(official, Category.PROGRAMS, program=program), Exists(enrolled)
+            category_reach(official, Category.PROGRAMS, program=program), Exists(enrolled)
         )
     if attendance_below is not None:
         if not may_see_attendance(official):
             return students.none()
         students = students.filter(
-            _seen_through(official, Category.ATTENDANCE),
+            category_reach(official, Category.ATTENDANCE),
             attendance_rate__lt=float(attendance_below),
         )
     return students
@@ -244,12 +211,13 @@ def school_page(viewer: Viewer, students: list[Student]) -> tuple[list[dict], di
     return rows, shown
 
 
-def staff_student(viewer: Viewer, student_id) -> StudentAccess:
-    """One student for a staff member, with what their roles allow; 404 alike for a
-    missing student, one they do not reach, and a viewer who is not staff."""
+def staff_student(viewer: Viewer, student_id, *, purpose: Purpose | None = None) -> StudentAccess:
+    """One student for a staff member, with what their roles allow (for ``purpose``, if
+    declared); 404 alike for a missing student, one they do not reach, and a viewer who
+    is not staff."""
     if not has_staff_view(viewer):
         raise StudentNotFound()
-    return student_access_by_id(viewer, student_id)
+    return student_access_by_id(viewer, student_id, purpose=purpose)
 
 
 @dataclass(frozen=True)
@@ -261,7 +229,7 @@ class StaffRecord:
     record: dict
     term: tuple | None  # the current term's dates, where attendance shows
     closed: frozenset[str]  # sensitive categories waiting for a declared purpose
-    declared: Declared | None  # the purpose declared for this student this session
+    declared: Purpose | None  # the purpose declared for this student this session
     emergency: EmergencyAccess | None  # the break-glass grant this page is read under
 
     @property
@@ -283,69 +251,61 @@ def staff_record(viewer: Viewer, student_id, *, session) -> StaffRecord:
     declared for the student in this ``session`` (access/purposes.py); under emergency
     access the request's reason is the purpose.
     """
-    access = staff_student(viewer, student_id)
-    pk = access.student.pk
+    pk = record_id(student_id)
+    declared = declared_purpose(session, pk) if pk is not None else None
+    access = staff_student(viewer, student_id, purpose=declared)
     grant = emergency.active_grant(viewer, pk) if "emergency" in access.allowed.via else None
-    declared = declared_purpose(session, pk)
-    opened = declared is not None or grant is not None
-    closed = frozenset() if opened else sensitive_categories(access.allowed)
-    shown = access.allowed.without(closed)
+    shown = access.allowed
     (record,) = project_students(viewer, [access.student], {pk: shown}, detail=True)
     term = None
     if Category.ATTENDANCE in shown.categories:
         term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
-    return StaffRecord(access, shown, record, term, closed, declared, grant)
+    return StaffRecord(access, shown, record, term, shown.withheld, declared, grant)
 
 
 @dataclass(frozen=True)
-class Reason:
-    """One relationship through which the viewer reaches a student, in plain language."""
+class Reach:
+    """One relationship through which a viewer reaches a student, with its particulars:
+    the facts behind "why can I see this?" (the pages put them in words)."""
 
-    kind: str
-    text: str
+    kind: RouteKind
+    role: str = ""  # school staff: the role
+    place: str = ""  # school staff: the school; teacher, substitute: the section's title
+    period: str = ""
+    since: date | None = None  # teacher: on the roster since
+    until: date | None = None  # teacher: the roster ended (grace period); substitute: last day
+    grace_end: date | None = None  # teacher: visible until, under the grace period
+    expires_at: datetime | None = None  # emergency access
 
 
-def why_visible(viewer: Viewer, student: Student, *, of_another: bool = False) -> list[Reason]:
-    """Why the viewer may see ``student``: a sentence per route that reaches them.
+def why_visible(viewer: Viewer, student: Student) -> list[Reach]:
+    """Why the viewer may see ``student``: each relationship that reaches them.
 
     Which routes reach the student is one query over the same subqueries that decide
     access; the specifics (sections, schools) one more query each, only where needed.
     """
     if not viewer.has_access or student.district_id != viewer.district_id:
         return []
-    flags = {
-        f"via_{i}": ExpressionWrapper(
-            Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
-        )
-        for i, route in enumerate(viewer.routes)
-    }
-    row = (
-        Student.unscoped.filter(district_id=viewer.district_id, pk=student.pk)
-        .annotate(**flags)
-        .values(*flags)
-        .first()
-    )
-    if row is None:
+    reached = reached_students(viewer).filter(pk=student.pk).first()
+    if reached is None:
         return []
-    reasons: list[Reason] = []
-    for i, route in enumerate(viewer.routes):
-        if not row[f"via_{i}"] or not (
-            route.categories - viewer.restrictions.get(student.pk, frozenset())
-        ):
-            continue
-        reasons.extend(_reasons_of(viewer, route, student, of_another))
-    return reasons
+    hidden = viewer.restrictions.get(student.pk, frozenset())
+    reaches: list[Reach] = []
+    for route in routes_reaching(viewer, reached):
+        if route.categories - hidden:
+            reaches.extend(_reaches_of(viewer, route, student))
+    return reaches
 
 
-def _reasons_of(viewer: Viewer, route: Route, student: Student, of_another: bool) -> list[Reason]:
-    if route.kind == "teacher":
-        return _teacher_reasons(viewer, route, student, of_another)
-    if route.kind == "substitute":
-        return _substitute_reasons(viewer, route, student)
-    if route.kind == "emergency":
-        return _emergency_reasons(viewer, student)
-    if route.kind == "school_staff":
-        role = ROLE_NAMES.get(route.label, route.label)
+def _reaches_of(viewer: Viewer, route: Route, student: Student) -> list[Reach]:
+    if route.kind == RouteKind.TEACHER:
+        return _teacher_reaches(viewer, route, student)
+    if route.kind == RouteKind.SUBSTITUTE:
+        return _substitute_reaches(viewer, route, student)
+    if route.kind == RouteKind.EMERGENCY:
+        grant = emergency.active_grant(viewer, student.pk)
+        return [Reach(route.kind, expires_at=grant.expires_at)] if grant is not None else []
+    if route.kind == RouteKind.SCHOOL_STAFF:
         schools = (
             School.unscoped.filter(
                 district_id=viewer.district_id,
@@ -356,32 +316,13 @@ def _reasons_of(viewer: Viewer, route: Route, student: Student, of_another: bool
             .order_by("name")
             .values_list("name", flat=True)
         )
-        return [
-            Reason(
-                "school_staff",
-                _("%(role)s at %(school)s") % {"role": role, "school": name},
-            )
-            for name in schools
-        ]
-    if route.kind == "district_admin":
-        return [
-            Reason(
-                "district_admin",
-                _("District administrator of %(district)s") % {"district": viewer.district.name},
-            )
-        ]
-    if route.kind == "guardian":
-        return [Reason("guardian", _("Parent or guardian"))]
-    if route.kind == "eligible_student":
-        own = _("The student's own record") if of_another else _("This is your own record")
-        return [Reason("eligible_student", own)]
-    return []
+        return [Reach(route.kind, role=route.label, place=name) for name in schools]
+    if route.kind == RouteKind.DISTRICT_ADMIN:
+        return [Reach(route.kind, place=viewer.district.name)]
+    return [Reach(route.kind)]
 
 
-def _teacher_reasons(
-    viewer: Viewer, route: Route, student: Student, of_another: bool
-) -> list[Reason]:
-    """Sentences for the teacher (``of_another``: about the teacher, for someone else)."""
+def _teacher_reaches(viewer: Viewer, route: Route, student: Student) -> list[Reach]:
     enrollments = (
         teacher_enrollments(viewer, route)
         .filter(student_id=student.pk, section__district_id=viewer.district_id)
@@ -394,44 +335,25 @@ def _teacher_reasons(
         .order_by("section__period", "section__title", "pk")
         .values("title", "period", "since", "until")
     )
-    reasons = []
-    for enrollment in enrollments:
-        values = {"section": enrollment["title"], "since": date_format(enrollment["since"])}
-        if enrollment["until"] is not None and enrollment["until"] < viewer.today:
-            # Seen only through the district's grace period after the roster ended.
-            values["until"] = date_format(enrollment["until"])
-            values["grace_end"] = date_format(
-                enrollment["until"] + timedelta(days=viewer.district.roster_grace_days)
+    grace = timedelta(days=viewer.district.roster_grace_days)
+    reaches = []
+    for row in enrollments:
+        ended = row["until"] is not None and row["until"] < viewer.today
+        reaches.append(
+            Reach(
+                route.kind,
+                place=row["title"],
+                period=row["period"] or "",
+                since=row["since"],
+                # Seen only through the district's grace period after the roster ended.
+                until=row["until"] if ended else None,
+                grace_end=row["until"] + grace if ended else None,
             )
-            text = (
-                _(
-                    "Was enrolled in their section %(section)s until %(until)s; "
-                    "visible until %(grace_end)s under the district's grace period"
-                )
-                if of_another
-                else _(
-                    "Was enrolled in your section %(section)s until %(until)s; "
-                    "visible until %(grace_end)s under the district's grace period"
-                )
-            )
-        elif enrollment["period"]:
-            values["period"] = enrollment["period"]
-            text = (
-                _("Enrolled in their section %(section)s, period %(period)s, since %(since)s")
-                if of_another
-                else _("Enrolled in your section %(section)s, period %(period)s, since %(since)s")
-            )
-        else:
-            text = (
-                _("Enrolled in their section %(section)s since %(since)s")
-                if of_another
-                else _("Enrolled in your section %(section)s since %(since)s")
-            )
-        reasons.append(Reason("teacher", text % values))
-    return reasons
+        )
+    return reaches
 
 
-def _substitute_reasons(viewer: Viewer, route: Route, student: Student) -> list[Reason]:
+def _substitute_reaches(viewer: Viewer, route: Route, student: Student) -> list[Reach]:
     sections = (
         substitute_enrollments(viewer, route).filter(student_id=student.pk).values("section_id")
     )
@@ -447,44 +369,16 @@ def _substitute_reasons(viewer: Viewer, route: Route, student: Student) -> list[
         .order_by("section__period", "section__title", "pk")
         .values("title", "period", "end_date")
     )
-    reasons = []
-    for assignment in assignments:
-        values = {"section": assignment["title"], "until": date_format(assignment["end_date"])}
-        if assignment["period"]:
-            values["period"] = assignment["period"]
-            text = _("Substitute for section %(section)s, period %(period)s, until %(until)s")
-        else:
-            text = _("Substitute for section %(section)s until %(until)s")
-        reasons.append(Reason("substitute", text % values))
-    return reasons
-
-
-def _emergency_reasons(viewer: Viewer, student: Student) -> list[Reason]:
-    grant = emergency.active_grant(viewer, student.pk)
-    if grant is None:
-        return []
-    until = timezone.localtime(grant.expires_at, district_zone(viewer.district))
-    text = _("Emergency access until %(time)s on %(date)s") % {
-        "time": time_format(until),
-        "date": date_format(until.date()),
-    }
-    return [Reason("emergency", text)]
+    return [
+        Reach(route.kind, place=row["title"], period=row["period"] or "", until=row["end_date"])
+        for row in assignments
+    ]
 
 
 # Who can see this student? Only the people in charge of the student's school or district
 # may ask, and the answer comes from the access code itself, run as each candidate.
 
 READER_LISTING_ROLES = frozenset({Role.PRINCIPAL, Role.SCHOOL_ADMIN})
-
-READER_ROLE_NAMES = {
-    **ROLE_NAMES,
-    Role.DISTRICT_ADMIN: gettext_lazy("District administrator"),
-    Role.TEACHER: gettext_lazy("Teacher"),
-    "substitute": gettext_lazy("Substitute teacher"),
-    "emergency": gettext_lazy("Emergency access"),
-    "guardian": gettext_lazy("Parent or guardian"),
-    "eligible_student": gettext_lazy("Eligible student"),
-}
 
 
 def may_list_readers(viewer: Viewer, student: Student) -> bool:
@@ -498,7 +392,7 @@ def may_list_readers(viewer: Viewer, student: Student) -> bool:
     routes = [
         route
         for route in viewer.routes
-        if route.kind == "school_staff" and route.label in READER_LISTING_ROLES
+        if route.kind == RouteKind.SCHOOL_STAFF and route.label in READER_LISTING_ROLES
     ]
     return any(
         staff_memberships(viewer, route).filter(student_id=student.pk).exists() for route in routes
@@ -555,26 +449,24 @@ def who_can_see(viewer: Viewer, student: Student) -> list[dict]:
     is not listed here cannot open the student's record.
     """
     if not may_list_readers(viewer, student):
-        raise PermissionError("may not list who can see this student")
+        raise AccessDenied("may not list who can see this student")
     readers = []
     for user in reader_candidates(viewer, student).order_by("pk"):
         reader = viewer_for(user, today=viewer.today)
         if not reader.has_access:
             continue
-        reached = visible_students(reader).filter(pk=student.pk).first()
+        reached = reached_students(reader).filter(pk=student.pk).first()
         if reached is None:
             continue
-        allowed = allowed_for(reader, [reached])[reached.pk]
+        allowed = allowed_for(reader, [reached], purpose=ANY_DECLARED)[reached.pk]
         if not allowed.categories:
             continue
         readers.append(
             {
                 "name": user.get_full_name() or user.username,
                 "username": user.username,
-                "roles": [
-                    str(READER_ROLE_NAMES.get(label, label)) for label in sorted(allowed.via)
-                ],
-                "reasons": why_visible(reader, reached, of_another=True),
+                "roles": sorted(allowed.via),
+                "reasons": why_visible(reader, reached),
                 "categories": [c for c in Category.values if c in allowed.categories],
             }
         )

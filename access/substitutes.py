@@ -13,13 +13,15 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from access import grants
-from access.viewer import Viewer, district_today
+from access.errors import AccessDenied
+from access.viewer import Viewer
 from accounts.models import Role, RoleMembership, User
 from records.models import (
     District,
@@ -60,19 +62,27 @@ def section_substitutes(viewer: Viewer, section: Section) -> QuerySet[Substitute
 
 
 def _find_substitute(viewer: Viewer, who: str) -> User:
+    """The active person of the district with this username or else this email, in any case.
+
+    A username names one person (unique whatever its case), so it is taken first; an
+    email several people share is refused, never settled by picking one of them.
+    """
     who = (who or "").strip()
     if not who:
         raise ValidationError({"substitute": _("Enter the substitute's username or email.")})
-    user = (
-        User.objects.filter(district_id=viewer.district_id, is_active=True)
-        .filter(Q(username__iexact=who) | Q(email__iexact=who))
-        .first()
-    )
-    if user is None:
+    people = User.objects.filter(district_id=viewer.district_id, is_active=True)
+    # lower() on both sides, as the unique index on the username folds it.
+    named = people.alias(folded=Lower("username")).filter(folded=Lower(Value(who)))
+    matches = list(named[:1]) or list(people.filter(email__iexact=who).order_by("pk")[:2])
+    if not matches:
         raise ValidationError(
             {"substitute": _("No one in this district has that username or email.")}
         )
-    return user
+    if len(matches) > 1:
+        raise ValidationError(
+            {"substitute": _("More than one person matches; enter the full username.")}
+        )
+    return matches[0]
 
 
 def _check_dates(section: Section, begin: date, end: date, today: date) -> None:
@@ -99,7 +109,7 @@ def assign_substitute(
     the section. Refusals are ``ValidationError`` keyed by form field; nothing is saved.
     """
     if not may_manage_substitutes(viewer, section):
-        raise PermissionError("may not assign substitutes to this section")
+        raise AccessDenied("may not assign substitutes to this section")
     substitute = _find_substitute(viewer, who)
     _check_dates(section, begin, end, viewer.today)
     teacher_role = RoleMembership.unscoped.filter(
@@ -135,7 +145,7 @@ def assign_substitute(
 def end_assignment(viewer: Viewer, section: Section, assignment_id: int) -> SubstituteAssignment:
     """Withdraw an assignment now; the permission goes unless another open one needs it."""
     if not may_manage_substitutes(viewer, section):
-        raise PermissionError("may not manage substitutes of this section")
+        raise AccessDenied("may not manage substitutes of this section")
     assignment = section_substitutes(viewer, section).filter(pk=assignment_id).first()
     if assignment is None:
         raise SubstituteAssignment.DoesNotExist
@@ -165,7 +175,7 @@ def end_finished_assignments() -> int:
         pk__in=SubstituteAssignment.unscoped.filter(ended_at__isnull=True).values("district_id")
     )
     for district in districts:
-        today = district_today(district)
+        today = district.today()
         finished = (
             SubstituteAssignment.unscoped.filter(
                 district_id=district.pk, ended_at__isnull=True, end_date__lt=today

@@ -7,31 +7,63 @@ A Django superuser is not a data role; only roles and relationships make routes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from types import MappingProxyType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from access import caches, epochs, grants, policy
-from access.categories import ALL_CATEGORIES
+from access import cache, grants, policy
+from access.categories import ALL_CATEGORIES, Category
+from access.errors import AccessDenied
 from access.models import EmergencyAccess
 from accounts.models import Role, RoleMembership, User
+from records import cache_epochs
 from records.models import (
+    AcademicSession,
     CustodyRestriction,
     District,
     GuardianLink,
+    Section,
     SectionTeacher,
     SubstituteAssignment,
     active_on_q,
 )
 
 logger = logging.getLogger(__name__)
+
+
+class RouteKind(StrEnum):
+    """The relationships through which a viewer reaches students (docs/access-model.md §1)."""
+
+    GUARDIAN = "guardian"
+    ELIGIBLE_STUDENT = "eligible_student"
+    TEACHER = "teacher"
+    SUBSTITUTE = "substitute"
+    EMERGENCY = "emergency"
+    SCHOOL_STAFF = "school_staff"
+    DISTRICT_ADMIN = "district_admin"
+
+
+FAMILY_ROUTES = frozenset({RouteKind.GUARDIAN, RouteKind.ELIGIBLE_STUDENT})
+SCHOOL_OFFICIAL_ROUTES = frozenset({RouteKind.SCHOOL_STAFF, RouteKind.DISTRICT_ADMIN})
+STAFF_ROUTES = SCHOOL_OFFICIAL_ROUTES | {
+    RouteKind.TEACHER,
+    RouteKind.SUBSTITUTE,
+    RouteKind.EMERGENCY,
+}
+# Routes whose sensitive categories open only for a declared purpose (access/purposes.py).
+# A family reads its own record; break-glass carries its reason as its purpose.
+PURPOSE_ROUTES = frozenset(
+    {RouteKind.TEACHER, RouteKind.SUBSTITUTE, RouteKind.SCHOOL_STAFF, RouteKind.DISTRICT_ADMIN}
+)
 
 
 @dataclass(frozen=True)
@@ -42,15 +74,24 @@ class Route:
     them. ``label`` is the role written to the access log.
     """
 
-    kind: str
+    kind: RouteKind
     label: str
     categories: frozenset[str]
     school_ids: frozenset[int] = frozenset()  # staff and teachers: the schools they serve
     student_id: int | None = None  # eligible student: themself
     student_ids: frozenset[int] = frozenset()  # emergency access: the students granted
-    section_ids: frozenset[int] = frozenset()  # substitute: the sections granted today
+    # teacher: the sections taught today (or within the grace period); substitute: the
+    # sections granted today
+    section_ids: frozenset[int] = frozenset()
     program_kinds: frozenset[str] | None = None  # None: every program in the category
     outside_school: bool = False  # a party other than the family and school officials
+
+    @property
+    def needs_purpose(self) -> frozenset[str]:
+        """The categories of this route that stay closed until a purpose is declared."""
+        if self.kind not in PURPOSE_ROUTES:
+            return frozenset()
+        return self.categories & policy.SENSITIVE_CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -64,7 +105,7 @@ class Viewer:
     restrictions: Mapping[int, frozenset[str]] = field(default_factory=lambda: MappingProxyType({}))
     # The district's cache epoch this viewer was built under (None: cache nothing for
     # it), and until when its routes hold: the next local midnight, or sooner an
-    # emergency grant's start or end (access/epochs.py).
+    # emergency grant's start or end (records/cache_epochs.py).
     cache_epoch: str | None = None
     valid_until: datetime | None = None
     # The roles the person holds today, whether or not any reaches a student (a teacher
@@ -83,13 +124,37 @@ class Viewer:
     def role_labels(self) -> str:
         return ",".join(sorted({route.label for route in self.routes}))
 
-    def route(self, kind: str) -> Route | None:
+    def route(self, kind: RouteKind) -> Route | None:
         return next((r for r in self.routes if r.kind == kind), None)
+
+    def has_route(self, kinds) -> bool:
+        """Whether any of the viewer's routes is of one of ``kinds``."""
+        return self.has_access and any(route.kind in kinds for route in self.routes)
+
+    def through(self, kinds) -> Viewer:
+        """The same person reaching students through the routes of ``kinds`` only (their
+        family routes for the family pages, their official ones for ``/school/``). Their
+        restrictions still bind them; nothing computed for it is cached."""
+        return self.only(route for route in self.routes if route.kind in kinds)
+
+    def only(self, routes) -> Viewer:
+        """The same person reaching students through ``routes`` (some of theirs) only."""
+        kept = tuple(routes)
+        if not set(kept) <= set(self.routes):
+            raise AccessDenied("a viewer is narrowed only to routes it has")
+        return replace(self, routes=kept, cache_epoch=None)
+
+    @functools.cached_property
+    def row_token(self) -> str:
+        """Names the flags this viewer's queries put on rows (access/scoping.py), so a row
+        fetched for one viewer never proves a route of another."""
+        seen = (self.user.pk if self.user else None, self.district_id, self.today, self.routes)
+        return hashlib.blake2b(repr(seen).encode(), digest_size=6).hexdigest()
 
     @property
     def substitute_section_ids(self) -> frozenset[int]:
         """The sections this person teaches today as a substitute (granted and in dates)."""
-        route = self.route("substitute")
+        route = self.route(RouteKind.SUBSTITUTE)
         return route.section_ids if route is not None else frozenset()
 
     def cache_seconds(self) -> int:
@@ -104,21 +169,6 @@ class Viewer:
 
 
 NO_ACCESS = Viewer(user=None, district=None, today=date.min)
-
-
-def district_zone(district: District) -> ZoneInfo:
-    try:
-        return ZoneInfo(district.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        # A bad setting must not lock a district out; the server's zone is one day off at most.
-        logger.error(
-            "District %s has an unknown timezone; using %s", district.pk, settings.TIME_ZONE
-        )
-        return ZoneInfo(settings.TIME_ZONE)
-
-
-def district_today(district: District) -> date:
-    return timezone.localdate(timezone=district_zone(district))
 
 
 def eligibility_cutoff(district: District, today: date) -> date:
@@ -143,8 +193,8 @@ def viewer_for(user, *, today: date | None = None) -> Viewer:
         return NO_ACCESS
     if today is None:
         # An API token's user arrives with the epoch read in the same query.
-        read = getattr(user, "cache_epoch_value", epochs.UNREAD)
-        epoch = epochs.district_epoch(user.district_id, value=read)
+        read = getattr(user, "cache_epoch_value", cache_epochs.UNREAD)
+        epoch = cache_epochs.district_epoch(user.district_id, value=read)
         if epoch is not None:
             return _cached_viewer(user, epoch)
     return _build_viewer(user, today)
@@ -156,14 +206,14 @@ def _viewer_key(user, epoch: str) -> str:
 
 def _cached_viewer(user, epoch: str) -> Viewer:
     key = _viewer_key(user, epoch)
-    cached = caches.get(key)
+    cached = cache.get(key)
     if isinstance(cached, Viewer) and cached.valid_until > timezone.now():
         # This request's user object (the same person), and restrictions read-only again.
         return replace(cached, user=user, restrictions=MappingProxyType(cached.restrictions))
     viewer = replace(_build_viewer(user, None), cache_epoch=epoch)
     if viewer.has_access:
         stored = replace(viewer, user=None, restrictions=dict(viewer.restrictions))
-        caches.put(key, stored, viewer.cache_seconds())
+        cache.put(key, stored, viewer.cache_seconds())
     return viewer
 
 
@@ -173,12 +223,12 @@ def _build_viewer(user, today: date | None) -> Viewer:
         return NO_ACCESS
     district = flags["district"]
     is_today = today is None
-    today = today or district_today(district)
+    today = today or district.today()
     memberships = _active_memberships(user, district, today)
     emergency, emergency_change = _emergency_routes(user, district, memberships, flags)
     routes = [
         *_staff_routes(memberships),
-        *_teacher_routes(memberships, flags),
+        *_teacher_routes(user, district, today, memberships, flags),
         *_substitute_routes(user, district, today, memberships, flags),
         *emergency,
         *_family_routes(flags, district, today),
@@ -186,7 +236,7 @@ def _build_viewer(user, today: date | None) -> Viewer:
     restrictions = _restrictions(user, district, today) if flags["guards"] else {}
     valid_until = None
     if is_today:
-        midnight = datetime.combine(today + timedelta(days=1), time.min, district_zone(district))
+        midnight = datetime.combine(today + timedelta(days=1), time.min, district.zone)
         valid_until = min(filter(None, (midnight, emergency_change)))
     return Viewer(
         user=user,
@@ -214,7 +264,7 @@ def _active_memberships(user, district: District, today: date) -> dict[str, set[
 def _staff_routes(memberships: dict[str, set[int | None]]) -> list[Route]:
     routes = [
         Route(
-            kind="school_staff",
+            kind=RouteKind.SCHOOL_STAFF,
             label=role,
             categories=policy.SCHOOL_ROLE_CATEGORIES[role],
             school_ids=frozenset(schools),
@@ -225,7 +275,7 @@ def _staff_routes(memberships: dict[str, set[int | None]]) -> list[Route]:
     if Role.DISTRICT_ADMIN in memberships:
         routes.append(
             Route(
-                kind="district_admin",
+                kind=RouteKind.DISTRICT_ADMIN,
                 label=Role.DISTRICT_ADMIN,
                 categories=policy.DISTRICT_ADMIN_CATEGORIES,
             )
@@ -233,17 +283,38 @@ def _staff_routes(memberships: dict[str, set[int | None]]) -> list[Route]:
     return routes
 
 
-def _teacher_routes(memberships: dict[str, set[int | None]], flags: dict) -> list[Route]:
-    """Teachers reach their rosters only while they hold the teacher role at that school."""
+def _teacher_routes(user, district, today, memberships, flags: dict) -> list[Route]:
+    """Teachers reach their rosters only while they hold the teacher role at that school.
+
+    The sections are fixed when the viewer is built (and kept with it: every write to
+    sections, teaching rows or terms moves the district's cache epoch), so the roster
+    queries start from a handful of known sections whatever the planner's statistics say:
+    a district just imported, not yet analyzed, plans them as well as an old one."""
     schools = memberships.get(Role.TEACHER)
     if not schools or not flags["teaches"]:
         return []
+    since = today - timedelta(days=district.roster_grace_days)
+    terms = AcademicSession.unscoped.filter(
+        district=district, start_date__lte=today, end_date__gte=since
+    )
+    taught = (
+        SectionTeacher.unscoped.filter(district=district, teacher=user)
+        .filter(Q(begin_date__isnull=True) | Q(begin_date__lte=today))
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=since))
+    )
+    sections = Section.unscoped.filter(
+        district=district,
+        pk__in=taught.values("section_id"),
+        term_id__in=terms.values("pk"),
+        school_id__in=sorted(pk for pk in schools if pk is not None),
+    ).values_list("pk", flat=True)
     return [
         Route(
-            kind="teacher",
+            kind=RouteKind.TEACHER,
             label=Role.TEACHER,
             categories=policy.TEACHER_CATEGORIES,
             school_ids=frozenset(schools),
+            section_ids=frozenset(sections),
             program_kinds=policy.TEACHER_PROGRAMS,
         )
     ]
@@ -259,7 +330,7 @@ def _substitute_routes(user, district, today, memberships, flags) -> list[Route]
         return []
     return [
         Route(
-            kind="substitute",
+            kind=RouteKind.SUBSTITUTE,
             label="substitute",
             categories=policy.SUBSTITUTE_CATEGORIES,
             program_kinds=policy.SUBSTITUTE_PROGRAMS,
@@ -288,7 +359,7 @@ def _emergency_routes(user, district, memberships, flags) -> tuple[list[Route], 
     if not student_ids:
         return [], next_change
     route = Route(
-        kind="emergency",
+        kind=RouteKind.EMERGENCY,
         label="emergency",
         categories=policy.EMERGENCY_CATEGORIES,
         program_kinds=policy.EMERGENCY_PROGRAMS,
@@ -347,7 +418,7 @@ def _family_routes(flags: dict, district: District, today: date) -> list[Route]:
     routes = []
     if flags["guards"]:
         routes.append(
-            Route(kind="guardian", label="guardian", categories=policy.GUARDIAN_CATEGORIES)
+            Route(kind=RouteKind.GUARDIAN, label="guardian", categories=policy.GUARDIAN_CATEGORIES)
         )
     if flags["own_student_id"] is not None:
         birth_date = flags["own_birth_date"]
@@ -355,7 +426,7 @@ def _family_routes(flags: dict, district: District, today: date) -> list[Route]:
         if of_age or flags["own_postsecondary"]:
             routes.append(
                 Route(
-                    kind="eligible_student",
+                    kind=RouteKind.ELIGIBLE_STUDENT,
                     label="eligible_student",
                     categories=policy.ELIGIBLE_STUDENT_CATEGORIES,
                     student_id=flags["own_student_id"],
@@ -371,7 +442,13 @@ def restriction_hides(scope: str, categories) -> frozenset[str]:
     if not isinstance(categories, list) or not categories:
         return ALL_CATEGORIES
     named = frozenset(categories)
-    return named if named <= ALL_CATEGORIES else ALL_CATEGORIES
+    if not named <= ALL_CATEGORIES:
+        return ALL_CATEGORIES
+    # Where the child's bus stops and when says where the child is: hiding the address
+    # and phone hides the route to school with them.
+    if Category.CONTACT in named:
+        named |= {Category.TRANSPORTATION}
+    return named
 
 
 def _restrictions(user, district: District, today: date) -> dict[int, frozenset[str]]:

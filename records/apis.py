@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from access import purposes
 from access.audit import reads_of_page, record_reads
-from access.cached import PageDecision, page_decision, projected_students, rendered_page
+from access.cache import PageDecision, page_decision, projected_students, rendered_page
 from access.scoping import (
     allowed_for,
     reach_is_bounded,
@@ -19,13 +21,93 @@ from access.scoping import (
 from records.models import GradeLevel
 from studentdata.api import CountInPagePagination, ViewerApiView
 
+WITHHELD_CATEGORIES = "Withheld-Categories"
+WITHHELD_REASON = "Withheld-Reason"
 
-class StudentListFilters(serializers.Serializer):
+
+class PurposeParameters(serializers.Serializer):
+    """Why the caller reads: the staff pages' vocabulary (access/purposes.py)."""
+
+    purpose = serializers.ChoiceField(choices=purposes.PURPOSE_CHOICES, required=False)
+    purpose_detail = serializers.CharField(
+        required=False, allow_blank=True, max_length=purposes.DETAIL_MAX
+    )
+
+    def validate(self, data):
+        if "purpose" in data:
+            try:
+                data["declared"] = purposes.purpose_from(
+                    data["purpose"], data.get("purpose_detail", "")
+                )
+            except DjangoValidationError as refused:
+                field = {"detail": "purpose_detail"}
+                raise serializers.ValidationError(
+                    {field.get(k, k): v for k, v in refused.message_dict.items()}
+                ) from None
+        elif data.get("purpose_detail"):
+            raise serializers.ValidationError(
+                {"purpose_detail": ["Give a purpose with purpose_detail."]}
+            )
+        return data
+
+
+class StudentListFilters(PurposeParameters):
     school = serializers.IntegerField(required=False, min_value=1)
     section = serializers.IntegerField(required=False, min_value=1)
     grade = serializers.ChoiceField(choices=GradeLevel.choices, required=False)
     page = serializers.IntegerField(required=False, min_value=1)
     page_size = serializers.IntegerField(required=False, min_value=1)
+
+
+PURPOSE_PARAMETERS = [
+    OpenApiParameter(
+        "purpose",
+        OpenApiTypes.STR,
+        enum=[key for key, _label in purposes.PURPOSE_CHOICES],
+        description="Why you read: opens the sensitive categories (programs, health, "
+        "discipline) that staff roles see only for a declared purpose. Recorded in the "
+        "access log.",
+    ),
+    OpenApiParameter(
+        "purpose_detail",
+        OpenApiTypes.STR,
+        description="A few words; required with purpose=other (up to 200 characters).",
+    ),
+]
+WITHHELD_HEADERS = [
+    OpenApiParameter(
+        WITHHELD_CATEGORIES,
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description="Categories left out of this answer for want of a purpose "
+        "(comma-separated); absent when nothing was withheld.",
+    ),
+    OpenApiParameter(
+        WITHHELD_REASON,
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=True,
+        description="Why they were left out, and how to ask for them.",
+    ),
+]
+
+
+def _withheld(response, allowed_by_id) -> None:
+    """Say which categories the access decision held back for want of a purpose."""
+    withheld = sorted(frozenset().union(*(a.withheld for a in allowed_by_id.values())))
+    if withheld:
+        response[WITHHELD_CATEGORIES] = ", ".join(withheld)
+        response[WITHHELD_REASON] = (
+            "Sensitive categories open to staff only for a declared purpose: "
+            "repeat the request with ?purpose= one of "
+            + ", ".join(key for key, _label in purposes.PURPOSE_CHOICES)
+            + " (purpose=other needs purpose_detail)."
+        )
+
+
+def _log_purpose(declared) -> str:
+    return declared.log_text if declared is not None else ""
 
 
 STUDENT_OBJECT = {
@@ -48,6 +130,8 @@ class StudentListApi(ViewerApiView):
             OpenApiParameter("grade", OpenApiTypes.STR, description="Grade code, e.g. KG, 05"),
             OpenApiParameter("page", OpenApiTypes.INT),
             OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 500"),
+            *PURPOSE_PARAMETERS,
+            *WITHHELD_HEADERS,
         ],
         responses={
             200: {
@@ -65,9 +149,11 @@ class StudentListApi(ViewerApiView):
         filters = StudentListFilters(data=request.query_params)
         filters.is_valid(raise_exception=True)
         chosen = filters.validated_data
+        declared = chosen.get("declared")
         paginator = CountInPagePagination()
         params = (
             "students",
+            declared,
             chosen.get("school"),
             chosen.get("section"),
             chosen.get("grade"),
@@ -88,7 +174,7 @@ class StudentListApi(ViewerApiView):
             loaded.extend(rows)  # the projection need not load them again
             return PageDecision(
                 student_ids=tuple(student.pk for student in rows),
-                allowed=allowed_for(self.viewer, rows),
+                allowed=allowed_for(self.viewer, rows, purpose=declared),
                 count=paginator.page.paginator.count,
                 number=paginator.page.number,
             )
@@ -106,17 +192,22 @@ class StudentListApi(ViewerApiView):
                 self.viewer, page.student_ids, page.allowed, students=loaded
             )
             response = paginator.get_paginated_response(results)
-        record_reads(self.viewer, reads_of_page(page.allowed))
+        record_reads(self.viewer, reads_of_page(page.allowed, purpose=_log_purpose(declared)))
+        _withheld(response, page.allowed)
         return response
 
 
 class StudentDetailApi(ViewerApiView):
     @extend_schema(
         summary="One student, projected to what this reader may see",
+        parameters=[*PURPOSE_PARAMETERS, *WITHHELD_HEADERS],
         responses={200: STUDENT_OBJECT},
     )
     def get(self, request, student_id: str):
-        access = student_access_by_id(self.viewer, student_id)
+        chosen = PurposeParameters(data=request.query_params)
+        chosen.is_valid(raise_exception=True)
+        declared = chosen.validated_data.get("declared")
+        access = student_access_by_id(self.viewer, student_id, purpose=declared)
         [result] = projected_students(
             self.viewer,
             [access.student.pk],
@@ -124,5 +215,8 @@ class StudentDetailApi(ViewerApiView):
             students=[access.student],
             detail=True,
         )
-        record_reads(self.viewer, reads_of_page({access.student.pk: access.allowed}))
-        return Response(result)
+        allowed = {access.student.pk: access.allowed}
+        record_reads(self.viewer, reads_of_page(allowed, purpose=_log_purpose(declared)))
+        response = Response(result)
+        _withheld(response, allowed)
+        return response

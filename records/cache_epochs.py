@@ -1,18 +1,35 @@
-"""Cache epochs, the writing side: for long transactions that change a district.
+"""Cache epochs: when a cached access decision or projected student may be reused.
 
-The triggers of access/migrations/0007_cache_epochs.py move a district's epoch on every
-write that could change what a cached access decision or student shows (read side and
-the why: access/epochs.py). Each bump locks the district's epoch row until commit, so
-an import holding it for its whole run would make every other writer of the district
-wait. Importers run inside ``deferred`` instead: the triggers stand aside and the
-epoch moves once, just before commit.
+PostgreSQL triggers (access/migrations/0007_cache_epochs.py) move a district's epoch
+forward, inside the writing transaction, on every write to a table that decides who
+sees whom or labels every student (roles, rosters, enrollments, guardian links,
+restrictions, substitutes, emergency grants, students, schools, the district's
+settings, object permissions), and a student's own epoch on every write to their
+records (attendance, grades, programs …). A cache key that names the epochs it was
+computed under can therefore never be read after such a change commits: a custody
+restriction removes access from the next request on, with no cached permission left
+behind (REQUIREMENTS 1). Epochs come from one sequence, so a rolled-back write's
+value is never reused.
+
+Reading them (``district_epoch``, ``student_epochs``) is for access/cache.py; moving
+them by hand (``bump_district``, ``deferred``) is for long writers: each trigger bump
+locks the district's epoch row until commit, so an import holding it for its whole run
+would make every other writer of the district wait. Importers run inside ``deferred``
+instead: the triggers stand aside and the epoch moves once, just before commit.
+
+Only PostgreSQL keeps epochs; elsewhere (the SQLite demo) ``district_epoch`` answers
+``None`` and nothing is cached. ``ACCESS_CACHE_SECONDS = 0`` turns caching off.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import functools
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+from django.conf import settings
 from django.db import DatabaseError, connection
 
 DEFER_SETTING = "studentdata.defer_cache_epochs"
@@ -55,3 +72,109 @@ def deferred(district_id: int) -> Iterator[None]:
 def _set_deferred(value: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, %s, true)", [DEFER_SETTING, value])
+
+
+# Tables whose writes no cached result depends on, and why; every other table of the
+# project is in one of the migration's trigger lists (tests/access/test_epochs.py).
+UNCACHED_TABLES = {
+    "access_accessevent": "the access log: append-only, never cached",
+    "access_accesseventstudent": "the access log: append-only, never cached",
+    "access_auditchain": "the access log's chain head",
+    "access_cacheepoch": "the epochs themselves",
+    "access_studentepoch": "the epochs themselves",
+    "accounts_invitation": "an accepted invitation writes users and links, which bump",
+    "records_importrun": "a run's report; what it imports bumps",
+    "records_familyvisit": "when a family last looked; shown to nobody else",
+    "records_directoryoptoutchange": "the opt-out's own history; the opt-out bumps",
+    "records_attendancechange": "a correction's history; the corrected mark bumps",
+    "authtoken_token": "API tokens are checked on every request, never cached",
+    "django_session": "sessions are read on every request, never cached",
+    "django_admin_log": "the admin's own log",
+    "django_content_type": "Django's registry of models",
+    "django_migrations": "Django's record of migrations",
+    "auth_permission": "permission names; grants of them bump",
+    "auth_group": "group names; grants to groups bump",
+    "axes_accessattempt": "sign-in throttling",
+    "axes_accessattemptexpiration": "sign-in throttling",
+    "axes_accessfailurelog": "sign-in throttling",
+    "axes_accesslog": "sign-in throttling",
+}
+
+
+def caching_enabled() -> bool:
+    return settings.ACCESS_CACHE_SECONDS > 0 and connection.vendor == "postgresql"
+
+
+UNREAD = object()
+
+
+def district_epoch(district_id: int | None, *, value=UNREAD) -> str | None:
+    """The district's epoch now, named within this database incarnation (see
+    ``remember_database``), or ``None`` if results must not be cached. ``value``: the
+    epoch's value if this request already read it (with its API token)."""
+    if district_id is None or not caching_enabled():
+        return None
+    incarnation = getattr(connection, "cache_incarnation", None)
+    if incarnation is None:
+        return None
+    if value is UNREAD:
+        with connection.cursor() as cursor:
+            # Inside an import's deferred block the triggers stand aside: the epoch read
+            # there would not name what the block has written. Cache nothing then.
+            cursor.execute(
+                "SELECT value FROM access_cacheepoch WHERE district_id = %s "
+                "AND coalesce(current_setting(%s, true), '') <> 'on'",
+                [district_id, DEFER_SETTING],
+            )
+            row = cursor.fetchone()
+        value = row[0] if row else None
+    return f"{incarnation}.{value}" if value is not None else None
+
+
+def remember_database(sender, connection, **kwargs) -> None:
+    """On each new connection: which database, since which server start, under which
+    code, it reaches.
+
+    Epochs restart with their sequence when a database is recreated or restored from a
+    backup, while the cache (Redis) keeps what it held; naming the database, the
+    server's start time and the code in every key keeps an earlier incarnation's (or an
+    earlier deploy's) entries unread.
+    """
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT oid, extract(epoch FROM pg_postmaster_start_time())::bigint "
+            "FROM pg_database WHERE datname = current_database()"
+        )
+        oid, started = cursor.fetchone()
+    connection.cache_incarnation = f"{oid}-{started}-{code_version()}"
+
+
+@functools.cache
+def code_version() -> str:
+    """A digest of the project's code: a deploy that changes what access decides, or
+    how a student is projected, never reads what the code before it cached (old and new
+    processes of a rolling deploy share Redis, each under its own name)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for app in ("access", "accounts", "records", "reports", "studentdata"):
+        for path in sorted((Path(settings.BASE_DIR) / app).rglob("*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def student_epochs(district_id: int, student_ids: Iterable[int]) -> dict[int, int]:
+    """Each student's epoch (0 for a student none of whose records was written since
+    epochs began)."""
+    ids = sorted(set(student_ids))
+    epochs = dict.fromkeys(ids, 0)
+    if not ids:
+        return epochs
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT student_id, value FROM access_studentepoch "
+            "WHERE district_id = %s AND student_id = ANY(%s)",
+            [district_id, ids],
+        )
+        epochs.update(cursor.fetchall())
+    return epochs

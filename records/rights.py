@@ -8,10 +8,8 @@ on the student; these functions only record what was decided.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -81,14 +79,6 @@ def directory_opt_outs_set(
         return DirectoryOptOutChange.unscoped.bulk_create(changes)
 
 
-def _district_today(district: District, now: datetime) -> date:
-    try:
-        zone = ZoneInfo(district.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(settings.TIME_ZONE)
-    return timezone.localtime(now, timezone=zone).date()
-
-
 def inspection_request_create(
     *,
     actor,
@@ -106,7 +96,7 @@ def inspection_request_create(
         requested_by=actor,
         description=description,
         preference=preference,
-        due_on=_district_today(district, now) + timedelta(days=district.inspection_due_days),
+        due_on=district.today(at=now) + timedelta(days=district.inspection_due_days),
         created_at=now,
     )
 

@@ -16,13 +16,13 @@ from django.core.cache import cache
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Role, RoleMembership
 from records.models import (
     AcademicSession,
     AssessmentResult,
     AttendanceRecord,
     CustodyRestriction,
     DirectoryOptOut,
+    DisagreementStatement,
     DisciplineIncident,
     Enrollment,
     FamilyVisit,
@@ -32,9 +32,7 @@ from records.models import (
     ImportRun,
     ProgramParticipation,
     SchoolMembership,
-    Section,
     SectionTeacher,
-    SubstituteAssignment,
     TransportationAssignment,
     active_on_q,
 )
@@ -511,71 +509,29 @@ def import_run_progress(*, run: ImportRun) -> dict:
     }
 
 
-def _section_in_term_on(*, district_id: int, section_id: int, day: date, today: date):
-    """The section, if ``day`` is inside its term and the term is still current ``today``."""
-    return Section.unscoped.filter(
-        district_id=district_id,
-        pk=section_id,
-        term__district_id=district_id,
-        term__start_date__lte=day,
-        term__end_date__gte=max(day, today),
+def disagreement_statements(*, district, student_ids, categories=None) -> dict[int, list[dict]]:
+    """Per student, the statements of disagreement on file, oldest first, dated in the
+    district's calendar; one query. ``categories`` narrows to those categories (the
+    projection keeps, per student, only those of its own allowed categories)."""
+    student_ids = sorted(set(student_ids))
+    if not student_ids:
+        return {}
+    rows = DisagreementStatement.unscoped.filter(
+        district_id=district.pk, student_id__in=student_ids
     )
-
-
-def section_taught_on(
-    *, district_id: int, teacher_id: int, section_id: int, day: date, today: date
-) -> bool:
-    """Whether the teacher teaches the section on ``day``: the day inside the section's
-    term, the term still current on ``today``, the teaching row and the teacher role at
-    the section's school both active that day. One query."""
-    teaching = SectionTeacher.unscoped.filter(
-        district_id=district_id, section_id=OuterRef("pk"), teacher_id=teacher_id
-    ).filter(active_on_q(day))
-    role = RoleMembership.unscoped.filter(
-        district_id=district_id,
-        user_id=teacher_id,
-        role=Role.TEACHER,
-        school_id=OuterRef("school_id"),
-    ).filter(active_on_q(day))
-    section = _section_in_term_on(
-        district_id=district_id, section_id=section_id, day=day, today=today
-    )
-    return section.filter(Exists(teaching), Exists(role)).exists()
-
-
-def section_substituted_on(
-    *, district_id: int, substitute_id: int, section_id: int, day: date, today: date
-) -> bool:
-    """Whether an open substitute assignment covers the section on ``day`` and on
-    ``today`` (a substitute whose dates have passed backfills nothing), the day inside
-    the section's term and the term still current. One query. The guardian permission
-    on the section is the access layer's to check (``access.grants``)."""
-    assigned = SubstituteAssignment.unscoped.filter(
-        district_id=district_id,
-        section_id=OuterRef("pk"),
-        substitute_id=substitute_id,
-        ended_at__isnull=True,
-        begin_date__lte=min(day, today),
-        end_date__gte=max(day, today),
-    )
-    section = _section_in_term_on(
-        district_id=district_id, section_id=section_id, day=day, today=today
-    )
-    return section.filter(Exists(assigned)).exists()
-
-
-def takes_attendance_on(
-    *, district_id: int, user_id: int, section_id: int, day: date, today: date, substitutes
-) -> bool:
-    """Whether the person may mark the section's attendance for ``day``: they teach it
-    that day and still today (a role that has ended backfills nothing), or it is one of
-    ``substitutes`` (their granted sections today) and their assignment covers the day."""
-    if day > today:
-        return False
-    places = {"district_id": district_id, "section_id": section_id, "today": today}
-    if section_id in substitutes and section_substituted_on(
-        substitute_id=user_id, day=day, **places
-    ):
-        return True
-    days = sorted({day, today})  # one query when the day is today
-    return all(section_taught_on(teacher_id=user_id, day=when, **places) for when in days)
+    if categories is not None:
+        rows = rows.filter(category__in=sorted(categories))
+    zone = district.zone
+    result: dict[int, list[dict]] = {}
+    for student_id, category, field, text, created_at in rows.order_by(
+        "created_at", "id"
+    ).values_list("student_id", "category", "field", "text", "created_at"):
+        result.setdefault(student_id, []).append(
+            {
+                "category": category,
+                "field": field,
+                "text": text,
+                "date": created_at.astimezone(zone).date(),
+            }
+        )
+    return result

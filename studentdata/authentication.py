@@ -16,7 +16,7 @@ from accounts.models import User
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's token check, in one query that also reads the reader's district's cache
-    epoch (access/epochs.py): an API request then needs no separate round trip for it."""
+    epoch (records/cache_epochs.py): an API request then needs no separate round trip for it."""
 
     def authenticate_credentials(self, key):
         with connection.cursor() as cursor:

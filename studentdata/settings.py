@@ -269,10 +269,18 @@ CELERY_TIMEZONE = "UTC"
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))
 # Largest upload accepted on the import page; larger files are refused with a form error.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+# What one import may read, checked before reading (a small zip can hold a huge file):
+# MB per file uncompressed, when there is no district yet to say (a district's own
+# District.import_max_file_mb rules otherwise); MB of all its files; rows per file.
+IMPORT_MAX_FILE_MB = env_int("IMPORT_MAX_FILE_MB", 100, minimum=1)
+if IMPORT_MAX_FILE_MB > 1024:
+    raise ImproperlyConfigured(f"IMPORT_MAX_FILE_MB must be at most 1024, got {IMPORT_MAX_FILE_MB}")
+IMPORT_MAX_TOTAL_MB = env_int("IMPORT_MAX_TOTAL_MB", 1024, minimum=1)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 2_000_000, minimum=1)
 
 # How long a viewer, a page's access decision and a projected student are kept in the
 # cache. Entries are keyed by cache epochs that every relevant write moves forward
-# (access/epochs.py), so this bounds memory, not staleness. 0 turns caching off.
+# (records/cache_epochs.py), so this bounds memory, not staleness. 0 turns caching off.
 ACCESS_CACHE_SECONDS = env_int("ACCESS_CACHE_SECONDS", 600, minimum=0)
 
 CACHES = {
@@ -281,14 +289,21 @@ CACHES = {
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     ),
-    # Each process's own memory: the only place projected student records are cached,
-    # and a copy of hot access decisions in front of Redis (access/caches.py). A rendered
-    # page of 500 students is about 300 KB: 300 entries bound it per process.
+    # Each process's own memory (access/cache.py): projected students, one entry each,
+    # and a copy of hot access decisions in front of Redis. A 500-student page needs 500
+    # entries; at about 2 KB a student, 20,000 hold forty such pages in some 40 MB.
     "access-local": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "access-local",
         "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
-        "OPTIONS": {"MAX_ENTRIES": 300},
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    },
+    # Rendered pages, apart: a 500-student page is about 300 KB; 100 bound them to 30 MB.
+    "access-pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "access-pages",
+        "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
+        "OPTIONS": {"MAX_ENTRIES": 100},
     },
 }
 

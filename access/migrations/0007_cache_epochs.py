@@ -1,5 +1,5 @@
 """Cache epochs: numbers that change, in the writing transaction, whenever anything an
-access decision or a projected student reads changes (access/epochs.py).
+access decision or a projected student reads changes (records/cache_epochs.py).
 
 Every write to a table below moves an epoch forward through a statement-level trigger,
 so no code path (an import's COPY, a bulk update, the admin, raw SQL) can change what a
@@ -7,7 +7,7 @@ reader may see without the caches keyed by it missing on the next request. Value
 from one sequence and never repeat, even when a writing transaction rolls back.
 
 The table lists are frozen here; tests/access/test_epochs.py checks that every table of
-the project is either below or named in ``access.epochs.UNCACHED_TABLES``.
+the project is either below or named in ``records.cache_epochs.UNCACHED_TABLES``.
 """
 
 from django.db import migrations, models
@@ -166,7 +166,7 @@ def _statements() -> list[str]:
 
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
-        return  # no triggers, no epochs: access/epochs.py caches nothing there
+        return  # no triggers, no epochs: records/cache_epochs.py caches nothing there
     schema_editor.execute(FUNCTIONS, params=None)
     for statement in _statements():
         schema_editor.execute(statement)

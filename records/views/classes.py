@@ -196,7 +196,13 @@ def take_attendance(request, section_id: int):
         marks, error = _marks_from(request.POST, {row["id"] for row in rows})
         if error is None:
             try:
-                saved = attendance_take(actor=viewer, section=section, day=day, marks=marks)
+                saved = attendance_take(
+                    actor=viewer.user,
+                    section=section,
+                    day=day,
+                    marks=marks,
+                    writable=frozenset(entry.student.pk for entry in entries),
+                )
             except ValidationError as refused:
                 error = " ".join(refused.messages)
         if error is not None:

@@ -23,7 +23,6 @@ from django.utils.translation import gettext_lazy
 from access import emergency
 from access.audit import reads_of_page, record_reads
 from access.models import EmergencyAccess
-from access.viewer import district_zone
 from records.views.gates import gated_pages
 
 GRANTS_PER_PAGE = 25
@@ -83,7 +82,7 @@ def request_emergency(request):
             for field, errors in refused.message_dict.items():
                 form.add_error(field, errors)
         else:
-            until = timezone.localtime(grant.expires_at, district_zone(viewer.district))
+            until = timezone.localtime(grant.expires_at, viewer.district.zone)
             messages.success(
                 request,
                 _("Emergency access granted until %(time)s on %(date)s.")
@@ -118,7 +117,7 @@ def review_queue(request):
         ],
         "grants": [_item(grant, names.get(grant.student_id), now, viewer) for grant in items],
         "query": urlencode({"show": show}),
-        "zone": district_zone(viewer.district),
+        "zone": viewer.district.zone,
     }
     return render(request, "records/staff/reviews.html", context)
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import calendar
 from collections import Counter
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
@@ -23,16 +22,17 @@ from django.utils.translation import pgettext_lazy
 
 from access.audit import reads_of_page, record_reads
 from access.family import (
-    actor_schools,
+    as_family,
     child_access_log,
     children_who_hold_their_own_rights,
-    family_cards,
     family_child,
-    family_record,
+    family_children,
     has_family_portal,
     holds_family_rights,
 )
-from access.scoping import Allowed
+from access.projection import project_students
+from access.scoping import Allowed, allowed_for
+from accounts.selectors import role_school_names
 from records import selectors
 from records.services import family_visit_record
 from records.views.amendment_fields import RowLinks, correction_links
@@ -171,11 +171,51 @@ def _first_name(record: dict) -> str:
     return directory.get("preferred_name") or directory.get("given_name") or ""
 
 
+# What a child's card on /family/ shows, and so what its read records.
+CARD_CATEGORIES = frozenset({"directory", "attendance", "grades"})
+
+
+def _family_cards(viewer) -> tuple[list[dict], dict[int, Allowed]]:
+    """The children's cards, and what of each child they show (for the access log).
+
+    Each card is the child's projected summary plus today's attendance status and
+    the grades recorded since the viewer last opened the child's page.
+    """
+    students = list(family_children(viewer))
+    allowed = allowed_for(as_family(viewer), students)
+    students = [student for student in students if allowed[student.pk].categories]
+    shown = {student.pk: allowed[student.pk].narrowed(CARD_CATEGORIES) for student in students}
+    cards = project_students(viewer, students, shown)
+    with_attendance = [pk for pk, a in shown.items() if "attendance" in a.categories]
+    with_grades = [pk for pk, a in shown.items() if "grades" in a.categories]
+    district_id = viewer.district_id
+    today = (
+        selectors.attendance_on(
+            district_id=district_id, student_ids=with_attendance, day=viewer.today
+        )
+        if with_attendance
+        else {}
+    )
+    new_grades = (
+        selectors.grades_since_last_visit(
+            district_id=district_id, student_ids=with_grades, user_id=viewer.user.pk
+        )
+        if with_grades
+        else {}
+    )
+    for card in cards:
+        if "attendance" in card:
+            card["attendance"]["today"] = today.get(card["id"])
+        if "grades" in card:
+            card["grades"]["new_since_last_visit"] = new_grades.get(card["id"], 0)
+    return cards, shown
+
+
 @family_pages
 def family_home(request):
     """``/family/``: a card per child, and a plain note for children now holding their rights."""
     viewer = request.viewer
-    cards, shown = family_cards(viewer)
+    cards, shown = _family_cards(viewer)
     record_reads(viewer, reads_of_page(shown))
     own = viewer.route("eligible_student")
     children = []
@@ -210,7 +250,13 @@ def family_home(request):
 def child_record(request, student_id: int):
     """``/family/<id>/``: the child's whole record, one section per category the viewer may see."""
     viewer = request.viewer
-    child, record, term = family_record(viewer, student_id)
+    child = family_child(viewer, student_id)
+    (record,) = project_students(
+        viewer, [child.student], {child.student.pk: child.allowed}, detail=True
+    )
+    term = None
+    if "attendance" in child.categories:
+        term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
     record_reads(viewer, reads_of_page({child.student.pk: child.allowed}))
     family_visit_record(
         actor=viewer.user, district_id=viewer.district_id, student_id=child.student.pk
@@ -321,7 +367,11 @@ def child_access(request, student_id: int):
         }
     events = child_access_log(viewer, child.student.pk, **filters)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    schools = actor_schools(viewer, page.object_list)
+    schools = role_school_names(
+        district_id=viewer.district_id,
+        user_ids=[event.actor_id for event in page.object_list if event.actor_id is not None],
+        today=viewer.today,
+    )
     shows_name = "directory" in child.categories
     if shows_name:
         record_reads(viewer, reads_of_page({child.student.pk: _only_directory(child.allowed)}))
@@ -333,7 +383,7 @@ def child_access(request, student_id: int):
         "first_name": (student.preferred_name or student.given_name) if shows_name else "",
         "form": form,
         "page": page,
-        "entries": [_describe(event, schools, _zone(viewer.district)) for event in page],
+        "entries": [_describe(event, schools, viewer.district.zone) for event in page],
         "filtered": bool(filters and any(filters.values())),
         "query": query.urlencode(),
     }
@@ -342,13 +392,6 @@ def child_access(request, student_id: int):
 
 def _only_directory(allowed: Allowed) -> Allowed:
     return Allowed(frozenset({"directory"}), None, False, allowed.via)
-
-
-def _zone(district) -> ZoneInfo:
-    try:
-        return ZoneInfo(district.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(settings.TIME_ZONE)
 
 
 def _describe(event, schools: dict, zone: ZoneInfo) -> dict:

@@ -21,21 +21,22 @@ from django.utils.translation import gettext_lazy as _
 
 from access.audit import reads_of_page, record_reads
 from access.school import (
+    official_school_ids,
     official_schools,
-    role_schools,
     school_section,
     school_sections,
-    school_staff,
     section_roster_page,
 )
-from access.staff import READER_ROLE_NAMES, has_school_view, may_see_attendance
+from access.staff import has_school_view, may_see_attendance
 from access.substitutes import (
     assign_substitute,
     end_assignment,
     may_manage_substitutes,
     section_substitutes,
 )
+from accounts import selectors as accounts_selectors
 from records.models import SubstituteAssignment
+from records.views import reasons
 from records.views.gates import gated_pages
 from records.views.staff import _row
 
@@ -230,9 +231,28 @@ def substitute_end(request, section_id: int, assignment_id: int):
 def staff_list(request):
     """``/school/staff/``: the active staff of the viewer's schools, their roles and the
     sections they teach this term, 50 a page."""
-    page, context = _school_listing(request, school_staff, STAFF_PER_PAGE)
+    page, context = _school_listing(request, _staff_of, STAFF_PER_PAGE)
     context["people"] = [_staff_row(request.viewer, user) for user in page.object_list]
     return render(request, "records/staff/staff.html", context)
+
+
+def _staff_of(viewer, *, school_id):
+    """The staff list of the schools access gives the viewer (or the one chosen of them)."""
+    # The filter offers only the viewer's own schools.
+    school_ids = [school_id] if school_id is not None else official_school_ids(viewer)
+    return accounts_selectors.staff_list(
+        district_id=viewer.district_id, school_ids=school_ids, today=viewer.today
+    )
+
+
+def _roles_by_place(user) -> list:
+    """A fetched staff member's roles grouped by school (``None``: district-wide),
+    district-wide roles first, then schools by name."""
+    grouped: dict = {}
+    for membership in user.current_roles:
+        _, roles = grouped.setdefault(membership.school_id, (membership.school, []))
+        roles.append(membership.role)
+    return sorted(grouped.values(), key=lambda pair: pair[0] is not None)
 
 
 def _staff_row(viewer, user) -> dict:
@@ -244,9 +264,9 @@ def _staff_row(viewer, user) -> dict:
         "roles": [
             {
                 "place": school.name if school is not None else viewer.district.name,
-                "roles": ", ".join(str(READER_ROLE_NAMES.get(role, role)) for role in roles),
+                "roles": ", ".join(reasons.role_name(role) for role in roles),
             }
-            for school, roles in role_schools(user)
+            for school, roles in _roles_by_place(user)
         ],
         "sections": [row.section for row in user.current_sections],
     }

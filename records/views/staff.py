@@ -38,8 +38,8 @@ from access.staff import (
     who_can_see,
     why_visible,
 )
-from access.viewer import district_zone
 from records.models import GradeLevel
+from records.views import reasons
 from records.views.family import CATEGORY_NAMES, PROGRAM_NAMES, _grade_name, _name, _sections
 
 STUDENTS_PER_PAGE = 50
@@ -111,7 +111,7 @@ def school_students(request):
 
 def _local(moment, viewer) -> str:
     """A moment as the district's clock shows it, e.g. "14:02 on 30 November 2026"."""
-    local = timezone.localtime(moment, district_zone(viewer.district))
+    local = timezone.localtime(moment, viewer.district.zone)
     return _("%(time)s on %(date)s") % {
         "time": date_format(local, "TIME_FORMAT"),
         "date": date_format(local.date()),
@@ -192,7 +192,7 @@ def student_record(request, student_id: int):
         "declared": page.declared,
         "emergency": page.emergency,
         "emergency_until": _local(page.emergency.expires_at, viewer) if page.emergency else None,
-        "reasons": why_visible(viewer, student),
+        "reasons": reasons.sentences(why_visible(viewer, student), zone=viewer.district.zone),
         "from_school": has_school_view(viewer),
         "may_list_readers": may_list_readers(viewer, student),
     }
@@ -229,6 +229,10 @@ def student_readers(request, student_id: int):
         "readers": [
             {
                 **reader,
+                "roles": [reasons.role_name(label) for label in reader["roles"]],
+                "reasons": reasons.sentences(
+                    reader["reasons"], zone=viewer.district.zone, of_another=True
+                ),
                 "categories": [CATEGORY_NAMES[c] for c in reader["categories"]],
             }
             for reader in readers

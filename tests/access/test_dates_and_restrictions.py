@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from access.purposes import Purpose
 from access.scoping import allowed_for, visible_students
 from access.viewer import viewer_for
 from records.models import CustodyRestriction, ProgramParticipation
@@ -189,13 +190,14 @@ def test_teachers_see_accommodation_programs_only(world, api_as):
         ProgramParticipation.objects.model.unscoped.create(
             district=world.a.district, student=student, program=program, accommodations="x"
         )
-    as_teacher = api_as(world.a.users["teacher"]).get(f"/api/v1/students/{student.pk}/").json()
+    url = f"/api/v1/students/{student.pk}/?purpose=iep_meeting"
+    as_teacher = api_as(world.a.users["teacher"]).get(url).json()
     assert {r["program"] for r in as_teacher["programs"]["records"]} == {
         "iep",
         "section_504",
         "english_learner",
     }
-    as_principal = api_as(world.a.users["principal"]).get(f"/api/v1/students/{student.pk}/")
+    as_principal = api_as(world.a.users["principal"]).get(url)
     assert {r["program"] for r in as_principal.json()["programs"]["records"]} == set(
         ProgramParticipation.Program.values
     )
@@ -209,7 +211,7 @@ def test_a_teacher_who_is_also_a_parent_sees_their_child_whole(world):
     world.a.students["adult"].save()
     viewer = viewer_for(teacher)
     students = list(visible_students(viewer))
-    allowed = allowed_for(viewer, students)
+    allowed = allowed_for(viewer, students, purpose=Purpose("iep_meeting"))
     assert allowed[world.a.students["own"].pk].categories == frozenset(
         {"directory", "contact", "enrollment", "attendance", "grades", "assessments", "programs"}
     )
@@ -225,7 +227,7 @@ def test_a_principal_who_is_also_a_nurse_elsewhere_gets_health_only_there(world)
     f.RoleMembershipFactory(user=principal, role=Role.NURSE, school=world.a.school2)
     viewer = viewer_for(principal)
     students = list(visible_students(viewer))
-    allowed = allowed_for(viewer, students)
+    allowed = allowed_for(viewer, students, purpose=Purpose("health_follow_up"))
     assert "health" in allowed[world.a.students["elsewhere"].pk].categories
     assert "health" not in allowed[world.a.students["own"].pk].categories
 

@@ -1,5 +1,5 @@
 """Cache epochs: a cached viewer, page or student is reused only while nothing it was
-computed from has changed (access/epochs.py, access/migrations/0007_cache_epochs.py).
+computed from has changed (records/cache_epochs.py, access/migrations/0007_cache_epochs.py).
 
 Every table either moves an epoch on every write or is named, with a reason, in
 ``UNCACHED_TABLES``. A change to who may see whom shows on the next request, with no
@@ -27,18 +27,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from access import caches as access_caches
-from access import epochs
+from access import cache as access_cache
 from access.emergency import request_access
-from access.epochs import UNCACHED_TABLES
 from access.grants import school_category_grant
 from access.models import AccessEvent, CacheEpoch, EmergencyAccess, StudentEpoch
 from access.scoping import allowed_for, visible_students
 from access.substitutes import assign_substitute, end_assignment
 from access.viewer import viewer_for
 from accounts.models import Role, RoleMembership, User
+from records import cache_epochs
 from records import models as m
-from records.cache_epochs import deferred
+from records.cache_epochs import UNCACHED_TABLES, deferred
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -49,10 +48,11 @@ REASON = "Asthma attack on the field; need the inhaler plan and parent contacts"
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    for tier in (cache, caches["access-local"]):
+    tiers = (cache, caches["access-local"], caches["access-pages"])
+    for tier in tiers:
         tier.clear()
     yield
-    for tier in (cache, caches["access-local"]):
+    for tier in tiers:
         tier.clear()
 
 
@@ -349,7 +349,7 @@ def test_a_category_restriction_hides_those_categories_from_the_next_viewer(worl
     )
     after = viewer_for(parent)
     assert after.cache_epoch != before.cache_epoch
-    assert after.restrictions == {own.pk: frozenset({"contact"})}
+    assert after.restrictions == {own.pk: frozenset({"contact", "transportation"})}
     categories = allowed_for(after, list(visible_students(after)))[own.pk].categories
     assert "contact" not in categories and "grades" in categories
 
@@ -489,7 +489,7 @@ def clock_at(moment):
         mock.patch("django.utils.timezone.now", return_value=moment),
         mock.patch.object(cache_base, "time", clock),
         mock.patch.object(locmem, "time", clock),
-        mock.patch.object(access_caches, "time", clock),
+        mock.patch.object(access_cache, "time", clock),
     ):
         yield
 
@@ -684,7 +684,7 @@ def test_with_caching_off_nothing_is_cached(world, token_client, settings):
     assert AccessEvent.unscoped.filter(actor=teacher).count() == 4
 
 
-# Where entries live (access/caches.py) and what names them (access/epochs.py).
+# Where entries live (access/cache.py) and what names them (records/cache_epochs.py).
 
 
 def test_a_decision_planted_in_the_shared_cache_without_the_key_is_ignored(world):
@@ -705,29 +705,29 @@ def test_student_records_are_kept_in_process_memory_never_in_the_shared_cache(wo
     client = token_client(world.a.users["teacher"])
     client.get(f"{LIST}?section={world.a.section.pk}")
     shared = [key for key in cache._cache if "student" in key or "rendered" in key]
-    local = [key for key in caches["access-local"]._cache if "rendered" in key]
+    local = [key for key in caches["access-pages"]._cache if "rendered" in key]
     assert shared == [] and local
 
 
 def test_a_local_copy_lives_no_longer_than_the_shared_entry_it_copies():
     now = timezone.now()
     with clock_at(now):
-        access_caches.put("decision", {"students": [1]}, 5)
+        access_cache.put("decision", {"students": [1]}, 5)
         caches["access-local"].clear()
-        assert access_caches.get("decision") == {"students": [1]}  # copied back locally
+        assert access_cache.get("decision") == {"students": [1]}  # copied back locally
     with clock_at(now + timedelta(seconds=6)):
-        assert access_caches.get("decision") is None
+        assert access_cache.get("decision") is None
 
 
 def test_epochs_name_the_code_so_a_deploy_never_reads_the_last_ones_entries(world):
-    epoch = epochs.district_epoch(world.a.district.pk)
-    assert epochs.code_version() in epoch
+    epoch = cache_epochs.district_epoch(world.a.district.pk)
+    assert cache_epochs.code_version() in epoch
     with mock.patch.object(connection, "cache_incarnation", "1-2-another-code"):
-        assert epochs.district_epoch(world.a.district.pk) != epoch
+        assert cache_epochs.district_epoch(world.a.district.pk) != epoch
 
 
 def test_inside_a_deferred_block_nothing_is_cached(world):
     with transaction.atomic(), deferred(world.a.district.pk):
-        assert epochs.district_epoch(world.a.district.pk) is None
+        assert cache_epochs.district_epoch(world.a.district.pk) is None
         assert viewer_for(world.a.users["teacher"]).cache_epoch is None
-    assert epochs.district_epoch(world.a.district.pk) is not None
+    assert cache_epochs.district_epoch(world.a.district.pk) is not None

@@ -16,6 +16,7 @@ from access.family import (
 )
 from access.scoping import StudentNotFound
 from access.viewer import viewer_for
+from records.models import TransportationAssignment
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -64,11 +65,32 @@ def test_a_restriction_on_all_records_removes_the_child(world):
 
 def test_a_restriction_on_named_categories_hides_just_those(world):
     f.CustodyRestrictionFactory(
-        guardian_link=world.a.links["parent"], scope="categories", categories=["contact"]
+        guardian_link=world.a.links["parent"], scope="categories", categories=["grades"]
     )
     viewer = viewer_for(world.a.users["parent"])
     child = family_child(viewer, world.a.students["own"].pk)
-    assert child.categories == ALL_CATEGORIES - {"contact"}
+    assert child.categories == ALL_CATEGORIES - {"grades"}
+
+
+def test_a_restriction_that_hides_contact_hides_transportation_too(world, client):
+    """The bus stop and the pickup and drop-off times say where the child is: a parent
+    kept from the child's address is kept from them too, on every surface."""
+    own = world.a.students["own"]
+    TransportationAssignment.unscoped.create(
+        district=world.a.district, student=own, route="Route 7", stop="Elm & 3rd"
+    )
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"], scope="categories", categories=["contact"]
+    )
+    parent = world.a.users["parent"]
+    child = family_child(viewer_for(parent), own.pk)
+    assert child.categories == ALL_CATEGORIES - {"contact", "transportation"}
+    client.force_login(parent)
+    page = client.get(f"/family/{own.pk}/")
+    assert page.status_code == 200
+    assert "Elm &amp; 3rd" not in page.content.decode()
+    api = client.get(f"/api/v1/students/{own.pk}/").json()
+    assert "transportation" not in api and "contact" not in api
 
 
 def test_a_link_without_data_access_reaches_nobody(world):

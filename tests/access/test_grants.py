@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from access.categories import ALL_CATEGORIES
+from access.errors import AccessDenied
 from access.grants import (
     UnknownCategory,
     school_category_grant,
@@ -40,7 +41,7 @@ def test_superusers_hold_no_grant_they_were_not_given(world):
 
 @pytest.mark.django_db
 def test_grants_never_cross_districts(world):
-    with pytest.raises(PermissionError):
+    with pytest.raises(AccessDenied):
         school_category_grant(
             grantee=world.a.users["teacher"], school=world.b.school1, category="directory"
         )

@@ -13,6 +13,7 @@ from access.scoping import visible_students
 from access.staff import why_visible
 from access.viewer import viewer_for
 from records import models as m
+from tests.reasons import said
 
 pytestmark = pytest.mark.django_db
 
@@ -43,8 +44,8 @@ def test_within_the_grace_period_the_teacher_still_sees_the_student_and_why(worl
     grace(world, 5)
     own = world.a.students["own"]
     assert teacher_sees(world, own)
-    (reason,) = why_visible(viewer_for(world.a.users["teacher"]), own)
-    assert reason.text == (
+    (reason,) = said(why_visible(viewer_for(world.a.users["teacher"]), own))
+    assert reason == (
         f"Was enrolled in your section {world.a.section.title} until {date_format(ended)}; "
         f"visible until {date_format(ended + timedelta(days=5))} under the district's grace period"
     )

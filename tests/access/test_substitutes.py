@@ -12,6 +12,7 @@ from django.utils.formats import date_format
 from guardian.shortcuts import get_perms
 
 from access.classes import may_take_attendance, section_for_teacher, teacher_sections
+from access.errors import AccessDenied
 from access.grants import substitute_revoke
 from access.scoping import allowed_for, visible_students
 from access.staff import who_can_see, why_visible
@@ -20,8 +21,9 @@ from access.tasks import end_substitute_assignments
 from access.viewer import viewer_for
 from accounts.models import Role, RoleMembership
 from records import models as m
-from records.services import attendance_take
 from tests import factories as f
+from tests.reasons import said
+from tests.records.test_classes import take_attendance
 
 pytestmark = pytest.mark.django_db
 
@@ -139,14 +141,14 @@ def test_principals_school_admins_and_district_admins_assign(world, sub, by):
 
 @pytest.mark.parametrize("by", ["teacher", "counselor", "nurse", "parent"])
 def test_nobody_else_assigns_substitutes(world, sub, by):
-    with pytest.raises(PermissionError):
+    with pytest.raises(AccessDenied):
         assign(world, sub, by=by)
 
 
 def test_another_schools_principal_cannot_assign(world, sub):
     other = f.UserFactory(username="a-principal2", district=world.a.district)
     f.RoleMembershipFactory(user=other, role=Role.PRINCIPAL, school=world.a.school2)
-    with pytest.raises(PermissionError):
+    with pytest.raises(AccessDenied):
         assign_substitute(
             viewer_for(other),
             world.a.section,
@@ -194,14 +196,11 @@ def test_a_substitute_finds_the_section_in_their_classes_and_takes_attendance(wo
     assert may_take_attendance(viewer, section, viewer.today)
     assert not may_take_attendance(viewer, section, viewer.today - timedelta(days=1))
     own = world.a.students["own"]
-    attendance_take(actor=viewer, section=section, day=viewer.today, marks={own.pk: ("absent", "")})
+    take_attendance(viewer, section, viewer.today, {own.pk: ("absent", "")})
     assert m.AttendanceRecord.unscoped.get(student=own, section=section).status == "absent"
     with pytest.raises(ValidationError):
-        attendance_take(
-            actor=viewer,
-            section=section,
-            day=viewer.today - timedelta(days=1),
-            marks={own.pk: ("present", "")},
+        take_attendance(
+            viewer, section, viewer.today - timedelta(days=1), {own.pk: ("present", "")}
         )
 
 
@@ -220,7 +219,7 @@ def test_why_and_who_name_the_substitute_assignment(world, sub):
     assignment = assign(world, sub)
     m.Section.unscoped.filter(pk=world.a.section.pk).update(title="Algebra I", period="3")
     own = world.a.students["own"]
-    reasons = [r.text for r in why_visible(viewer_for(sub), own)]
+    reasons = said(why_visible(viewer_for(sub), own))
     assert reasons == [f"Substitute for section Algebra I, period 3, until {fmt(assignment)}"]
     readers = who_can_see(viewer_for(world.a.users["principal"]), own)
     assert "a-sub" in {r["username"] for r in readers}

@@ -15,7 +15,12 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 
-from access.classes import may_take_attendance, section_for_teacher, teacher_sections
+from access.classes import (
+    attendance_roster,
+    may_take_attendance,
+    section_for_teacher,
+    teacher_sections,
+)
 from access.models import AccessEvent, AccessEventStudent
 from access.viewer import viewer_for
 from records import models as m
@@ -382,6 +387,17 @@ def test_a_day_the_teacher_did_not_teach_the_section_is_refused(client, world):
     assert not m.AttendanceRecord.unscoped.exists()
 
 
+def take_attendance(viewer, section, day, marks):
+    """As the attendance page does: access decides the lines, the service writes them."""
+    writable = frozenset()
+    if may_take_attendance(viewer, section, day):
+        entries, _shown = attendance_roster(viewer, section, day)
+        writable = frozenset(entry.student.pk for entry in entries)
+    return attendance_take(
+        actor=viewer.user, section=section, day=day, marks=marks, writable=writable
+    )
+
+
 def test_the_service_rechecks_who_teaches_and_what_is_valid(world):
     teacher = viewer_for(world.a.users["teacher"])
     own = world.a.students["own"]
@@ -399,17 +415,43 @@ def test_the_service_rechecks_who_teaches_and_what_is_valid(world):
     ]  # fmt: skip
     for kwargs in refusals:
         with pytest.raises(ValidationError):
-            attendance_take(actor=teacher, **kwargs)
+            take_attendance(teacher, **kwargs)
     assert not m.AttendanceRecord.unscoped.exists()
     principal = viewer_for(world.a.users["principal"])
     with pytest.raises(ValidationError):
-        attendance_take(
-            actor=principal, section=world.a.section, day=day, marks={own.pk: ("present", "")}
-        )
-    saved = attendance_take(
-        actor=teacher, section=world.a.section, day=day, marks={own.pk: ("present", "")}
-    )
+        take_attendance(principal, world.a.section, day, {own.pk: ("present", "")})
+    saved = take_attendance(teacher, world.a.section, day, {own.pk: ("present", "")})
     assert (saved.created, saved.changed, saved.unchanged) == (1, 0, 0)
+
+
+def test_the_service_writes_only_the_roster_access_allowed_not_any_enrolled_student(world):
+    """Fault 9: the service took any student enrolled that day; it now writes only the
+    lines access allowed: the roster the teacher sees today, enrolled that day."""
+    teacher = viewer_for(world.a.users["teacher"])
+    own, day = world.a.students["own"], teacher.today - timedelta(days=3)
+    moved = f.StudentFactory(district=world.a.district)
+    f.SchoolMembershipFactory(student=moved, school=world.a.school1)
+    f.EnrollmentFactory(
+        section=world.a.section,
+        student=moved,
+        begin_date=day - timedelta(days=10),
+        end_date=teacher.today - timedelta(days=1),  # left the class yesterday
+    )
+    entries, _shown = attendance_roster(teacher, world.a.section, day)
+    assert moved.pk not in {entry.student.pk for entry in entries}
+    with pytest.raises(ValidationError):
+        take_attendance(teacher, world.a.section, day, {moved.pk: ("absent", "")})
+    with pytest.raises(ValidationError):
+        attendance_take(
+            actor=teacher.user,
+            section=world.a.section,
+            day=day,
+            marks={own.pk: ("present", "")},
+            writable=frozenset(),
+        )
+    assert not m.AttendanceRecord.unscoped.exists()
+    take_attendance(teacher, world.a.section, day, {own.pk: ("present", "")})
+    assert m.AttendanceRecord.unscoped.get().student_id == own.pk
 
 
 def test_may_take_attendance_and_the_section_lookups(world):
@@ -455,9 +497,7 @@ def test_the_service_refuses_attendance_the_person_may_not_see(world):
     f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["attendance"])
     viewer = viewer_for(teacher)
     with pytest.raises(ValidationError):
-        attendance_take(
-            actor=viewer, section=world.a.section, day=viewer.today, marks={own.pk: ("absent", "")}
-        )
+        take_attendance(viewer, world.a.section, viewer.today, {own.pk: ("absent", "")})
     assert not m.AttendanceRecord.unscoped.filter(student=own).exists()
 
 
@@ -468,9 +508,9 @@ def test_a_teacher_whose_role_ended_backfills_nothing(world):
     viewer = viewer_for(teacher)  # built while the role was active
     RoleMembership.unscoped.filter(user=teacher).update(end_date=viewer.today - timedelta(days=1))
     with pytest.raises(ValidationError):
-        attendance_take(
-            actor=viewer,
-            section=world.a.section,
-            day=viewer.today - timedelta(days=2),
-            marks={world.a.students["own"].pk: ("present", "")},
+        take_attendance(
+            viewer,
+            world.a.section,
+            viewer.today - timedelta(days=2),
+            {world.a.students["own"].pk: ("present", "")},
         )

@@ -21,6 +21,7 @@ from access.viewer import viewer_for
 from accounts.models import Role
 from records import models as m
 from tests import factories as f
+from tests.reasons import said
 
 pytestmark = pytest.mark.django_db
 
@@ -368,19 +369,17 @@ def test_the_student_page_is_recorded_with_its_categories(world):
 def test_why_visible_names_each_route_that_reaches_the_student(world):
     a = world.a
     principal = viewer_for(a.users["principal"])
-    assert [r.text for r in why_visible(principal, a.students["own"])] == ["Principal at A Middle"]
+    assert said(why_visible(principal, a.students["own"])) == ["Principal at A Middle"]
     nurse = viewer_for(a.users["nurse"])
-    assert [r.text for r in why_visible(nurse, a.students["own"])] == ["School nurse at A Middle"]
+    assert said(why_visible(nurse, a.students["own"])) == ["School nurse at A Middle"]
     admin = viewer_for(a.users["district_admin"])
-    assert [r.text for r in why_visible(admin, a.students["elsewhere"])] == [
+    assert said(why_visible(admin, a.students["elsewhere"])) == [
         "District administrator of District A"
     ]
     parent = viewer_for(a.users["parent"])
-    assert [r.text for r in why_visible(parent, a.students["own"])] == ["Parent or guardian"]
+    assert said(why_visible(parent, a.students["own"])) == ["Parent or guardian"]
     eligible = viewer_for(a.users["eligible"])
-    assert [r.text for r in why_visible(eligible, a.students["adult"])] == [
-        "This is your own record"
-    ]
+    assert said(why_visible(eligible, a.students["adult"])) == ["This is your own record"]
     assert why_visible(principal, a.students["elsewhere"]) == []
     assert why_visible(principal, world.b.students["own"]) == []
 

@@ -10,9 +10,10 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from access.models import AccessEvent, AccessEventStudent
-from tests.access.test_matrix import EXPECTED
+from tests.access.test_matrix import EXPECTED, EXPECTED_WITHOUT_PURPOSE
 
 LIST = "/api/v1/students/"
+WITH_PURPOSE = {"purpose": "iep_meeting"}
 
 
 def detail(student) -> str:
@@ -26,7 +27,7 @@ def category_keys(item: dict) -> frozenset[str]:
 @pytest.mark.django_db
 @pytest.mark.parametrize("reader", sorted(EXPECTED))
 def test_list_returns_exactly_the_readers_students_and_categories(world, api_as, reader):
-    response = api_as(world.a.users[reader]).get(LIST)
+    response = api_as(world.a.users[reader]).get(LIST, WITH_PURPOSE)
     assert response.status_code == 200
     body = response.json()
     expected = {world.a.students[name].pk: cats for name, cats in EXPECTED[reader].items()}
@@ -41,7 +42,7 @@ def test_detail_is_200_for_own_and_404_for_everyone_else(world, api_as, reader):
     client = api_as(world.a.users[reader])
     expected = {world.a.students[name].pk: cats for name, cats in EXPECTED[reader].items()}
     for student in world.all_students().values():
-        response = client.get(detail(student))
+        response = client.get(detail(student), WITH_PURPOSE)
         if student.pk in expected:
             assert response.status_code == 200
             assert category_keys(response.json()) == expected[student.pk]
@@ -228,7 +229,7 @@ def test_summaries_count_this_school_years_rows_and_the_detail_lists_them(world,
         district=district, student=own, section=world.a.section, grading_period=period, mark="B+"
     )
     client = api_as(world.a.users["principal"])
-    [item] = [s for s in client.get(LIST).json()["results"] if s["id"] == own.pk]
+    [item] = [s for s in client.get(LIST, WITH_PURPOSE).json()["results"] if s["id"] == own.pk]
     assert item["attendance"] == {
         "days_recorded": 6,
         "present": 3,
@@ -268,3 +269,59 @@ def test_pages_cover_the_set_once_with_links_and_a_404_past_the_end(world, api_a
     last_page = -(-total // 3)
     assert client.get(f"{LIST}?page_size=3&page={last_page}").json()["previous"]
     assert client.get(f"{LIST}?page_size=3&page={last_page + 1}").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("reader", sorted(EXPECTED))
+def test_without_a_purpose_the_sensitive_categories_are_withheld_and_the_answer_says_so(
+    world, api_as, reader
+):
+    """The page's purpose rule holds on the API too: a nurse's API read without a purpose
+    carries no health, discipline or programs, and the headers say which and why."""
+    client = api_as(world.a.users[reader])
+    expected = {
+        world.a.students[name].pk: cats for name, cats in EXPECTED_WITHOUT_PURPOSE[reader].items()
+    }
+    withheld = sorted(
+        frozenset().union(
+            *(EXPECTED[reader][n] - EXPECTED_WITHOUT_PURPOSE[reader][n] for n in EXPECTED[reader])
+        )
+    )
+    listed = client.get(LIST)
+    assert {item["id"]: category_keys(item) for item in listed.json()["results"]} == expected
+    for response in [listed, *(client.get(f"/api/v1/students/{pk}/") for pk in expected)]:
+        if withheld:
+            assert response["Withheld-Categories"] == ", ".join(withheld)
+            assert "purpose=" in response["Withheld-Reason"]
+        else:
+            assert "Withheld-Categories" not in response
+
+
+@pytest.mark.django_db
+def test_a_declared_purpose_is_recorded_with_the_read(world, api_as):
+    nurse = world.a.users["nurse"]
+    own = world.a.students["own"]
+    client = api_as(nurse)
+    response = client.get(detail(own), {"purpose": "other", "purpose_detail": "  Care plan  "})
+    assert "health" in response.json()
+    event = AccessEvent.objects.model.unscoped.filter(actor=nurse).latest("sequence")
+    assert event.purpose == "declared purpose: other: Care plan"
+    assert "health" in event.categories
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"purpose": "snooping"}, "purpose"),
+        ({"purpose": "other"}, "purpose_detail"),
+        ({"purpose": "other", "purpose_detail": "x" * 201}, "purpose_detail"),
+        ({"purpose_detail": "words without a purpose"}, "purpose_detail"),
+    ],
+)
+def test_a_bad_purpose_is_400_naming_the_parameter(world, api_as, params, field):
+    client = api_as(world.a.users["nurse"])
+    for url in (LIST, detail(world.a.students["own"])):
+        response = client.get(url, params)
+        assert response.status_code == 400
+        assert field in response.json()

@@ -39,7 +39,7 @@ from access.classes import roster_entries, section_for_teacher
 from access.management.commands.bench_access import Command as AccessBench
 from access.management.commands.bench_access import Timing, percentiles
 from access.staff import staff_students
-from access.viewer import district_today, viewer_for
+from access.viewer import viewer_for
 from accounts.models import Role, RoleMembership, User
 from records.models import (
     AcademicSession,
@@ -98,7 +98,7 @@ class StaffFixture:
 
 def staff_fixture(district: District) -> StaffFixture:
     """The bench school, its staff and this term's two sections; made once, then reused."""
-    today = district_today(district)
+    today = district.today()
     term = (
         AcademicSession.unscoped.filter(
             district=district, kind="semester", start_date__lte=today, end_date__gte=today
