@@ -450,6 +450,13 @@ def who_can_see(viewer: Viewer, student: Student) -> list[dict]:
     """
     if not may_list_readers(viewer, student):
         raise AccessDenied("may not list who can see this student")
+    # Who the child's parents and guardians are is the child's contact information: an
+    # asker who may not see it (a restricted parent who is also the principal) is not
+    # told it here either.
+    asker = reached_students(viewer).filter(pk=student.pk).first()
+    sees_contact = (
+        asker is not None and Category.CONTACT in allowed_for(viewer, [asker])[asker.pk].categories
+    )
     readers = []
     for user in reader_candidates(viewer, student).order_by("pk"):
         reader = viewer_for(user, today=viewer.today)
@@ -460,6 +467,8 @@ def who_can_see(viewer: Viewer, student: Student) -> list[dict]:
             continue
         allowed = allowed_for(reader, [reached], purpose=ANY_DECLARED)[reached.pk]
         if not allowed.categories:
+            continue
+        if not sees_contact and allowed.via <= {"guardian"}:
             continue
         readers.append(
             {

@@ -3,6 +3,12 @@
 On PostgreSQL it is ``field = ANY(%s)`` with the list sent as an array, which
 spares Django preparing and the driver quoting each of a page's hundreds of ids;
 elsewhere it is the ordinary ``IN (...)``.
+
+``field__any=<a one-column QuerySet>`` is ``field = ANY(ARRAY(subquery))`` on
+PostgreSQL: the subquery runs once, first, and its ids are then looked up by index.
+Unlike ``IN (subquery)``, which the planner may turn into any join, that shape keeps a
+good plan when the tables have no statistics yet (a district just imported). For small
+sets only: a roster, a family. Elsewhere it is ``IN (subquery)``.
 """
 
 from __future__ import annotations
@@ -15,13 +21,22 @@ class AnyOf(Lookup):
     lookup_name = "any"
     prepare_rhs = False
 
+    def _is_subquery(self) -> bool:
+        return hasattr(self.rhs, "as_sql")
+
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
+        if self._is_subquery():
+            rhs, rhs_params = self.process_rhs(compiler, connection)
+            return f"{lhs} = ANY(ARRAY{rhs})", [*lhs_params, *rhs_params]
         ids = [int(item) for item in self.rhs]
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, ids]
 
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
+        if self._is_subquery():
+            rhs, rhs_params = self.process_rhs(compiler, connection)
+            return f"{lhs} IN {rhs}", [*lhs_params, *rhs_params]
         ids = [int(item) for item in self.rhs]
         if not ids:
             return "1 = 0", []

@@ -367,12 +367,18 @@ def child_access(request, student_id: int):
         }
     events = child_access_log(viewer, child.student.pk, **filters)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    schools = role_school_names(
-        district_id=viewer.district_id,
-        user_ids=[event.actor_id for event in page.object_list if event.actor_id is not None],
-        today=viewer.today,
-    )
     shows_name = "directory" in child.categories
+    # Where a reader works says where the child is: the child's school is directory
+    # information, so a family member kept from it is not told the readers' schools.
+    schools = (
+        role_school_names(
+            district_id=viewer.district_id,
+            user_ids=[event.actor_id for event in page.object_list if event.actor_id is not None],
+            today=viewer.today,
+        )
+        if shows_name
+        else {}
+    )
     if shows_name:
         record_reads(viewer, reads_of_page({child.student.pk: _only_directory(child.allowed)}))
     query = request.GET.copy()

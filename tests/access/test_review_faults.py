@@ -144,3 +144,41 @@ def test_allowed_for_fails_closed_on_rows_it_did_not_flag(world):
     assert allowed_for(both, [stranger])[stranger.pk].categories == frozenset()
     [reached] = visible_students(both).filter(pk=stranger.pk)
     assert allowed_for(both, [reached])[stranger.pk].categories
+
+
+def test_who_can_see_keeps_the_other_guardians_from_a_restricted_asker(world, client):
+    """Found by the surface matrix: a principal kept from the child's contact information
+    by a court order still read the other parent's name on "who can see"."""
+    principal, own = world.a.users["principal"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=principal)
+    f.CustodyRestrictionFactory(guardian_link=link, scope="categories", categories=["contact"])
+    client.force_login(principal)
+    page = client.get(f"/students/{own.pk}/readers/").content.decode()
+    assert world.a.users["parent"].username not in page
+    assert world.a.users["teacher"].username in page
+    client.force_login(world.a.users["district_admin"])
+    page = client.get(f"/students/{own.pk}/readers/").content.decode()
+    assert world.a.users["parent"].username in page
+
+
+def test_the_access_log_names_no_school_to_a_family_kept_from_the_childs(world, client):
+    """Found by the surface matrix: "a teacher at A Middle" told a parent whose order hides
+    the child's directory information where the child goes to school."""
+    from access.audit import record_access
+
+    own = world.a.students["own"]
+    record_access(
+        viewer_for(world.a.users["teacher"]),
+        student_ids=[own.pk],
+        categories=["attendance"],
+        purpose="teacher with a current class roster",
+        roles=["teacher"],
+    )
+    client.force_login(world.a.users["parent"])
+    assert world.a.school1.name in client.get(f"/family/{own.pk}/access/").content.decode()
+    f.CustodyRestrictionFactory(
+        guardian_link=world.a.links["parent"], scope="categories", categories=["directory"]
+    )
+    page = client.get(f"/family/{own.pk}/access/")
+    assert page.status_code == 200
+    assert world.a.school1.name not in page.content.decode()
