@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from access.categories import Category
 from access.classes import SectionNotFound
-from access.scoping import Allowed, allowed_for, one_by_id, roster_count, visible_students
-from access.staff import as_school_official, attendance_rate, may_see_attendance, school_page
+from access.scoping import one_by_id, roster_count, visible_students
+from access.staff import as_school_official
 from access.viewer import Viewer
 from records.models import (
     AcademicSession,
     School,
     Section,
     SectionTeacher,
+    Student,
     SubstituteAssignment,
     active_on_q,
 )
@@ -148,30 +148,11 @@ def school_section(viewer: Viewer, section_id) -> Section:
     )
 
 
-def section_roster_page(viewer: Viewer, section: Section) -> tuple[list[dict], dict[int, Allowed]]:
-    """The section's roster as a school official sees it, projected like a row of
-    ``/school/``, and what the page showed of each student (for the access log).
-
-    Students come through the viewer's school routes only (``visible_students``
-    narrowed to the section, which already drops a student whose enrollment a
-    restriction hides). Being listed on a roster tells the student's enrollment, so the
-    log records that too wherever the viewer may see it. A fixed number of queries.
-    """
+def section_students(viewer: Viewer, section: Section) -> QuerySet[Student]:
+    """The section's roster as a school official may see it: ``visible_students`` through
+    their school routes only, narrowed to the section (which already drops a student
+    whose enrollment a restriction hides). One query."""
     official = as_school_official(viewer)
     if not official.routes:
-        return [], {}
-    students = visible_students(official, section_id=section.pk)
-    if may_see_attendance(official):
-        students = students.annotate(attendance_rate=attendance_rate(official))
-    students = list(students)
-    rows, shown = school_page(viewer, students)
-    # A line without a name shows nothing of the student, as on a teacher's roster.
-    rows = [row for row in rows if Category.DIRECTORY in row]
-    allowed = allowed_for(official, students)
-    shown = {row["id"]: _with_enrollment(shown[row["id"]], allowed[row["id"]]) for row in rows}
-    return rows, shown
-
-
-def _with_enrollment(shown: Allowed, allowed: Allowed) -> Allowed:
-    categories = shown.categories | (allowed.categories & {Category.ENROLLMENT})
-    return Allowed(categories, shown.program_kinds, shown.outside_school, shown.via)
+        return Student.unscoped.none()
+    return visible_students(official, section_id=section.pk)

@@ -14,32 +14,25 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import (
-    Count,
     Exists,
     F,
-    FloatField,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
-    Value,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from access import emergency
 from access.categories import Category
 from access.models import EmergencyAccess
-from access.projection import project_students
-from access.purposes import ANY_DECLARED, Purpose, declared_purpose
+from access.purposes import ANY_DECLARED, Purpose
 from access.scoping import (
-    Allowed,
     StudentAccess,
     StudentNotFound,
     allowed_for,
     category_reach,
     reached_students,
-    record_id,
     routes_reaching,
     staff_memberships,
     student_access_by_id,
@@ -59,7 +52,6 @@ from access.viewer import (
 from accounts.models import Role, RoleMembership, User
 from records import selectors
 from records.models import (
-    AttendanceRecord,
     Enrollment,
     GuardianLink,
     ProgramParticipation,
@@ -70,9 +62,6 @@ from records.models import (
     SubstituteAssignment,
     active_on_q,
 )
-
-# What a row of the school list shows of a student, and so what its read records.
-LIST_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE})
 
 
 def _school_routes(viewer: Viewer) -> tuple[Route, ...]:
@@ -115,27 +104,6 @@ def visible_programs(viewer: Viewer) -> list[str]:
     return [kind for kind in ProgramParticipation.Program.values if kind in kinds]
 
 
-def attendance_rate(viewer: Viewer) -> Subquery:
-    """Each student's attendance rate this school year in percent (``NULL``: no days
-    recorded), as one correlated subquery: days present or late over days recorded."""
-    start = selectors.school_year_start(district_id=viewer.district_id, today=viewer.today)
-    rows = (
-        AttendanceRecord.unscoped.filter(district_id=viewer.district_id, student_id=OuterRef("pk"))
-        .filter(Q(date__gte=Coalesce(start, Value(date.min))))
-        .order_by()
-        .values("student_id")
-        .annotate(
-            rate=Cast(
-                Count("pk", filter=Q(status__in=["present", "tardy"])), output_field=FloatField()
-            )
-            * 100.0
-            / Cast(Count("pk"), output_field=FloatField())
-        )
-        .values("rate")
-    )
-    return Subquery(rows, output_field=FloatField())
-
-
 def staff_students(
     viewer: Viewer,
     *,
@@ -157,7 +125,11 @@ def staff_students(
         return Student.unscoped.none()
     students = visible_students(official, grade_level=grade or None)
     if may_see_attendance(official):
-        students = students.annotate(attendance_rate=attendance_rate(official))
+        students = students.annotate(
+            attendance_rate=selectors.attendance_rate_this_year(
+                district_id=viewer.district_id, today=viewer.today
+            )
+        )
     words = (query or "").split()
     if words:
         named = category_reach(official, Category.DIRECTORY)
@@ -193,24 +165,6 @@ def staff_students(
     return students
 
 
-def school_page(viewer: Viewer, students: list[Student]) -> tuple[list[dict], dict[int, Allowed]]:
-    """One page of the school list projected to what a row shows, and what it showed of
-    each student (for the access log). A fixed number of queries, whatever the page."""
-    official = as_school_official(viewer)
-    allowed = allowed_for(official, students)
-    shown = {
-        pk: Allowed(a.categories & LIST_CATEGORIES, a.program_kinds, a.outside_school, a.via)
-        for pk, a in allowed.items()
-    }
-    shown = {pk: a for pk, a in shown.items() if a.categories}
-    rows = project_students(official, [s for s in students if s.pk in shown], shown)
-    rates = {s.pk: getattr(s, "attendance_rate", None) for s in students}
-    for row in rows:
-        if Category.ATTENDANCE in row:
-            row[Category.ATTENDANCE]["rate_percent"] = rates.get(row["id"])
-    return rows, shown
-
-
 def staff_student(viewer: Viewer, student_id, *, purpose: Purpose | None = None) -> StudentAccess:
     """One student for a staff member, with what their roles allow (for ``purpose``, if
     declared); 404 alike for a missing student, one they do not reach, and a viewer who
@@ -218,49 +172,6 @@ def staff_student(viewer: Viewer, student_id, *, purpose: Purpose | None = None)
     if not has_staff_view(viewer):
         raise StudentNotFound()
     return student_access_by_id(viewer, student_id, purpose=purpose)
-
-
-@dataclass(frozen=True)
-class StaffRecord:
-    """A student's page for a staff member: what it shows, and what it keeps closed."""
-
-    access: StudentAccess
-    shown: Allowed  # what the page shows, and so what its read records
-    record: dict
-    term: tuple | None  # the current term's dates, where attendance shows
-    closed: frozenset[str]  # sensitive categories waiting for a declared purpose
-    declared: Purpose | None  # the purpose declared for this student this session
-    emergency: EmergencyAccess | None  # the break-glass grant this page is read under
-
-    @property
-    def purpose(self) -> str:
-        """What the access log records as the purpose ("" = the roles' own). Under
-        break-glass the read is a disclosure whose purpose is the emergency itself
-        (99.32(a)(5)), whatever else was declared."""
-        if self.emergency is not None:
-            return f"emergency: {self.emergency.reason}"[:200]
-        if self.declared is not None:
-            return self.declared.log_text
-        return ""
-
-
-def staff_record(viewer: Viewer, student_id, *, session) -> StaffRecord:
-    """A student's record as this staff member may see it.
-
-    Sensitive categories (health, discipline, programs) stay closed until a purpose is
-    declared for the student in this ``session`` (access/purposes.py); under emergency
-    access the request's reason is the purpose.
-    """
-    pk = record_id(student_id)
-    declared = declared_purpose(session, pk) if pk is not None else None
-    access = staff_student(viewer, student_id, purpose=declared)
-    grant = emergency.active_grant(viewer, pk) if "emergency" in access.allowed.via else None
-    shown = access.allowed
-    (record,) = project_students(viewer, [access.student], {pk: shown}, detail=True)
-    term = None
-    if Category.ATTENDANCE in shown.categories:
-        term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
-    return StaffRecord(access, shown, record, term, shown.withheld, declared, grant)
 
 
 @dataclass(frozen=True)

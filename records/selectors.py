@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce
 
 from records.models import (
     AcademicSession,
@@ -535,3 +535,25 @@ def disagreement_statements(*, district, student_ids, categories=None) -> dict[i
             }
         )
     return result
+
+
+def attendance_rate_this_year(*, district_id: int, today: date) -> Subquery:
+    """Per student (``OuterRef("pk")``), the attendance rate this school year in percent
+    (``NULL``: no days recorded), as one correlated subquery to annotate a set of
+    students access allowed with: days present or late over days recorded."""
+    start = school_year_start(district_id=district_id, today=today)
+    rows = (
+        AttendanceRecord.unscoped.filter(district_id=district_id, student_id=OuterRef("pk"))
+        .filter(Q(date__gte=Coalesce(start, Value(date.min))))
+        .order_by()
+        .values("student_id")
+        .annotate(
+            rate=Cast(
+                Count("pk", filter=Q(status__in=["present", "tardy"])), output_field=FloatField()
+            )
+            * 100.0
+            / Cast(Count("pk"), output_field=FloatField())
+        )
+        .values("rate")
+    )
+    return Subquery(rows, output_field=FloatField())

@@ -20,14 +20,16 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from access.audit import reads_of_page, record_reads
+from access.categories import Category
 from access.school import (
     official_school_ids,
     official_schools,
     school_section,
     school_sections,
-    section_roster_page,
+    section_students,
 )
-from access.staff import has_school_view, may_see_attendance
+from access.scoping import Allowed, allowed_for
+from access.staff import as_school_official, has_school_view, may_see_attendance
 from access.substitutes import (
     assign_substitute,
     end_assignment,
@@ -35,10 +37,11 @@ from access.substitutes import (
     section_substitutes,
 )
 from accounts import selectors as accounts_selectors
+from records import selectors
 from records.models import SubstituteAssignment
 from records.views import reasons
 from records.views.gates import gated_pages
-from records.views.staff import _row
+from records.views.staff import _row, school_rows
 
 SECTIONS_PER_PAGE = 50
 STAFF_PER_PAGE = 50
@@ -147,7 +150,7 @@ def section_detail(request, section_id: int):
 
 def _section_page(request, section, substitute_form: SubstituteForm, *, status: int = 200):
     viewer = request.viewer
-    rows, shown = section_roster_page(viewer, section)
+    rows, shown = _section_roster_rows(viewer, section)
     record_reads(viewer, reads_of_page(shown))
     manages = may_manage_substitutes(viewer, section)
     substitute_form.describe_errors()
@@ -225,6 +228,36 @@ def substitute_end(request, section_id: int, assignment_id: int):
         % {"name": _person(assignment.substitute)},
     )
     return redirect(reverse("records:school-section", args=[section.pk]) + "#substitutes")
+
+
+def _section_roster_rows(viewer, section) -> tuple[list[dict], dict[int, Allowed]]:
+    """The section's roster as a school official sees it, projected like a row of
+    ``/school/``, and what the page showed of each student (for the access log).
+
+    Students come from ``access.school.section_students``. Being listed on a roster
+    tells the student's enrollment, so the log records that too wherever the viewer may
+    see it. A fixed number of queries.
+    """
+    official = as_school_official(viewer)
+    students = section_students(viewer, section)
+    if may_see_attendance(official):
+        students = students.annotate(
+            attendance_rate=selectors.attendance_rate_this_year(
+                district_id=viewer.district_id, today=viewer.today
+            )
+        )
+    students = list(students)
+    rows, shown = school_rows(viewer, students)
+    # A line without a name shows nothing of the student, as on a teacher's roster.
+    rows = [row for row in rows if Category.DIRECTORY in row]
+    allowed = allowed_for(official, students)
+    shown = {row["id"]: _with_enrollment(shown[row["id"]], allowed[row["id"]]) for row in rows}
+    return rows, shown
+
+
+def _with_enrollment(shown: Allowed, allowed: Allowed) -> Allowed:
+    categories = shown.categories | (allowed.categories & {Category.ENROLLMENT})
+    return Allowed(categories, shown.program_kinds, shown.outside_school, shown.via)
 
 
 @_school_officials_only

@@ -8,6 +8,8 @@ else: 404, alike for a student who does not exist). An anonymous visitor signs i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,24 +22,26 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from access import emergency
 from access.audit import reads_of_page, record_reads
 from access.categories import Category
+from access.models import EmergencyAccess
 from access.projection import project_students
-from access.purposes import DETAIL_MAX, PURPOSE_CHOICES, declare_purpose
-from access.scoping import Allowed
+from access.purposes import DETAIL_MAX, PURPOSE_CHOICES, Purpose, declare_purpose, declared_purpose
+from access.scoping import Allowed, StudentAccess, allowed_for, record_id
 from access.staff import (
+    as_school_official,
     has_school_view,
     may_list_readers,
     may_search_identifiers,
     may_see_attendance,
-    school_page,
-    staff_record,
     staff_student,
     staff_students,
     visible_programs,
     who_can_see,
     why_visible,
 )
+from records import selectors
 from records.models import GradeLevel
 from records.views import reasons
 from records.views.family import CATEGORY_NAMES, PROGRAM_NAMES, _grade_name, _name, _sections
@@ -94,7 +98,7 @@ def school_students(request):
         }
     students = staff_students(viewer, **filters)
     page = Paginator(students, STUDENTS_PER_PAGE).get_page(request.GET.get("page"))
-    rows, shown = school_page(viewer, list(page.object_list))
+    rows, shown = school_rows(viewer, list(page.object_list))
     record_reads(viewer, reads_of_page(shown))
     query = request.GET.copy()
     query.pop("page", None)
@@ -134,6 +138,68 @@ def _row(row: dict) -> dict:
         "shows_attendance": attendance is not None,
         "rate": attendance.get("rate_percent") if attendance else None,
     }
+
+
+# What a row of the school list shows of a student, and so what its read records.
+LIST_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE})
+
+
+def school_rows(viewer, students) -> tuple[list[dict], dict[int, Allowed]]:
+    """One page of the school list projected to what a row shows, and what it showed of
+    each student (for the access log). A fixed number of queries, whatever the page."""
+    official = as_school_official(viewer)
+    allowed = allowed_for(official, students)
+    shown = {pk: a.narrowed(LIST_CATEGORIES) for pk, a in allowed.items()}
+    shown = {pk: a for pk, a in shown.items() if a.categories}
+    rows = project_students(official, [s for s in students if s.pk in shown], shown)
+    rates = {s.pk: getattr(s, "attendance_rate", None) for s in students}
+    for row in rows:
+        if Category.ATTENDANCE in row:
+            row[Category.ATTENDANCE]["rate_percent"] = rates.get(row["id"])
+    return rows, shown
+
+
+@dataclass(frozen=True)
+class StaffRecord:
+    """A student's page for a staff member: what it shows, and what it keeps closed."""
+
+    access: StudentAccess
+    shown: Allowed  # what the page shows, and so what its read records
+    record: dict
+    term: tuple | None  # the current term's dates, where attendance shows
+    closed: frozenset[str]  # sensitive categories waiting for a declared purpose
+    declared: Purpose | None  # the purpose declared for this student this session
+    emergency: EmergencyAccess | None  # the break-glass grant this page is read under
+
+    @property
+    def purpose(self) -> str:
+        """What the access log records as the purpose ("" = the roles' own). Under
+        break-glass the read is a disclosure whose purpose is the emergency itself
+        (99.32(a)(5)), whatever else was declared."""
+        if self.emergency is not None:
+            return f"emergency: {self.emergency.reason}"[:200]
+        if self.declared is not None:
+            return self.declared.log_text
+        return ""
+
+
+def _staff_record(viewer, student_id, *, session) -> StaffRecord:
+    """A student's record as this staff member may see it.
+
+    Sensitive categories (health, discipline, programs) stay closed until a purpose is
+    declared for the student in this ``session`` (access/purposes.py); under emergency
+    access the request's reason is the purpose.
+    """
+    pk = record_id(student_id)
+    declared = declared_purpose(session, pk) if pk is not None else None
+    access = staff_student(viewer, student_id, purpose=declared)
+    grant = emergency.active_grant(viewer, pk) if "emergency" in access.allowed.via else None
+    shown = access.allowed
+    (record,) = project_students(viewer, [access.student], {pk: shown}, detail=True)
+    term = None
+    if Category.ATTENDANCE in shown.categories:
+        term = selectors.current_term_bounds(district_id=viewer.district_id, today=viewer.today)
+    return StaffRecord(access, shown, record, term, shown.withheld, declared, grant)
 
 
 class PurposeForm(forms.Form):
@@ -177,7 +243,7 @@ def student_record(request, student_id: int):
                     form.add_error(field, errors)
             else:
                 return redirect(reverse("records:student", args=[access.student.pk]) + "#record")
-    page = staff_record(viewer, student_id, session=request.session)
+    page = _staff_record(viewer, student_id, session=request.session)
     student = page.access.student
     record_reads(viewer, reads_of_page({student.pk: page.shown}, purpose=page.purpose))
     context = {
