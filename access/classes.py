@@ -11,13 +11,11 @@ narrowed to the section. Every query names the viewer's district.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from access import policy
 from access.categories import Category
 from access.purposes import CLASS_ROSTER
 from access.scoping import (
@@ -31,12 +29,9 @@ from access.scoping import (
 )
 from access.viewer import Route, Viewer
 from accounts.models import Role, RoleMembership
-from records import selectors
 from records.models import (
     AcademicSession,
-    AttendanceRecord,
     Enrollment,
-    GradeLevel,
     Section,
     SectionTeacher,
     Student,
@@ -49,7 +44,6 @@ ROSTER_CATEGORIES = frozenset(
     {Category.DIRECTORY, Category.ENROLLMENT, Category.ATTENDANCE, Category.PROGRAMS}
 )
 ATTENDANCE_CATEGORIES = frozenset({Category.DIRECTORY, Category.ENROLLMENT, Category.ATTENDANCE})
-GRADE_ORDER = {code: index for index, code in enumerate(GradeLevel.values)}
 
 
 class SectionNotFound(Http404):
@@ -188,80 +182,14 @@ def section_roster(viewer: Viewer, section: Section) -> QuerySet[Student]:
     return visible_students(viewer, section_id=section.pk, roster_since=roster_window_start(viewer))
 
 
-@dataclass(frozen=True)
-class RosterEntry:
-    student: Student
-    status: str | None  # today's mark in this section, if taken
-    reason: str
-    programs: list[dict]  # the teacher's program kinds only: program and accommodations
-    shows_attendance: bool = True  # False: a custody restriction hides it from the viewer
-
-
-def _shown(allowed: Allowed, categories: frozenset[str]) -> Allowed:
-    return Allowed(allowed.categories & categories, allowed.program_kinds, False, allowed.via)
-
-
-def _sorted(entries: list[RosterEntry], sort: str) -> list[RosterEntry]:
-    def by_name(entry: RosterEntry):
-        s = entry.student
-        return ((s.preferred_name or s.given_name).casefold(), s.family_name.casefold(), s.pk)
-
-    if sort == "grade":
-        return sorted(
-            entries,
-            key=lambda e: (GRADE_ORDER.get(e.student.grade_level, len(GRADE_ORDER)), by_name(e)),
-        )
-    return sorted(entries, key=by_name)
-
-
-def roster_entries(
-    viewer: Viewer, section: Section, *, sort: str = "name"
-) -> tuple[list[RosterEntry], dict[int, Allowed]]:
-    """The roster's lines, and what of each student they show (for the access log).
-
-    Three queries whatever the roster's size: the students, today's marks in this
-    section, and the accommodation programs of those allowed them.
-    """
+def roster_students(viewer: Viewer, section: Section) -> tuple[list[Student], dict[int, Allowed]]:
+    """The roster's students whose name the viewer may see, and what of each a roster
+    line shows (its categories, for the page and the access log). The accommodations
+    the teacher provides are the roster's own purpose (``CLASS_ROSTER``). One query."""
     students = list(section_roster(viewer, section))
     allowed = allowed_for(viewer, students, purpose=CLASS_ROSTER)
     students = [s for s in students if Category.DIRECTORY in allowed[s.pk].categories]
-    shown = {s.pk: _shown(allowed[s.pk], ROSTER_CATEGORIES) for s in students}
-    with_attendance = {pk for pk, a in shown.items() if Category.ATTENDANCE in a.categories}
-    marks = _marks(viewer, section, viewer.today, sorted(with_attendance))
-    with_programs = [pk for pk, a in shown.items() if Category.PROGRAMS in a.categories]
-    programs = (
-        selectors.program_records(
-            district_id=viewer.district_id,
-            student_ids=with_programs,
-            today=viewer.today,
-            kinds=policy.TEACHER_PROGRAMS,
-        )
-        if with_programs
-        else {}
-    )
-    entries = [
-        RosterEntry(
-            student=s,
-            status=marks.get(s.pk, (None, ""))[0],
-            reason=marks.get(s.pk, (None, ""))[1],
-            programs=[p for p in programs.get(s.pk, []) if p["active"]],
-            shows_attendance=s.pk in with_attendance,
-        )
-        for s in students
-    ]
-    return _sorted(entries, sort), shown
-
-
-def _marks(viewer: Viewer, section: Section, day: date, student_ids: list[int]) -> dict:
-    if not student_ids:
-        return {}
-    rows = (
-        _in_district(AttendanceRecord, viewer)
-        .filter(section_id=section.pk, date=day, student_id__in=student_ids)
-        .order_by("pk")
-        .values_list("student_id", "status", "reason")
-    )
-    return {student_id: (status, reason) for student_id, status, reason in rows}
+    return students, {s.pk: allowed[s.pk].narrowed(ROSTER_CATEGORIES) for s in students}
 
 
 def may_take_attendance(viewer: Viewer, section: Section, day: date) -> bool:
@@ -282,13 +210,14 @@ def may_take_attendance(viewer: Viewer, section: Section, day: date) -> bool:
     )
 
 
-def attendance_roster(
+def attendance_students(
     viewer: Viewer, section: Section, day: date
-) -> tuple[list[RosterEntry], dict[int, Allowed]]:
-    """The students to mark on ``day``: on the roster the viewer sees today and
-    enrolled in the section that day, with the marks already taken that day. For a
-    viewer who ``may_take_attendance`` that day, these lines are what the attendance
-    service may write (``records.services.attendance_take``'s ``writable``)."""
+) -> tuple[list[Student], dict[int, Allowed]]:
+    """The students whose attendance the viewer may mark on ``day``, and what of each the
+    page shows: on the roster they see today, enrolled in the section that day, their
+    attendance not hidden from the viewer. For a viewer who ``may_take_attendance`` that
+    day, exactly what the attendance service may write
+    (``records.services.attendance_take``'s ``writable``). One query."""
     enrolled_that_day = (
         _in_district(Enrollment, viewer).filter(section_id=section.pk).filter(active_on_q(day))
     )
@@ -297,18 +226,7 @@ def attendance_roster(
     )
     allowed = allowed_for(viewer, students)
     students = [s for s in students if allowed[s.pk].categories >= ATTENDANCE_CATEGORIES]
-    shown = {s.pk: _shown(allowed[s.pk], ATTENDANCE_CATEGORIES) for s in students}
-    marks = _marks(viewer, section, day, [s.pk for s in students])
-    entries = [
-        RosterEntry(
-            student=s,
-            status=marks.get(s.pk, (None, ""))[0],
-            reason=marks.get(s.pk, (None, ""))[1],
-            programs=[],
-        )
-        for s in students
-    ]
-    return _sorted(entries, "name"), shown
+    return students, {s.pk: allowed[s.pk].narrowed(ATTENDANCE_CATEGORIES) for s in students}
 
 
 # Who teaches a section on a day: the facts the attendance decision stands on.

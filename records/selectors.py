@@ -557,3 +557,20 @@ def attendance_rate_this_year(*, district_id: int, today: date) -> Subquery:
         .values("rate")
     )
     return Subquery(rows, output_field=FloatField())
+
+
+def attendance_marks(
+    *, district_id: int, section_id: int, day: date, student_ids
+) -> dict[int, tuple[str, str]]:
+    """The marks taken in a section on a day, per student: (status, reason). One query."""
+    student_ids = sorted(student_ids)
+    if not student_ids:
+        return {}
+    rows = (
+        AttendanceRecord.unscoped.filter(
+            district_id=district_id, section_id=section_id, date=day, student_id__any=student_ids
+        )
+        .order_by("pk")
+        .values_list("student_id", "status", "reason")
+    )
+    return {student_id: (status, reason) for student_id, status, reason in rows}

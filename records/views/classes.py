@@ -10,6 +10,7 @@ visitor signs in first.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import date
 
 from django.contrib import messages
@@ -22,20 +23,22 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from access import policy
 from access.audit import reads_of_page, record_reads
+from access.categories import Category
 from access.classes import (
-    RosterEntry,
-    attendance_roster,
+    attendance_students,
     is_current,
     may_take_attendance,
-    roster_entries,
+    roster_students,
     section_for_teacher,
     substitute_end,
     teacher_sections,
     teacher_terms,
     teaches_classes,
 )
-from records.models import AttendanceRecord
+from records import selectors
+from records.models import AttendanceRecord, GradeLevel, Student
 from records.services import attendance_take
 from records.views.family import STATUS_NAMES, _grade_name
 from records.views.gates import gated_pages
@@ -47,6 +50,62 @@ PROGRAM_FLAGS = {
     "english_learner": gettext_lazy("English learner"),
 }
 STATUS_CHOICES = [(status, STATUS_NAMES[status]) for status in AttendanceRecord.Status.values]
+
+
+GRADE_ORDER = {code: index for index, code in enumerate(GradeLevel.values)}
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    student: Student
+    status: str | None  # the day's mark in this section, if taken
+    reason: str
+    programs: list[dict]  # the teacher's program kinds only: program and accommodations
+    shows_attendance: bool = True  # False: a custody restriction hides it from the viewer
+
+
+def _sorted(entries: list[RosterEntry], sort: str) -> list[RosterEntry]:
+    def by_name(entry: RosterEntry):
+        s = entry.student
+        return ((s.preferred_name or s.given_name).casefold(), s.family_name.casefold(), s.pk)
+
+    if sort == "grade":
+        return sorted(
+            entries,
+            key=lambda e: (GRADE_ORDER.get(e.student.grade_level, len(GRADE_ORDER)), by_name(e)),
+        )
+    return sorted(entries, key=by_name)
+
+
+def _entries(viewer, section, day, students, shown, *, sort: str = "name") -> list[RosterEntry]:
+    """Lines for the students access gave, with the day's marks and, where shown, the
+    accommodations: two queries whatever the roster's size."""
+    with_attendance = {pk for pk, a in shown.items() if Category.ATTENDANCE in a.categories}
+    marks = selectors.attendance_marks(
+        district_id=viewer.district_id, section_id=section.pk, day=day, student_ids=with_attendance
+    )
+    with_programs = [pk for pk, a in shown.items() if Category.PROGRAMS in a.categories]
+    programs = (
+        selectors.program_records(
+            district_id=viewer.district_id,
+            student_ids=with_programs,
+            today=viewer.today,
+            kinds=policy.TEACHER_PROGRAMS,
+        )
+        if with_programs
+        else {}
+    )
+    entries = [
+        RosterEntry(
+            student=s,
+            status=marks.get(s.pk, (None, ""))[0],
+            reason=marks.get(s.pk, (None, ""))[1],
+            programs=[p for p in programs.get(s.pk, []) if p["active"]],
+            shows_attendance=s.pk in with_attendance,
+        )
+        for s in students
+    ]
+    return _sorted(entries, sort)
 
 
 # Signed in, teaching (or substituting); anyone else is told there is no such page.
@@ -101,7 +160,8 @@ def class_roster(request, section_id: int):
     viewer = request.viewer
     section = section_for_teacher(viewer, section_id)
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
-    entries, shown = roster_entries(viewer, section, sort=sort)
+    students, shown = roster_students(viewer, section)
+    entries = _entries(viewer, section, viewer.today, students, shown, sort=sort)
     record_reads(viewer, reads_of_page(shown))
     lines = [_line(entry) for entry in entries]
     if request.GET.get("format") == "csv":
@@ -189,7 +249,8 @@ def take_attendance(request, section_id: int):
         return _bad_request(request, section, _("Enter a date as YYYY-MM-DD."), None)
     if not may_take_attendance(viewer, section, day):
         return _bad_request(request, section, _refusal(viewer, section, day), day)
-    entries, shown = attendance_roster(viewer, section, day)
+    students, shown = attendance_students(viewer, section, day)
+    entries = _entries(viewer, section, day, students, shown)
     record_reads(viewer, reads_of_page(shown))
     rows = [_line(entry) for entry in entries]
     if request.method == "POST":
@@ -201,7 +262,7 @@ def take_attendance(request, section_id: int):
                     section=section,
                     day=day,
                     marks=marks,
-                    writable=frozenset(entry.student.pk for entry in entries),
+                    writable=frozenset(student.pk for student in students),
                 )
             except ValidationError as refused:
                 error = " ".join(refused.messages)

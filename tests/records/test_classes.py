@@ -16,7 +16,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from access.classes import (
-    attendance_roster,
+    attendance_students,
     may_take_attendance,
     section_for_teacher,
     teacher_sections,
@@ -391,8 +391,8 @@ def take_attendance(viewer, section, day, marks):
     """As the attendance page does: access decides the lines, the service writes them."""
     writable = frozenset()
     if may_take_attendance(viewer, section, day):
-        entries, _shown = attendance_roster(viewer, section, day)
-        writable = frozenset(entry.student.pk for entry in entries)
+        students, _shown = attendance_students(viewer, section, day)
+        writable = frozenset(student.pk for student in students)
     return attendance_take(
         actor=viewer.user, section=section, day=day, marks=marks, writable=writable
     )
@@ -437,8 +437,8 @@ def test_the_service_writes_only_the_roster_access_allowed_not_any_enrolled_stud
         begin_date=day - timedelta(days=10),
         end_date=teacher.today - timedelta(days=1),  # left the class yesterday
     )
-    entries, _shown = attendance_roster(teacher, world.a.section, day)
-    assert moved.pk not in {entry.student.pk for entry in entries}
+    students, _shown = attendance_students(teacher, world.a.section, day)
+    assert moved.pk not in {student.pk for student in students}
     with pytest.raises(ValidationError):
         take_attendance(teacher, world.a.section, day, {moved.pk: ("absent", "")})
     with pytest.raises(ValidationError):
