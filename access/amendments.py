@@ -9,8 +9,6 @@ when they may see its category. Every set is one SQL query naming the district.
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 
@@ -21,14 +19,7 @@ from access.viewer import RouteKind, Viewer
 from records import selectors
 from records.models import (
     AmendmentRequest,
-    AssessmentResult,
-    AttendanceRecord,
-    DisciplineIncident,
-    Grade,
     GuardianLink,
-    HealthRecord,
-    ProgramParticipation,
-    TransportationAssignment,
     active_on_q,
 )
 
@@ -99,46 +90,6 @@ def row_field(table: str, key) -> str:
     return f"{table}:{key}"
 
 
-def _number(value) -> str:
-    return "" if value is None else f"{float(value):g}"
-
-
-def _snapshot(table: str, row, key: str) -> str:
-    """The row in plain words, as the request keeps it (what the record said when asked)."""
-    if table == "grade":
-        text = f"{row.section.course.title}, {row.grading_period.title}: {row.mark or '—'}"
-        return text + (f" ({_number(row.percent)} %)" if row.percent is not None else "")
-    if table == "attendance":
-        text = f"{row.date.isoformat()}: {row.status}"
-        return text + (f" — {row.reason}" if row.reason else "")
-    if table == "assessment":
-        text = f"{row.administered_on.isoformat()}: {row.assessment} ({row.subject})"
-        if row.score is not None:
-            text += f", score {_number(row.score)}"
-        if row.performance_level is not None:
-            text += f", level {row.performance_level}"
-            if row.performance_label:
-                text += f" ({row.performance_label})"
-        return text
-    if table == "program":
-        begin = row.begin_date.isoformat() if row.begin_date else "?"
-        end = row.end_date.isoformat() if row.end_date else "…"
-        text = f"{row.get_program_display()}: {begin} – {end}"
-        return text + (f"; {row.accommodations}" if row.accommodations else "")
-    if table == "health":
-        value = getattr(row, key)
-        return row.get_immunization_status_display() if key == "immunization_status" else value
-    if table == "discipline":
-        text = f"{row.occurred_on.isoformat()}: {row.incident_type} ({row.school.name})"
-        if row.action_taken:
-            text += f"; {row.action_taken}"
-        if row.days_removed:
-            text += f"; {_number(row.days_removed)} days out of class"
-        return text
-    times = " – ".join(t.strftime("%H:%M") for t in (row.pickup_time, row.dropoff_time) if t)
-    return f"{row.route}, {row.stop}" + (f" ({times})" if times else "")
-
-
 def requestable_row(viewer: Viewer, child: StudentAccess, field: str) -> tuple[str, str] | None:
     """``(category, snapshot)`` when ``field`` names a row of ``child`` the family may see.
 
@@ -153,36 +104,14 @@ def requestable_row(viewer: Viewer, child: StudentAccess, field: str) -> tuple[s
     category = ROW_TABLES[table]
     if category not in child.categories:
         return None
-    scope = {"district_id": viewer.district_id, "student_id": child.student.pk}
-    if table == "grade":
-        rows = Grade.unscoped.filter(
-            **scope,
-            pk=int(key),
-            section__district_id=viewer.district_id,
-            section__course__district_id=viewer.district_id,
-            grading_period__district_id=viewer.district_id,
-        ).select_related("section__course", "grading_period")
-    elif table == "attendance":
-        rows = AttendanceRecord.unscoped.filter(**scope, pk=int(key))
-    elif table == "assessment":
-        rows = AssessmentResult.unscoped.filter(**scope, pk=int(key))
-    elif table == "program":
-        rows = ProgramParticipation.unscoped.filter(**scope, pk=int(key))
-        kinds = child.allowed.program_kinds
-        if kinds is not None:
-            rows = rows.filter(program__in=sorted(kinds))
-    elif table == "health":
-        rows = HealthRecord.unscoped.filter(**scope)
-    elif table == "discipline":
-        rows = DisciplineIncident.unscoped.filter(
-            **scope, pk=int(key), school__district_id=viewer.district_id
-        ).select_related("school")
-    else:
-        rows = TransportationAssignment.unscoped.filter(**scope, pk=int(key))
-    row = rows.first()
-    if row is None:
-        return None
-    return str(category), _snapshot(table, row, key)
+    snapshot = selectors.record_row_text(
+        district_id=viewer.district_id,
+        student_id=child.student.pk,
+        table=table,
+        key=key,
+        program_kinds=child.allowed.program_kinds,
+    )
+    return (str(category), snapshot) if snapshot is not None else None
 
 
 def requestable_category(child: StudentAccess, field: str) -> str | None:
@@ -301,13 +230,6 @@ def decider_roles(viewer: Viewer) -> frozenset[str]:
 def current_value(viewer: Viewer, child: StudentAccess, field: str) -> str:
     """The field's value as text, for the request's snapshot (a field the caller has
     already checked with ``requestable_category``)."""
-    student = child.student
-    if field == "school":
-        found = selectors.current_schools(
-            district_id=viewer.district_id, student_ids=[student.pk], today=viewer.today
-        )
-        return ", ".join(school["name"] for school in found.get(student.pk, []))
-    value = getattr(student, field, "")
-    if isinstance(value, date):
-        return value.isoformat()
-    return "" if value is None else str(value)
+    return selectors.student_field_text(
+        district_id=viewer.district_id, student=child.student, field=field, today=viewer.today
+    )

@@ -574,3 +574,95 @@ def attendance_marks(
         .values_list("student_id", "status", "reason")
     )
     return {student_id: (status, reason) for student_id, status, reason in rows}
+
+
+# Rows a family may ask to correct: the row as the request keeps it (what the record said).
+
+
+def _number_text(value) -> str:
+    return "" if value is None else f"{float(value):g}"
+
+
+def _row_text(table: str, row, key: str) -> str:
+    """The row in plain words, as the request keeps it (what the record said when asked)."""
+    if table == "grade":
+        text = f"{row.section.course.title}, {row.grading_period.title}: {row.mark or '—'}"
+        return text + (f" ({_number_text(row.percent)} %)" if row.percent is not None else "")
+    if table == "attendance":
+        text = f"{row.date.isoformat()}: {row.status}"
+        return text + (f" — {row.reason}" if row.reason else "")
+    if table == "assessment":
+        text = f"{row.administered_on.isoformat()}: {row.assessment} ({row.subject})"
+        if row.score is not None:
+            text += f", score {_number_text(row.score)}"
+        if row.performance_level is not None:
+            text += f", level {row.performance_level}"
+            if row.performance_label:
+                text += f" ({row.performance_label})"
+        return text
+    if table == "program":
+        begin = row.begin_date.isoformat() if row.begin_date else "?"
+        end = row.end_date.isoformat() if row.end_date else "…"
+        text = f"{row.get_program_display()}: {begin} – {end}"
+        return text + (f"; {row.accommodations}" if row.accommodations else "")
+    if table == "health":
+        value = getattr(row, key)
+        return row.get_immunization_status_display() if key == "immunization_status" else value
+    if table == "discipline":
+        text = f"{row.occurred_on.isoformat()}: {row.incident_type} ({row.school.name})"
+        if row.action_taken:
+            text += f"; {row.action_taken}"
+        if row.days_removed:
+            text += f"; {_number_text(row.days_removed)} days out of class"
+        return text
+    times = " – ".join(t.strftime("%H:%M") for t in (row.pickup_time, row.dropoff_time) if t)
+    return f"{row.route}, {row.stop}" + (f" ({times})" if times else "")
+
+
+def record_row_text(
+    *, district_id: int, student_id: int, table: str, key: str, program_kinds=None
+) -> str | None:
+    """One of the student's record rows in plain words, or None when there is no such
+    row of theirs (``program_kinds``: the program kinds the reader may see; None: all).
+    ``table`` and ``key`` come from a parsed field name (``grade:123``,
+    ``health:allergies``). One query."""
+    scope = {"district_id": district_id, "student_id": student_id}
+    if table == "grade":
+        rows = Grade.unscoped.filter(
+            **scope,
+            pk=int(key),
+            section__district_id=district_id,
+            section__course__district_id=district_id,
+            grading_period__district_id=district_id,
+        ).select_related("section__course", "grading_period")
+    elif table == "attendance":
+        rows = AttendanceRecord.unscoped.filter(**scope, pk=int(key))
+    elif table == "assessment":
+        rows = AssessmentResult.unscoped.filter(**scope, pk=int(key))
+    elif table == "program":
+        rows = ProgramParticipation.unscoped.filter(**scope, pk=int(key))
+        if program_kinds is not None:
+            rows = rows.filter(program__in=sorted(program_kinds))
+    elif table == "health":
+        rows = HealthRecord.unscoped.filter(**scope)
+    elif table == "discipline":
+        rows = DisciplineIncident.unscoped.filter(
+            **scope, pk=int(key), school__district_id=district_id
+        ).select_related("school")
+    elif table == "transportation":
+        rows = TransportationAssignment.unscoped.filter(**scope, pk=int(key))
+    else:
+        return None
+    row = rows.first()
+    return _row_text(table, row, key) if row is not None else None
+
+
+def student_field_text(*, district_id: int, student, field: str, today: date) -> str:
+    """A student's field as text ("school": their current schools, by name)."""
+    if field == "school":
+        found = current_schools(district_id=district_id, student_ids=[student.pk], today=today)
+        return ", ".join(school["name"] for school in found.get(student.pk, []))
+    value = getattr(student, field, "")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
