@@ -66,9 +66,6 @@ EMERGENCY_CATEGORIES = frozenset(
 EMERGENCY_PROGRAMS = TEACHER_PROGRAMS
 EMERGENCY_LEGAL_BASIS = "99.31(a)(10)"
 
-# Sensitive categories: a staff member's page asks, once per session and student, why
-# they are opening them, and writes the answer to the access log.
-SENSITIVE_CATEGORIES = frozenset({Category.HEALTH, Category.DISCIPLINE, Category.PROGRAMS})
 GUARDIAN_CATEGORIES = ALL_CATEGORIES
 ELIGIBLE_STUDENT_CATEGORIES = ALL_CATEGORIES
 

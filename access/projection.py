@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from access.categories import CATEGORY_ORDER, Category, fields_in
 from access.scoping import Allowed
-from access.viewer import Viewer
+from access.viewer import FAMILY_ROUTES, Viewer
 from records import selectors
 from records.models import AssessmentResult, DirectoryOptOut, DisciplineIncident, Grade, Student
 
@@ -162,14 +162,13 @@ def _directory(student: Student, allowed: Allowed, data: _PageData) -> dict:
     return shown
 
 
-FAMILY_ROLES = frozenset({"guardian", "eligible_student"})
 # What school staff must know about a guardian and the family need not be shown.
 STAFF_ONLY_GUARDIAN_FIELDS = ("has_data_access", "custody_restriction")
 
 
 def _guardians(allowed: Allowed, data: _PageData, student_id: int) -> list[dict]:
     guardians = data.guardians.get(student_id, [])
-    if allowed.via - FAMILY_ROLES:
+    if allowed.via - FAMILY_ROUTES:
         return guardians
     return [{k: v for k, v in g.items() if k not in STAFF_ONLY_GUARDIAN_FIELDS} for g in guardians]
 

@@ -1,6 +1,6 @@
 """Declared purpose: why a staff member opens a student's sensitive categories.
 
-Health, discipline and programs (policy.SENSITIVE_CATEGORIES) stay closed to staff
+Health, discipline and programs (categories.SENSITIVE_CATEGORIES) stay closed to staff
 routes until a purpose is given: the access decision itself withholds them
 (``access.scoping.allowed_for``), on every surface. On a student's page the staff
 member picks one from a short list, once per session and student (kept in the session,

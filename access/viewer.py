@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from access import cache, grants, policy
-from access.categories import ALL_CATEGORIES, Category
+from access.categories import ALL_CATEGORIES, SENSITIVE_CATEGORIES, Category
 from access.errors import AccessDenied
 from access.models import EmergencyAccess
 from accounts.models import Role, RoleMembership, User
@@ -91,7 +91,7 @@ class Route:
         """The categories of this route that stay closed until a purpose is declared."""
         if self.kind not in PURPOSE_ROUTES:
             return frozenset()
-        return self.categories & policy.SENSITIVE_CATEGORIES
+        return self.categories & SENSITIVE_CATEGORIES
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from access.audit import reads_of_page, record_reads
+from access.categories import Category
 from access.family import (
     as_family,
     child_access_log,
@@ -172,7 +173,7 @@ def _first_name(record: dict) -> str:
 
 
 # What a child's card on /family/ shows, and so what its read records.
-CARD_CATEGORIES = frozenset({"directory", "attendance", "grades"})
+CARD_CATEGORIES = frozenset({Category.DIRECTORY, Category.ATTENDANCE, Category.GRADES})
 
 
 def _family_cards(viewer) -> tuple[list[dict], dict[int, Allowed]]:
