@@ -213,8 +213,10 @@ class Command(BaseCommand):
         client = APIClient()
         token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        list_url = "/api/v1/students/?page_size=100"
-        detail_url = f"/api/v1/students/{ids[len(ids) // 2]}/"
+        # Staff declare a purpose, so the page carries every category their role sees.
+        purpose = "" if label == "parent" else "purpose=iep_meeting"
+        list_url = f"/api/v1/students/?page_size=100&{purpose}"
+        detail_url = f"/api/v1/students/{ids[len(ids) // 2]}/?{purpose}"
         # Each request decides access anew, as the first after any change does.
         with override_settings(ACCESS_CACHE_SECONDS=0):
             list_timing = self.api_timing(client, list_url, runs)
