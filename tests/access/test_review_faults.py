@@ -182,3 +182,19 @@ def test_the_access_log_names_no_school_to_a_family_kept_from_the_childs(world, 
     page = client.get(f"/family/{own.pk}/access/")
     assert page.status_code == 200
     assert world.a.school1.name not in page.content.decode()
+
+
+def test_a_teachers_students_are_found_from_their_sections_first(world):
+    """Fault 5: on a district just imported, before the planner has statistics, a teacher's
+    list took seconds: the planner re-joined sections, teaching rows and terms for every
+    enrollment. The teacher route now carries its sections (fixed with the viewer), and a
+    small reach looks its few ids up first (``= ANY(ARRAY(subquery))``), a plan that does
+    not depend on statistics. ``make bench`` (bench_fresh) times it."""
+    teacher = viewer_for(world.a.users["teacher"])
+    (route,) = teacher.routes
+    assert route.section_ids == {world.a.section.pk}
+    sql = str(visible_students(teacher).query)
+    assert "= ANY(ARRAY(" in sql
+    assert '"records_section"' not in sql  # no join to find the sections again
+    # A school official's reach stays a plain semi-join: thousands of students.
+    assert "ANY(ARRAY(" not in str(visible_students(viewer_for(world.a.users["principal"])).query)
