@@ -300,9 +300,28 @@ def reached_students(viewer: Viewer) -> QuerySet[Student]:
     if not viewer.has_access:
         return Student.unscoped.none()
     students = _in_district(Student, viewer).filter(_reach(viewer))
-    if viewer.fully_restricted_student_ids:
-        students = students.exclude(pk__in=viewer.fully_restricted_student_ids)
+    if viewer.restrictions:
+        students = students.exclude(_hidden(viewer))
     return students.annotate(**_route_flags(viewer))
+
+
+def _hidden(viewer: Viewer) -> Q:
+    """Students the person's restrictions leave nothing of: every route that reaches them
+    gives only categories a court order hides. Such a student is not theirs on any
+    surface, not even as an entry with no categories (which would tell that the child
+    exists and is on their roster)."""
+    hidden = Q(pk__in=[])
+    for student_id, categories in viewer.restrictions.items():
+        useful = [route for route in viewer.routes if route.categories - categories]
+        if len(useful) == len(viewer.routes):
+            continue  # every route still shows something
+        if not useful:
+            hidden |= Q(pk=student_id)
+            continue
+        subqueries = [route_student_ids(viewer, route) for route in useful]
+        reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
+        hidden |= Q(pk=student_id) & ~Q(pk__in=reached)
+    return hidden
 
 
 def category_reach(viewer: Viewer, category: str, *, program: str | None = None) -> Q:

@@ -198,3 +198,22 @@ def test_a_teachers_students_are_found_from_their_sections_first(world):
     assert '"records_section"' not in sql  # no join to find the sections again
     # A school official's reach stays a plain semi-join: thousands of students.
     assert "ANY(ARRAY(" not in str(visible_students(viewer_for(world.a.users["principal"])).query)
+
+
+def test_a_student_the_order_leaves_nothing_of_is_not_listed_at_all(world, api_as):
+    """Found by the property test: a teacher whose court order (as the child's parent)
+    hides every category the teacher route gives still got the child in the API list,
+    as an entry with no categories, and in the count: that told that the child is on
+    their roster, which the order hides."""
+    teacher, own = world.a.users["teacher"], world.a.students["own"]
+    link = f.GuardianLinkFactory(student=own, guardian=teacher, has_data_access=False)
+    f.CustodyRestrictionFactory(
+        guardian_link=link,
+        scope="categories",
+        categories=["directory", "contact", "enrollment", "attendance", "grades",
+                    "assessments", "programs"],
+    )  # fmt: skip
+    body = api_as(teacher).get("/api/v1/students/", {"purpose": "iep_meeting"}).json()
+    assert {item["id"] for item in body["results"]} == {world.a.students["adult"].pk}
+    assert body["count"] == 1
+    assert api_as(teacher).get(f"/api/v1/students/{own.pk}/").status_code == 404
