@@ -32,10 +32,9 @@ Two rules were implemented while this test was written; it asserts both:
   district admin, teacher, substitute) give no programs, health or discipline, through
   the students API and ``allowed_for`` alike; the family and emergency routes are exempt.
 
-Properties that assert one rule (``test_pending_rule_*``) fail without it as
-``NotYetImplementedRule``. The other properties tolerate a mismatch that a pending rule
-explains exactly (the surface equals the reference with that rule left out), so that a
-missing rule cannot hide a leak: Hypothesis stops looking soon after its first failure.
+A mismatch that one of those rules explains exactly (the surface equals the reference
+with that rule left out) fails as ``NotYetImplementedRule``, naming the rule; the two
+properties named for the rules check each on data drawn to exercise it.
 Any other mismatch fails at once as an ``AssertionError`` naming the user, the surface,
 the difference and the district.
 
@@ -1171,14 +1170,15 @@ def with_examples(test):
     return test
 
 
-def run(world: World, check, *, required: frozenset[str] = frozenset()) -> None:
+def run(world: World, check, *, required: frozenset[str] | None = None) -> None:
     """Build the district, check it, roll every row back; then fail for a pending rule
     this property requires, if one is missing (a mismatch of any other kind has failed
     already)."""
     with transaction.atomic():
         built = build(world)
         record_events(world, built)
-        verdicts = Verdicts(world, built, required)
+        # Both rules are implemented: every property holds them (none is tolerated).
+        verdicts = Verdicts(world, built, frozenset(BOTH) if required is None else required)
         try:
             check(built, verdicts)
         finally:
@@ -1196,7 +1196,7 @@ BOTH = (CONTACT_RULE, PURPOSE_RULE)
 def test_internal_decision_matches_the_rules(world):
     """``viewer_for`` → ``visible_students`` → ``allowed_for``, and ``student_access_by_id``
     for every student of the district, without a purpose; the list again for
-    ``iep_meeting`` where access/ takes a purpose. Pending rules are tolerated here."""
+    ``iep_meeting`` where access/ takes a purpose."""
     purpose = declared_purpose()
 
     def check(built, verdicts):
@@ -1224,7 +1224,7 @@ def test_internal_decision_matches_the_rules(world):
 def test_students_api_matches_the_rules(world):
     """``GET /api/v1/students/?page_size=500&purpose=iep_meeting``: everything the rules
     give; without ``purpose``: the staff routes' programs, health and discipline absent.
-    Each also agrees with the internal decision. Pending rules are tolerated here."""
+    Each also agrees with the internal decision."""
     purpose = declared_purpose()
 
     def check(built, verdicts):
@@ -1252,7 +1252,7 @@ def test_students_api_matches_the_rules(world):
 def test_family_portal_shows_exactly_the_familys_children(world):
     """``access.family`` (children and categories) and the cards of ``/family/`` (404 for
     whoever has no family route): the guardian and eligible-student routes only, whatever
-    staff roles the person holds. Pending rules are tolerated here."""
+    staff roles the person holds."""
 
     def check(built, verdicts):
         for u, user in enumerate(built.users):
@@ -1272,7 +1272,7 @@ def test_family_portal_shows_exactly_the_familys_children(world):
 @pytest.mark.django_db
 @property_settings(30)
 @given(world=worlds(restricted=contact_restrictions))
-def test_pending_rule_a_restriction_hiding_contact_hides_transportation(world):
+def test_a_restriction_hiding_contact_hides_transportation(world):
     """Strict on ``contact_hides_transportation``: the internal decision (for a declared
     purpose where access/ takes one) and ``access.family``."""
     purpose = declared_purpose()
@@ -1296,7 +1296,7 @@ def test_pending_rule_a_restriction_hiding_contact_hides_transportation(world):
 @pytest.mark.django_db
 @property_settings(30)
 @given(world=worlds())
-def test_pending_rule_without_a_purpose_staff_routes_give_no_sensitive_categories(world):
+def test_without_a_purpose_staff_routes_give_no_sensitive_categories(world):
     """Strict on ``api_purpose``: ``GET /api/v1/students/`` without ``purpose`` and the
     internal decision without one."""
 
