@@ -414,14 +414,15 @@ def roster_count(viewer: Viewer, *, roster_since: date | None = None) -> Subquer
     return _CountOf(roster.order_by().values("pk"))
 
 
+def _reaching_indexes(viewer: Viewer, student: Student, flags: list[str]) -> tuple[int, ...]:
+    return tuple(i for i, flag in enumerate(flags) if getattr(student, flag, None) is True)
+
+
 def routes_reaching(viewer: Viewer, student: Student) -> list[Route]:
     """The routes whose flag on this row says they reach it. A row not fetched through
     ``reached_students`` for this very viewer carries no such flag: no route, nothing."""
-    return [
-        route
-        for i, route in enumerate(viewer.routes)
-        if getattr(student, _flag(viewer, i), None) is True
-    ]
+    flags = [_flag(viewer, i) for i in range(len(viewer.routes))]
+    return [viewer.routes[i] for i in _reaching_indexes(viewer, student, flags)]
 
 
 def _grant(route: Route, *, purposeful: bool) -> Allowed:
@@ -445,16 +446,29 @@ def allowed_for(
     court order hides. Fails closed: a row that does not carry this viewer's route
     flags (``reached_students``) gets nothing.
     """
+    flags = [_flag(viewer, i) for i in range(len(viewer.routes))]
+    # Students reached by the same routes, under the same restriction, see the same: a
+    # page of hundreds is decided once per kind of student.
+    decided: dict[tuple, Allowed] = {}
     result = {}
     for student in students:
-        allowed = opened = NOTHING
-        for route in routes_reaching(viewer, student):
-            allowed = allowed | _grant(route, purposeful=True)
-            opened = opened | _grant(route, purposeful=purpose is not None)
-        opened = replace(opened, withheld=allowed.categories - opened.categories)
-        hidden = viewer.restrictions.get(student.pk)
-        result[student.pk] = opened.without(hidden) if hidden else opened
+        key = (_reaching_indexes(viewer, student, flags), viewer.restrictions.get(student.pk))
+        if key not in decided:
+            decided[key] = _combined(viewer, *key, purposeful=purpose is not None)
+        result[student.pk] = decided[key]
     return result
+
+
+def _combined(
+    viewer: Viewer, reaching: tuple[int, ...], hidden: frozenset[str] | None, *, purposeful: bool
+) -> Allowed:
+    allowed = opened = NOTHING
+    for i in reaching:
+        route = viewer.routes[i]
+        allowed = allowed | _grant(route, purposeful=True)
+        opened = opened | _grant(route, purposeful=purposeful)
+    opened = replace(opened, withheld=allowed.categories - opened.categories)
+    return opened.without(hidden) if hidden else opened
 
 
 def record_id(raw) -> int | None:
