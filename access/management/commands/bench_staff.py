@@ -35,7 +35,7 @@ from django.db import connection, transaction
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from access.classes import roster_entries, section_for_teacher
+from access.classes import roster_students, section_for_teacher
 from access.management.commands.bench_access import Command as AccessBench
 from access.management.commands.bench_access import Timing, percentiles
 from access.staff import staff_students
@@ -421,7 +421,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\nRoster page /classes/<id>/ (HTML, the teacher; {runs} runs)")
         timings = {}
         for section_id in (fixture.roster_id, fixture.small_roster_id):
-            size = len(roster_entries(viewer, section_for_teacher(viewer, section_id))[0])
+            size = len(roster_students(viewer, section_for_teacher(viewer, section_id))[0])
             timing = self.page_timing(client, f"/classes/{section_id}/", runs)
             self.stdout.write(f"  {size:>3} students  {_timing(timing)}")
             timings[size] = timing
