@@ -33,6 +33,7 @@ from records.models import (
     ProgramParticipation,
     SchoolMembership,
     SectionTeacher,
+    SubstituteAssignment,
     TransportationAssignment,
     active_on_q,
 )
@@ -666,3 +667,17 @@ def student_field_text(*, district_id: int, student, field: str, today: date) ->
     if isinstance(value, date):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def section_substitute_list(
+    *, district_id: int, section_id: int, today: date
+) -> QuerySet[SubstituteAssignment]:
+    """A section's open substitute assignments that have not ended yet, soonest first."""
+    return (
+        SubstituteAssignment.unscoped.filter(
+            district_id=district_id, section_id=section_id, ended_at__isnull=True
+        )
+        .filter(end_date__gte=today)
+        .select_related("substitute", "assigned_by")
+        .order_by("begin_date", "end_date", "pk")
+    )

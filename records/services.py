@@ -26,12 +26,16 @@ from django.core.cache import cache
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Lower
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Role, RoleMembership, User
 from records.models import (
     AmendmentRequest,
     AttendanceChange,
@@ -41,7 +45,10 @@ from records.models import (
     FamilyVisit,
     ImportRun,
     Section,
+    SectionTeacher,
     Student,
+    SubstituteAssignment,
+    active_on_q,
 )
 from records.selectors import import_run_progress_key
 from records.tenancy import tenant_scope
@@ -570,3 +577,99 @@ def attendance_take(
             AttendanceChange.unscoped.bulk_create(history)
             changed = len(history)
     return AttendanceSaved(created, changed, len(student_ids) - created - changed)
+
+
+# Substitute teachers: the assignment. The permission that goes with it is the access
+# layer's record (access.substitutes, access.grants), written in the same transaction.
+
+
+def _find_substitute(*, district_id: int, who: str) -> User:
+    """The active person of the district with this username or else this email, in any case.
+
+    A username names one person (unique whatever its case), so it is taken first; an
+    email several people share is refused, never settled by picking one of them.
+    """
+    who = (who or "").strip()
+    if not who:
+        raise ValidationError({"substitute": _("Enter the substitute's username or email.")})
+    people = User.objects.filter(district_id=district_id, is_active=True)
+    # lower() on both sides, as the unique index on the username folds it.
+    named = people.alias(folded=Lower("username")).filter(folded=Lower(Value(who)))
+    matches = list(named[:1]) or list(people.filter(email__iexact=who).order_by("pk")[:2])
+    if not matches:
+        raise ValidationError(
+            {"substitute": _("No one in this district has that username or email.")}
+        )
+    if len(matches) > 1:
+        raise ValidationError(
+            {"substitute": _("More than one person matches; enter the full username.")}
+        )
+    return matches[0]
+
+
+def _check_substitute_dates(section: Section, begin: date, end: date, today: date) -> None:
+    term = section.term
+    if begin < today:
+        raise ValidationError({"begin_date": _("A substitute can't be assigned in the past.")})
+    if end < begin:
+        raise ValidationError({"end_date": _("The last day can't be before the first.")})
+    if begin < term.start_date or end > term.end_date:
+        raise ValidationError(
+            {
+                "end_date": _("The dates must fall within the term (%(start)s to %(end)s).")
+                % {"start": date_format(term.start_date), "end": date_format(term.end_date)}
+            }
+        )
+
+
+def substitute_assignment_create(
+    *, actor, section: Section, who: str, begin: date, end: date, today: date
+) -> SubstituteAssignment:
+    """Assign ``section`` to a substitute from ``begin`` to ``end`` (inclusive), for an
+    ``actor`` access has allowed to (``access.substitutes.assign_substitute``).
+
+    The substitute must hold a teacher role in the district for the dates and must not
+    already teach the section. Refusals are ``ValidationError`` keyed by form field;
+    nothing is saved.
+    """
+    district_id = section.district_id
+    substitute = _find_substitute(district_id=district_id, who=who)
+    _check_substitute_dates(section, begin, end, today)
+    teacher_role = RoleMembership.unscoped.filter(
+        district_id=district_id, user=substitute, role=Role.TEACHER
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=end))
+    if not teacher_role.filter(active_on_q(begin)).exists():
+        name = substitute.get_full_name() or substitute.username
+        raise ValidationError(
+            {
+                "substitute": _("%(name)s doesn't hold a teacher role for those dates.")
+                % {"name": name}
+            }
+        )
+    teaches = SectionTeacher.unscoped.filter(
+        district_id=district_id, section_id=section.pk, teacher=substitute
+    )
+    if teaches.exists():
+        raise ValidationError({"substitute": _("This person already teaches the class.")})
+    return SubstituteAssignment.unscoped.create(
+        district_id=district_id,
+        section=section,
+        substitute=substitute,
+        begin_date=begin,
+        end_date=end,
+        assigned_by=actor,
+        assigned_at=timezone.now(),
+    )
+
+
+def substitute_assignment_end(*, assignment: SubstituteAssignment) -> bool:
+    """End the assignment now. True while another open assignment of the same person to
+    the section still needs their permission on it."""
+    assignment.ended_at = timezone.now()
+    assignment.save(update_fields=["ended_at"])
+    return SubstituteAssignment.unscoped.filter(
+        district_id=assignment.district_id,
+        section_id=assignment.section_id,
+        substitute_id=assignment.substitute_id,
+        ended_at__isnull=True,
+    ).exists()
