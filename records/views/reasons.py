@@ -11,14 +11,10 @@ from django.utils.translation import gettext_lazy
 from access.staff import Reach
 from access.viewer import RouteKind
 from accounts.models import Role
+from accounts.views import SCHOOL_ROLE_LABELS
 
-ROLE_NAMES = {
-    Role.PRINCIPAL: gettext_lazy("Principal"),
-    Role.SCHOOL_ADMIN: gettext_lazy("School administrator"),
-    Role.COUNSELOR: gettext_lazy("Counselor"),
-    Role.NURSE: gettext_lazy("School nurse"),
-    Role.SPECIAL_EDUCATION: gettext_lazy("Special-education staff"),
-}
+# The school roles' names, as the home page shows them.
+ROLE_NAMES = SCHOOL_ROLE_LABELS
 
 READER_ROLE_NAMES = {
     **ROLE_NAMES,
