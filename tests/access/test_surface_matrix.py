@@ -37,27 +37,12 @@ from django.test import Client
 
 from records.views.family import CATEGORY_NAMES  # labels only, to read the readers page
 from tests.access.surface_world import ATTENDANCE, GRADES, PROGRAMS, build_surface_world
+from tests.access.test_matrix import ALL_BUT_HEALTH, ALL_CATEGORIES, SENSITIVE
 
 # --- The rules -------------------------------------------------------------------------
 
-ALL = frozenset(
-    {
-        "directory",
-        "contact",
-        "demographics",
-        "identifiers",
-        "enrollment",
-        "attendance",
-        "grades",
-        "assessments",
-        "programs",
-        "health",
-        "discipline",
-        "transportation",
-    }
-)
-SENSITIVE = frozenset({"programs", "health", "discipline"})
-ALL_BUT_HEALTH = ALL - {"health"}
+# Spelled out once for every access test (tests/access/test_matrix.py), never from access/.
+ALL = ALL_CATEGORIES
 TEACHER = frozenset(
     {"directory", "contact", "enrollment", "attendance", "grades", "assessments", "programs"}
 )
