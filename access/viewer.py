@@ -59,11 +59,10 @@ STAFF_ROUTES = SCHOOL_OFFICIAL_ROUTES | {
     RouteKind.SUBSTITUTE,
     RouteKind.EMERGENCY,
 }
-# Routes whose sensitive categories open only for a declared purpose (access/purposes.py).
-# A family reads its own record; break-glass carries its reason as its purpose.
-PURPOSE_ROUTES = frozenset(
-    {RouteKind.TEACHER, RouteKind.SUBSTITUTE, RouteKind.SCHOOL_STAFF, RouteKind.DISTRICT_ADMIN}
-)
+# Routes whose sensitive categories open only for a declared purpose (access/purposes.py):
+# every staff route but break-glass, which carries its reason as its purpose (a family
+# reads its own record).
+PURPOSE_ROUTES = STAFF_ROUTES - {RouteKind.EMERGENCY}
 
 
 @dataclass(frozen=True)

@@ -173,14 +173,10 @@ class StaffRecord:
 
     @property
     def purpose(self) -> str:
-        """What the access log records as the purpose ("" = the roles' own). Under
-        break-glass the read is a disclosure whose purpose is the emergency itself
-        (99.32(a)(5)), whatever else was declared."""
-        if self.emergency is not None:
-            return f"emergency: {self.emergency.reason}"[:200]
-        if self.declared is not None:
-            return self.declared.log_text
-        return ""
+        """What the access log records as the purpose ("" = the roles' own). A read under
+        break-glass records the emergency's reasons whatever was declared
+        (access.audit, 99.32(a)(5))."""
+        return self.declared.log_text if self.declared is not None else ""
 
 
 def _staff_record(viewer, student_id, *, session) -> StaffRecord:
