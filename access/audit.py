@@ -30,6 +30,8 @@ class Disclosure:
 
     party: str
     legal_basis: str  # the 99.31 paragraph, e.g. "99.31(a)(1)(i)(B)"
+    # A provider's read: its grant, and its students kept as one id array on the event.
+    grant_id: int | None = None
 
 
 def _payload(event: AccessEvent, student_ids: list[int]) -> dict:
@@ -48,7 +50,7 @@ def _payload(event: AccessEvent, student_ids: list[int]) -> dict:
         "party": event.party,
         "legal_basis": event.legal_basis,
         "prev_hash": event.prev_hash,
-    }
+    } | ({"grant": event.grant_id} if event.grant_id is not None else {})
 
 
 def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
@@ -106,7 +108,7 @@ def record_reads(
     events = []
     for read in _with_emergency_reasons(viewer, reads):
         event = _event(viewer, read, disclosure or _emergency_disclosure(viewer, read))
-        append(event, read.student_ids)
+        append(event, read.student_ids, listed=not event.grant_id)
         events.append(event)
     return events
 
@@ -173,7 +175,7 @@ def _event(viewer, read: Read, disclosure) -> AccessEvent:
         district_id=viewer.district_id,
         occurred_at=timezone.now(),
         actor=viewer.user,
-        actor_username=viewer.user.get_username(),
+        actor_username=viewer.actor_name,
         actor_roles=",".join(roles),
         purpose=read.purpose or "; ".join(sorted({policy.purpose_of(role) for role in roles})),
         categories=sorted(read.categories),
@@ -181,11 +183,14 @@ def _event(viewer, read: Read, disclosure) -> AccessEvent:
         is_disclosure=disclosure is not None,
         party=disclosure.party if disclosure else "",
         legal_basis=disclosure.legal_basis if disclosure else "",
+        grant_id=disclosure.grant_id if disclosure else None,
+        disclosed_student_ids=list(read.student_ids) if disclosure and disclosure.grant_id else [],
     )
 
 
-def _append(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
-    """Lock the district's chain head, hash the event onto it, store both."""
+def _append(event: AccessEvent, student_ids: tuple[int, ...], *, listed: bool = True) -> None:
+    """Lock the district's chain head, hash the event onto it, store both. ``listed``:
+    a row per student (else they are the event's own id array)."""
     with transaction.atomic():
         chain, _ = AuditChain.unscoped.select_for_update().get_or_create(
             district_id=event.district_id
@@ -195,7 +200,7 @@ def _append(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
         event.save(force_insert=True)
         AccessEventStudent.unscoped.bulk_create(
             AccessEventStudent(district_id=event.district_id, event=event, student_id=student_id)
-            for student_id in student_ids
+            for student_id in (student_ids if listed else ())
         )
         # The head advances one event at a time: its trigger refuses any other step.
         AuditChain.unscoped.filter(district_id=event.district_id, pk=chain.pk).update(
@@ -263,11 +268,13 @@ def forget_prepared(sender, connection, **kwargs) -> None:
     connection.access_log_prepared = False
 
 
-def _append_in_one_statement(event: AccessEvent, student_ids: tuple[int, ...]) -> None:
+def _append_in_one_statement(
+    event: AccessEvent, student_ids: tuple[int, ...], *, listed: bool = True
+) -> None:
     """PostgreSQL: the whole append as one prepared statement (its own transaction, or
     part of the caller's). A district's first event makes its chain head first."""
     before, between, after = _hash_parts(event, list(student_ids))
-    params = [event.district_id, before, between, after, list(student_ids)]
+    params = [event.district_id, before, between, after, list(student_ids) if listed else []]
     params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _GIVEN]
     execute = f"EXECUTE {_PREPARED} ({', '.join(['%s'] * len(params))})"
     with connection.cursor() as cursor:
@@ -323,7 +330,8 @@ def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
                 return last_sequence + 1
             if event.prev_hash != expected_prev:
                 return event.sequence
-            if _entry_hash(event, students_by_event.get(event.pk, [])) != event.entry_hash:
+            students = students_by_event.get(event.pk) or event.disclosed_student_ids
+            if _entry_hash(event, students) != event.entry_hash:
                 return event.sequence
             expected_prev, last_sequence = event.entry_hash, event.sequence
     head = AuditChain.unscoped.filter(district_id=district_id).first()

@@ -49,6 +49,13 @@ class AccessEvent(TenantModel):
     is_disclosure = models.BooleanField(default=False)
     party = models.CharField(max_length=200, blank=True)
     legal_basis = models.CharField(max_length=64, blank=True)
+    # A provider's read: the grant it was made under, and the students it returned as one
+    # id array (a nightly sync of a district is a few hundred events, not a row per
+    # student per request); other reads list their students in AccessEventStudent.
+    grant = models.ForeignKey(
+        "access.Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    disclosed_student_ids = models.JSONField(default=list, blank=True)
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
 
@@ -59,7 +66,14 @@ class AccessEvent(TenantModel):
             )
         )
         indexes = [
-            models.Index(fields=["district", "actor", "occurred_at"], name="access_event_actor_idx")
+            models.Index(
+                fields=["district", "actor", "occurred_at"], name="access_event_actor_idx"
+            ),
+            models.Index(
+                fields=["district", "grant", "occurred_at"],
+                condition=models.Q(grant__isnull=False),
+                name="access_event_grant_idx",
+            ),
         ]
 
 
@@ -152,3 +166,271 @@ class StudentEpoch(models.Model):
 
     def __str__(self) -> str:
         return f"student {self.student_id}: epoch {self.value}"
+
+
+# Service providers (DESIGN section 1): a bus company or an edtech app receives student
+# data only as a school official under a grant the district made, mirroring the signed
+# data-privacy agreement (REQUIREMENTS 5, 6, 8). A provider's reads are disclosures.
+
+
+class Provider(TenantModel):
+    """An outside organisation the district shares data with."""
+
+    name = models.CharField(max_length=200)
+    services = models.TextField(blank=True, help_text="What the provider does for the district.")
+    website = models.URLField(blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(fields=["district", "name"], name="access_provider_name_key")
+        )
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProviderContact(TenantModel):
+    class Kind(models.TextChoices):
+        PRIMARY = "primary", "Primary contact"
+        TECHNICAL = "technical", "Technical contact"
+        PRIVACY = "privacy", "Privacy or breach contact"
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRIMARY)
+    name = models.CharField(max_length=200)
+    email = models.EmailField()
+    phone = models.CharField(max_length=32, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "provider"], name="access_pcontact_idx")]
+
+
+class ProviderMember(TenantModel):
+    """A person of the provider who may sign in: to download CSV deliveries and record
+    the disposition attestation. Holds no staff role, reaches no student by it."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_memberships"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "provider", "user"], name="access_providermember_key"
+            )
+        )
+        indexes = [models.Index(fields=["district", "user"], name="access_pmember_user_idx")]
+
+
+class ApiClient(TenantModel):
+    """A provider's OAuth 2 client (client credentials): its secret is shown once, kept
+    hashed by django-oauth-toolkit, rotated or disabled from the console."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="clients")
+    application = models.OneToOneField(
+        "oauth2_provider.Application", on_delete=models.PROTECT, related_name="api_client"
+    )
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "provider"], name="access_apiclient_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agreement(TenantModel):
+    """One signed data-privacy agreement, as the National Data Privacy Agreement lays it
+    out: services, the Exhibit B data elements, term, disposition, subprocessors,
+    security framework, breach contact, and the signed file."""
+
+    class Disposition(models.TextChoices):
+        DELETE = "delete", "Delete"
+        TRANSFER = "transfer", "Transfer to the district"
+
+    class Extent(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        PARTIAL = "partial", "Partial"
+
+    class Framework(models.TextChoices):
+        NIST_CSF = "nist_csf", "NIST Cybersecurity Framework"
+        NIST_800_171 = "nist_800_171", "NIST SP 800-171"
+        ISO_27001 = "iso_27001", "ISO/IEC 27001"
+        SOC2 = "soc2", "SOC 2 Type II"
+        CIS = "cis", "CIS Critical Security Controls"
+        OTHER = "other", "Other (described)"
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="agreements")
+    title = models.CharField(max_length=200)
+    reference = models.CharField(max_length=100, blank=True, help_text="The agreement's number.")
+    services = models.TextField(help_text="The services the agreement covers (Exhibit A).")
+    data_elements = models.JSONField(default=list, blank=True)  # access/agreements.py codes
+    term_start = models.DateField()
+    term_end = models.DateField()
+    disposition = models.CharField(
+        max_length=16, choices=Disposition.choices, default=Disposition.DELETE
+    )
+    disposition_extent = models.CharField(
+        max_length=16, choices=Extent.choices, default=Extent.COMPLETE
+    )
+    disposition_due = models.DateField(null=True, blank=True)
+    subprocessors = models.JSONField(default=list, blank=True)  # [{name, purpose, notice_date}]
+    security_framework = models.CharField(max_length=16, choices=Framework.choices)
+    security_framework_detail = models.CharField(max_length=200, blank=True)
+    breach_contact = models.CharField(max_length=200)
+    signed_on = models.DateField(null=True, blank=True)
+    signed_file = models.FileField(upload_to="agreements/%Y/", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=models.Q(term_end__gte=models.F("term_start")),
+                name="access_agreement_term_ordered",
+            )
+        )
+        indexes = [models.Index(fields=["district", "provider"], name="access_agreement_idx")]
+        ordering = ["-term_start", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Grant(TenantModel):
+    """What one provider receives under an agreement: the legal basis, the purpose, the
+    categories, the population and the dates. Nothing flows before ``starts_on``, after
+    ``ends_on``, or once revoked; an expired grant needs no write to stop."""
+
+    class LegalBasis(models.TextChoices):
+        SCHOOL_OFFICIAL = "school_official", "School official"
+        CONSENT = "consent", "Written consent"
+        DIRECTORY = "directory", "Directory information"
+
+    class Population(models.TextChoices):
+        DISTRICT = "district", "The whole district"
+        SCHOOLS = "schools", "Chosen schools"
+        SECTIONS = "sections", "Chosen sections"
+        RULES = "rules", "Rules"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        REVOKED = "revoked", "Revoked"
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="grants")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="grants")
+    legal_basis = models.CharField(max_length=16, choices=LegalBasis.choices)
+    purpose = models.CharField(max_length=300)
+    categories = models.JSONField(default=list)
+    sensitive_reason = models.TextField(blank=True)
+    sensitive_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    population = models.CharField(max_length=16, choices=Population.choices)
+    school_ids = models.JSONField(default=list, blank=True)  # chosen schools, or the rule's
+    section_ids = models.JSONField(default=list, blank=True)  # chosen sections (fixed)
+    course_title_contains = models.CharField(max_length=100, blank=True)  # a rule
+    grade_levels = models.JSONField(default=list, blank=True)  # a rule
+    shares_staff = models.BooleanField(default=False)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.TextField(blank=True)
+    ending_notice_sent_at = models.DateTimeField(null=True, blank=True)  # 30 days before
+    ended_processed_at = models.DateTimeField(null=True, blank=True)  # the beat task's clean-up
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="access_grant_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "active", "revoked"]),
+                name="access_grant_status_known",
+            ),
+        )
+        indexes = [
+            models.Index(fields=["district", "provider", "status"], name="access_grant_prov_idx"),
+            models.Index(fields=["district", "ends_on"], name="access_grant_ends_idx"),
+        ]
+        ordering = ["-starts_on", "pk"]
+
+    def __str__(self) -> str:
+        return f"grant {self.pk}"
+
+
+class DispositionAttestation(TenantModel):
+    """The provider's statement that it deleted (or transferred) the data of an ended
+    grant, with the date and the signed file; recorded by the provider or by the
+    district on its behalf."""
+
+    grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="attestation")
+    disposed_on = models.DateField()
+    method = models.CharField(max_length=16, choices=Agreement.Disposition.choices)
+    statement = models.TextField(blank=True)
+    file = models.FileField(upload_to="attestations/%Y/", blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    on_behalf_of_provider = models.BooleanField(default=False)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+
+
+class CsvDelivery(TenantModel):
+    """A OneRoster CSV bundle of one grant's data, built by a Celery task, downloaded
+    by the provider through an expiring link (each download is a disclosure)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="deliveries")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(upload_to="deliveries/", blank=True)
+    student_ids = models.JSONField(default=list, blank=True)  # who the bundle holds
+    categories = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "grant"], name="access_delivery_grant_idx")]

@@ -83,3 +83,13 @@ ROLE_PURPOSES = {
 
 def purpose_of(role_label: str) -> str:
     return ROLE_PURPOSES.get(role_label, SCHOOL_OFFICIAL_PURPOSE)
+
+
+# A provider's grant names its legal basis; the log records the 34 CFR paragraph.
+PROVIDER_LEGAL_BASES = {
+    "school_official": "99.31(a)(1)(i)(B)",
+    "consent": "99.30",
+    "directory": "99.31(a)(11)",
+}
+# Categories a grant under the directory basis may carry: directory information only.
+DIRECTORY_BASIS_CATEGORIES = frozenset({Category.DIRECTORY})

@@ -30,6 +30,7 @@ from access.categories import Category
 from access.viewer import Route, RouteKind, Viewer, eligibility_cutoff
 from records.models import (
     AcademicSession,
+    Course,
     Enrollment,
     GuardianLink,
     SchoolMembership,
@@ -223,6 +224,49 @@ def _school_staff_ids(viewer: Viewer, route: Route) -> QuerySet:
     return staff_memberships(viewer, route).values("student_id")
 
 
+def provider_sections(viewer: Viewer, route: Route) -> QuerySet[Section]:
+    """The sections a provider's grant covers: every section of its schools (the whole
+    district's), the chosen ones, or those its rule matches (as rosters change)."""
+    population = route.population
+    sections = _in_district(Section, viewer)
+    if population.kind == "sections":
+        return sections.filter(pk__in=list(population.section_ids))
+    if population.school_ids:
+        sections = sections.filter(school_id__in=list(population.school_ids))
+    if population.kind == "rules" and population.course_title_contains:
+        courses = _in_district(Course, viewer).filter(
+            title__icontains=population.course_title_contains
+        )
+        sections = sections.filter(course_id__in=courses.values("pk"))
+    elif population.kind not in {"district", "schools", "rules"}:
+        return sections.none()
+    return sections
+
+
+def _provider_ids(viewer: Viewer, route: Route) -> QuerySet:
+    """The students a provider's grant covers today: current members of its schools,
+    current enrollments in its sections, narrowed by a rule's grades."""
+    population = route.population
+    if population is None:
+        return _in_district(Student, viewer).none().values("pk")
+    today = viewer.today
+    if population.kind == "sections" or population.course_title_contains:
+        enrolled = _in_district(Enrollment, viewer).filter(active_on_q(today))
+        enrolled = enrolled.filter(section_id__in=provider_sections(viewer, route).values("pk"))
+        reached = Q(pk__in=enrolled.values("student_id"))
+    else:
+        members = _in_district(SchoolMembership, viewer).filter(active_on_q(today))
+        if population.kind in {"schools", "rules"} and population.school_ids:
+            members = members.filter(school_id__in=list(population.school_ids))
+        elif population.kind not in {"district", "rules"}:
+            return _in_district(Student, viewer).none().values("pk")
+        reached = Q(pk__in=members.values("student_id"))
+    students = _in_district(Student, viewer).filter(reached)
+    if population.kind == "rules" and population.grade_levels:
+        students = students.filter(grade_level__in=list(population.grade_levels))
+    return students.values("pk")
+
+
 _ROUTE_STUDENTS = {
     RouteKind.GUARDIAN: lambda viewer, route: _guardian_ids(viewer),
     RouteKind.TEACHER: lambda viewer, route: _teacher_ids(viewer, route),
@@ -237,6 +281,7 @@ _ROUTE_STUDENTS = {
         _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
     ),
     RouteKind.DISTRICT_ADMIN: lambda viewer, route: _in_district(Student, viewer).values("pk"),
+    RouteKind.PROVIDER: _provider_ids,
 }
 
 
@@ -259,7 +304,17 @@ def reach_is_bounded(viewer: Viewer) -> bool:
 
 
 # Routes that reach a handful of students (a roster, a family, a grant), not a school.
-_SMALL_REACH = frozenset(RouteKind) - {RouteKind.SCHOOL_STAFF, RouteKind.DISTRICT_ADMIN}
+_SMALL_REACH = frozenset(RouteKind) - {
+    RouteKind.SCHOOL_STAFF,
+    RouteKind.DISTRICT_ADMIN,
+    RouteKind.PROVIDER,
+}
+
+
+def _is_small(route: Route) -> bool:
+    if route.kind == RouteKind.PROVIDER:
+        return route.population is not None and route.population.kind == "sections"
+    return route.kind in _SMALL_REACH
 
 
 def _reach(viewer: Viewer) -> Q:
@@ -267,7 +322,7 @@ def _reach(viewer: Viewer) -> Q:
         return Q()  # the whole district: already the base filter
     subqueries = [route_student_ids(viewer, route) for route in viewer.routes]
     reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
-    if all(route.kind in _SMALL_REACH for route in viewer.routes):
+    if all(_is_small(route) for route in viewer.routes):
         # The few ids first, then the students by key: a plan that holds on a district
         # imported a minute ago, before the planner has statistics (records/lookups.py).
         return Q(pk__any=reached)

@@ -50,6 +50,7 @@ class RouteKind(StrEnum):
     EMERGENCY = "emergency"
     SCHOOL_STAFF = "school_staff"
     DISTRICT_ADMIN = "district_admin"
+    PROVIDER = "provider"  # a service provider's grant (access/providers.py)
 
 
 FAMILY_ROUTES = frozenset({RouteKind.GUARDIAN, RouteKind.ELIGIBLE_STUDENT})
@@ -63,6 +64,20 @@ STAFF_ROUTES = SCHOOL_OFFICIAL_ROUTES | {
 # every staff route but break-glass, which carries its reason as its purpose (a family
 # reads its own record).
 PURPOSE_ROUTES = STAFF_ROUTES - {RouteKind.EMERGENCY}
+
+
+@dataclass(frozen=True)
+class Population:
+    """Whom a provider's grant covers, as clients know it: the whole district, chosen
+    schools, chosen sections (fixed), or rules that follow the rosters (sections whose
+    course title contains some text, at some schools; students in some grades)."""
+
+    kind: str  # access.models.Grant.Population
+    school_ids: tuple[int, ...] = ()
+    section_ids: tuple[int, ...] = ()
+    course_title_contains: str = ""
+    grade_levels: tuple[str, ...] = ()
+    shares_staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,9 @@ class Route:
     section_ids: frozenset[int] = frozenset()
     program_kinds: frozenset[str] | None = None  # None: every program in the category
     outside_school: bool = False  # a party other than the family and school officials
+    # A provider's grant: its id and whom it covers (access/providers.py).
+    grant_id: int | None = None
+    population: Population | None = None
 
     @property
     def needs_purpose(self) -> frozenset[str]:
@@ -110,6 +128,12 @@ class Viewer:
     # The roles the person holds today, whether or not any reaches a student (a teacher
     # with no class yet): what they may ask for, such as emergency access, not what they see.
     roles: frozenset[str] = frozenset()
+    # A reader without a user: a provider's API client, named as such in the log.
+    client_name: str = ""
+
+    @property
+    def actor_name(self) -> str:
+        return self.user.get_username() if self.user is not None else self.client_name
 
     @property
     def district_id(self) -> int | None:
@@ -147,7 +171,12 @@ class Viewer:
     def row_token(self) -> str:
         """Names the flags this viewer's queries put on rows (access/scoping.py), so a row
         fetched for one viewer never proves a route of another."""
-        seen = (self.user.pk if self.user else None, self.district_id, self.today, self.routes)
+        seen = (
+            self.user.pk if self.user else self.client_name,
+            self.district_id,
+            self.today,
+            self.routes,
+        )
         return hashlib.blake2b(repr(seen).encode(), digest_size=6).hexdigest()
 
     @property

@@ -34,6 +34,8 @@ class User(AbstractUser):
     )
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # OneRoster dateLastModified for staff (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [

@@ -30,13 +30,21 @@ def constraint_name(model, field) -> str:
     return f"{model._meta.db_table}_{field.column}_tenant_fk"[:63]
 
 
-def add_composite_tenant_keys(*model_labels: str) -> migrations.RunPython:
+def add_composite_tenant_keys(
+    *model_labels: str, only: tuple[str, ...] = ()
+) -> migrations.RunPython:
+    """The composite keys of the models' tenant links (``only``: of those fields alone,
+    for a link added to an existing model)."""
+
+    def links(model):
+        return [f for f in tenant_links(model) if not only or f.name in only]
+
     def forwards(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
             return
         for label in model_labels:
             model = apps.get_model(label)
-            for field in tenant_links(model):
+            for field in links(model):
                 target = field.remote_field.model._meta.db_table
                 schema_editor.execute(
                     f'ALTER TABLE "{model._meta.db_table}" '
@@ -51,7 +59,7 @@ def add_composite_tenant_keys(*model_labels: str) -> migrations.RunPython:
             return
         for label in model_labels:
             model = apps.get_model(label)
-            for field in tenant_links(model):
+            for field in links(model):
                 schema_editor.execute(
                     f'ALTER TABLE "{model._meta.db_table}" '
                     f'DROP CONSTRAINT IF EXISTS "{constraint_name(model, field)}"'

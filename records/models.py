@@ -78,6 +78,11 @@ class District(models.Model):
         default=100,
         validators=[MinValueValidator(1), MaxValueValidator(1024)],
     )
+    # Days after a provider's grant ends by which the provider must attest that it
+    # deleted (or returned) the data (REQUIREMENTS 8).
+    disposition_days = models.PositiveSmallIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -137,6 +142,8 @@ class School(TenantModel):
     name = models.CharField(max_length=200)
     nces_id = models.CharField("NCES school id", max_length=12, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OTHER)
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(unique_sourced_id("school"))
@@ -164,6 +171,8 @@ class AcademicSession(TenantModel):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
     school_year = models.PositiveSmallIntegerField(help_text="The calendar year it ends in.")
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(
@@ -185,6 +194,8 @@ class Course(TenantModel):
     title = models.CharField(max_length=200)
     code = models.CharField(max_length=64, blank=True)
     subject = models.CharField(max_length=100, blank=True)
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(unique_sourced_id("course"))
@@ -203,6 +214,8 @@ class Section(TenantModel):
     title = models.CharField(max_length=200)
     period = models.CharField(max_length=32, blank=True)
     room = models.CharField(max_length=64, blank=True)  # OneRoster "location"
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(unique_sourced_id("section"))
@@ -415,6 +428,8 @@ class SectionTeacher(TenantModel):
     is_primary = models.BooleanField(default=True)
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(
@@ -467,6 +482,8 @@ class Enrollment(TenantModel):
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
+    # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(

@@ -14,8 +14,10 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from access.providers import viewer_for_client
 from access.viewer import NO_ACCESS, viewer_for
 from records.tenancy import _current_district_id
+from studentdata.authentication import ProviderClient
 
 
 def exception_handler(exc, context):
@@ -85,6 +87,13 @@ class CountInPagePagination(StandardPagination):
         self.page = Page(rows, number, paginator)
 
 
+def viewer_of(principal):
+    """A person's viewer, or a provider client's (its grants in force today)."""
+    if isinstance(principal, ProviderClient):
+        return viewer_for_client(principal.api_client)
+    return viewer_for(principal)
+
+
 class ViewerApiView(APIView):
     """An authenticated API view that carries the request's viewer.
 
@@ -96,7 +105,7 @@ class ViewerApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        self.viewer = viewer_for(request.user)
+        self.viewer = viewer_of(request.user)
         request.viewer = self.viewer
         if self.viewer.district_id is not None:
             self._tenant_token = _current_district_id.set(self.viewer.district_id)

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from access.models import CacheEpoch
+from access.models import ApiClient, CacheEpoch
 from accounts.models import User
 
 
@@ -40,3 +40,53 @@ _USER_BY_TOKEN = f"""
     LEFT JOIN "{CacheEpoch._meta.db_table}" AS epoch ON epoch.district_id = u.district_id
     WHERE token.key = %s
 """  # noqa: S608 - names from the models
+
+
+class ProviderClient:
+    """The principal of a provider's OAuth 2 client-credentials token: no person, one
+    API client of one district, with the scopes its token was issued."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, client, scopes: frozenset[str]):
+        self.api_client = client
+        self.district_id = client.district_id
+        self.scopes = scopes
+
+    def get_username(self) -> str:
+        return f"client {self.api_client.application.client_id}"
+
+    def __str__(self) -> str:
+        return self.get_username()
+
+
+class ProviderTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <token>`` from the OAuth 2 token endpoint: the token is
+    checked by django-oauth-toolkit (unexpired, not revoked); its application must be an
+    enabled provider client. Grants are decided afterwards, per request, by access/."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() != b"bearer":
+            return None
+        from oauth2_provider.oauth2_backends import get_oauthlib_core
+
+        valid, oauth = get_oauthlib_core().verify_request(request._request, scopes=[])
+        token = getattr(oauth, "access_token", None)
+        if not valid or token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid or expired token."))
+        client = (
+            ApiClient.unscoped.select_related("district", "provider", "application")
+            .filter(application_id=token.application_id, is_active=True)
+            .first()
+        )
+        if client is None:
+            raise exceptions.AuthenticationFailed(_("This client is disabled."))
+        return ProviderClient(client, frozenset(token.scope.split())), token
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="oneroster"'

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "axes",
+    "oauth2_provider",
     "accounts",
     "records",
     "access",
@@ -311,6 +312,7 @@ REST_FRAMEWORK = {
     # Token first: its WWW-Authenticate header makes an unauthenticated request a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "studentdata.authentication.TokenAuthentication",
+        "studentdata.authentication.ProviderTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -323,6 +325,38 @@ if DEBUG or DEMO_MODE:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
         "rest_framework.renderers.BrowsableAPIRenderer"
     )
+
+# Providers' OneRoster clients: OAuth 2 client credentials (django-oauth-toolkit). Client
+# secrets are kept hashed; the console shows one once. Scopes are OneRoster's own.
+ONEROSTER_SCOPE_ROOTS = (
+    "https://purl.imsglobal.org/spec/or/v1p1/scope/",
+    "https://purl.imsglobal.org/spec/or/v1p2/scope/",
+)
+ONEROSTER_SCOPE_NAMES = (
+    "roster-core.readonly",
+    "roster.readonly",
+    "roster-demographics.readonly",
+)
+OAUTH2_PROVIDER = {
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("OAUTH_TOKEN_SECONDS", 3600, minimum=60),
+    "SCOPES": {
+        root + name: f"OneRoster {name}"
+        for root in ONEROSTER_SCOPE_ROOTS
+        for name in ONEROSTER_SCOPE_NAMES
+    },
+    "DEFAULT_SCOPES": [ONEROSTER_SCOPE_ROOTS[1] + "roster-core.readonly"],
+    "PKCE_REQUIRED": False,
+}
+# django-oauth-toolkit's own models (its swappable settings must be named).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+# Requests a minute per provider client before 429 server_busy.
+PROVIDER_RATE_PER_MINUTE = env_int("PROVIDER_RATE_PER_MINUTE", 600, minimum=1)
+# Days a CSV delivery's download link works.
+PROVIDER_DELIVERY_DAYS = env_int("PROVIDER_DELIVERY_DAYS", 7, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "studentdata API",

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from oauth2_provider.views import TokenView
 from rest_framework.permissions import AllowAny
 
 from records.urls import api_urlpatterns as records_api
@@ -31,6 +32,8 @@ urlpatterns = [
     # A teacher's classes: rosters, their CSV export, attendance taking.
     path("classes/", include((classes_urlpatterns, "classes"), namespace="classes")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    # Providers' OAuth 2 token endpoint: client credentials (HTTP Basic), OneRoster scopes.
+    path("oauth/token/", TokenView.as_view(), name="oauth-token"),
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

@@ -7,6 +7,7 @@ from datetime import timedelta
 import factory
 from django.utils import timezone
 
+from access import models as access_models
 from accounts.models import Role, RoleMembership, User
 from records import models as m
 
@@ -157,3 +158,67 @@ class CustodyRestrictionFactory(factory.django.DjangoModelFactory):
     scope = m.CustodyRestriction.Scope.ALL
     begin_date = factory.LazyFunction(lambda: _today() - timedelta(days=1))
     reference = "Case 2026-FC-0001"
+
+
+# Service providers (access/models.py).
+
+
+class ProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = access_models.Provider
+
+    district = factory.SubFactory(DistrictFactory)
+    name = factory.Sequence(lambda n: f"Provider {n}")
+    services = "Student transportation"
+
+
+class AgreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = access_models.Agreement
+
+    district = factory.SelfAttribute("provider.district")
+    provider = factory.SubFactory(ProviderFactory)
+    title = factory.Sequence(lambda n: f"Data privacy agreement {n}")
+    reference = factory.Sequence(lambda n: f"NDPA-{n:04d}")
+    services = "Routing and rider rosters"
+    data_elements = ["student_name", "student_address"]
+    term_start = factory.LazyFunction(lambda: _today() - timedelta(days=30))
+    term_end = factory.LazyFunction(lambda: _today() + timedelta(days=335))
+    security_framework = access_models.Agreement.Framework.NIST_CSF
+    breach_contact = "security@provider.example"
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    """An active grant of the whole district's directory, from last month to next year."""
+
+    class Meta:
+        model = access_models.Grant
+
+    district = factory.SelfAttribute("agreement.district")
+    agreement = factory.SubFactory(AgreementFactory)
+    provider = factory.SelfAttribute("agreement.provider")
+    legal_basis = access_models.Grant.LegalBasis.SCHOOL_OFFICIAL
+    purpose = "student transportation"
+    categories = ["directory"]
+    population = access_models.Grant.Population.DISTRICT
+    starts_on = factory.LazyFunction(lambda: _today() - timedelta(days=30))
+    ends_on = factory.LazyFunction(lambda: _today() + timedelta(days=300))
+    status = access_models.Grant.Status.ACTIVE
+
+
+CLIENT_SECRET = "provider-client-secret"  # noqa: S105 - tests only
+
+
+def api_client_for(provider, *, secret: str = CLIENT_SECRET, name: str = "Sync"):
+    """An enabled OAuth 2 client (client credentials) of ``provider``, with ``secret``."""
+    from oauth2_provider.models import Application
+
+    application = Application.objects.create(
+        name=f"{provider.name} {name}",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=secret,
+    )
+    return access_models.ApiClient.unscoped.create(
+        district=provider.district, provider=provider, application=application, name=name
+    )

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 
 from accounts.models import RoleMembership, User
 from records.importers.oneroster.parse import (
@@ -161,7 +162,9 @@ class Applier:
             for pk, parent in parents.items()
             if current.get(pk) != parent
         ]
-        AcademicSession.unscoped.bulk_update(changed, ["parent"], batch_size=BATCH)
+        AcademicSession.unscoped.bulk_update(
+            changed, sorted(_stamped(AcademicSession, changed, ["parent"])), batch_size=BATCH
+        )
 
     def courses(self) -> None:
         schools = self.ids["school"]
@@ -235,9 +238,13 @@ class Applier:
             "is_active", True)]  # fmt: skip
         User.objects.bulk_create(to_create, batch_size=BATCH)
         if to_update:
-            User.objects.bulk_update(to_update, sorted(fields), batch_size=BATCH)
+            User.objects.bulk_update(
+                to_update, sorted(_stamped(User, to_update, fields)), batch_size=BATCH
+            )
         if deactivate:
-            User.objects.filter(district=self.district, pk__in=deactivate).update(is_active=False)
+            User.objects.filter(district=self.district, pk__in=deactivate).update(
+                is_active=False, updated_at=timezone.now()
+            )
         self._count("users", len(to_create), len(to_update), len(deactivate), len(desired))
         self.ids["user"] = dict(
             User.objects.filter(district=self.district, sourced_id__isnull=False).values_list(
@@ -450,7 +457,7 @@ class Applier:
             )
         }
         changed = [Student(pk=pk, **values) for pk, values in rows.items() if current[pk] != values]
-        Student.unscoped.bulk_update(changed, fields, batch_size=BATCH)
+        Student.unscoped.bulk_update(changed, _stamped(Student, changed, fields), batch_size=BATCH)
         self._count("demographics", 0, len(changed), 0, len(rows))
 
     def grades(self) -> None:
@@ -535,12 +542,16 @@ class Applier:
     def _flush(self, entity, model, to_create, to_update, fields, *, ended_pks, total):
         manager = model.unscoped
         manager.bulk_create(to_create, batch_size=BATCH)
+        stamped = _stamped(model, to_update, fields)
         if to_update:
-            manager.bulk_update(to_update, sorted(fields), batch_size=BATCH)
+            manager.bulk_update(to_update, sorted(stamped), batch_size=BATCH)
+        ended = {"end_date": self.ended_on}
+        if _has_updated_at(model):
+            ended["updated_at"] = timezone.now()
         if ended_pks:
             for start in range(0, len(ended_pks), 10_000):
                 manager.filter(district=self.district, pk__in=ended_pks[start : start + 10_000]
-                               ).update(end_date=self.ended_on)  # fmt: skip
+                               ).update(**ended)  # fmt: skip
         self._count(entity, len(to_create), len(to_update), len(ended_pks), total)
 
     def _count(self, entity, created, updated, ended, total) -> None:
@@ -561,3 +572,18 @@ def _school(parsed: Parsed, org: str) -> str:
 def _nces_school_id(identifier: str) -> str:
     """An org identifier that is an NCES school id (12 digits); anything else is not kept."""
     return identifier if identifier.isdigit() and len(identifier) == 12 else ""
+
+
+def _has_updated_at(model) -> bool:
+    return any(field.name == "updated_at" for field in model._meta.concrete_fields)
+
+
+def _stamped(model, rows, fields) -> set[str]:
+    """The fields a bulk update writes, with ``updated_at`` (OneRoster's dateLastModified)
+    set on each changed row: bulk updates do not run ``auto_now``."""
+    if not rows or not _has_updated_at(model):
+        return set(fields)
+    now = timezone.now()
+    for row in rows:
+        row.updated_at = now
+    return {*fields, "updated_at"}
