@@ -206,7 +206,7 @@ class GrantFactory(factory.django.DjangoModelFactory):
     status = access_models.Grant.Status.ACTIVE
 
 
-CLIENT_SECRET = "provider-client-secret"  # noqa: S105 - tests only
+CLIENT_SECRET = "provider-client-secret"
 
 
 def api_client_for(provider, *, secret: str = CLIENT_SECRET, name: str = "Sync"):
