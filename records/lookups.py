@@ -1,4 +1,4 @@
-"""``field__any=[...]``: membership in a list of ids passed as ONE parameter.
+"""Custom lookups. ``field__any=[...]``: membership in a list of ids passed as ONE parameter.
 
 On PostgreSQL it is ``field = ANY(%s)`` with the list sent as an array, which
 spares Django preparing and the driver quoting each of a page's hundreds of ids;
@@ -13,7 +13,7 @@ sets only: a roster, a family. Elsewhere it is ``IN (subquery)``.
 
 from __future__ import annotations
 
-from django.db.models import ForeignKey, IntegerField, Lookup
+from django.db.models import ForeignKey, IntegerField, JSONField, Lookup
 from django.db.models.fields import BigAutoField, BigIntegerField
 
 
@@ -46,3 +46,26 @@ class AnyOf(Lookup):
 
 for field_class in (IntegerField, BigIntegerField, BigAutoField, ForeignKey):
     field_class.register_lookup(AnyOf)
+
+
+class HoldsId(Lookup):
+    """``json_field__holds_id=5``: a JSON array of ids holds this one (a provider
+    disclosure's students). PostgreSQL: ``@>``, served by a GIN index; SQLite (the demo):
+    a scan of the array with ``json_each``."""
+
+    lookup_name = "holds_id"
+    prepare_rhs = False
+
+    def as_postgresql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} @> %s::jsonb", [*lhs_params, f"[{int(self.rhs)}]"]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return (
+            f"EXISTS (SELECT 1 FROM json_each({lhs}) WHERE json_each.value = %s)",  # noqa: S608
+            [*lhs_params, int(self.rhs)],
+        )
+
+
+JSONField.register_lookup(HoldsId)
