@@ -21,16 +21,21 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from access import policy
-from access.audit import Disclosure, Read, record_reads
-from access.categories import Category
+from access.audit import Disclosure, Read, reads_of_page, record_reads
+from access.categories import ALL_CATEGORIES, SENSITIVE_CATEGORIES, Category
 from access.models import ApiClient, Grant
-from access.scoping import Allowed, allowed_for, provider_sections, reached_students
+from access.scoping import (
+    Allowed,
+    allowed_for,
+    provider_sections,
+    reached_students,
+    released,
+)
 from access.viewer import NO_ACCESS, Population, Route, RouteKind, Viewer
 from accounts.models import User
 from records.models import (
     AcademicSession,
     Course,
-    DirectoryOptOut,
     District,
     Enrollment,
     School,
@@ -55,12 +60,25 @@ def active_grants(district: District, provider_id: int, today) -> QuerySet[Grant
     )
 
 
+def grant_categories(grant: Grant) -> frozenset[str]:
+    """What a grant opens, failing closed: known categories only; a sensitive one only
+    when confirmed with a reason; under the directory basis, directory information only."""
+    categories = frozenset(grant.categories) & ALL_CATEGORIES
+    if not (grant.sensitive_confirmed_by_id and grant.sensitive_reason.strip()):
+        categories -= SENSITIVE_CATEGORIES
+    if grant.legal_basis == Grant.LegalBasis.DIRECTORY:
+        categories &= policy.DIRECTORY_BASIS_CATEGORIES
+    elif grant.legal_basis not in policy.PROVIDER_LEGAL_BASES:
+        return frozenset()
+    return categories
+
+
 def grant_route(grant: Grant) -> Route:
-    """A grant as a route: its categories (only known ones), its population."""
+    """A grant as a route: its categories (``grant_categories``), its population."""
     return Route(
         kind=RouteKind.PROVIDER,
         label=GRANT_LABEL.format(grant.pk),
-        categories=frozenset(grant.categories) & frozenset(Category.values),
+        categories=grant_categories(grant),
         outside_school=True,
         grant_id=grant.pk,
         population=Population(
@@ -149,14 +167,7 @@ class ProviderScope:
         if len(routes) < len(self.routes):
             reach = Q(pk__in=reached_students(self.viewer.only(routes)).values("pk"))
         if category == Category.DIRECTORY and field is not None:
-            designated = set(self.viewer.district.directory_fields)
-            name = "school" if field == "schools" else field
-            if name not in designated:
-                return Q(pk__in=[])
-            opted = self._in_district(DirectoryOptOut).filter(
-                field__in=[name, DirectoryOptOut.ALL_FIELDS]
-            )
-            reach &= ~Q(pk__in=opted.values("student_id"))
+            reach &= released(self.viewer, "school" if field == "schools" else field)
         return reach
 
     def sections(self) -> QuerySet[Section]:
@@ -259,3 +270,14 @@ def record_provider_reads(
             grant_id=grant.pk,
         )
         record_reads(viewer, [read], disclosure=disclosure)
+
+
+def record_page_reads(
+    viewer: Viewer, allowed_by_id: Mapping[int, Allowed], *, purpose: str, channel: str
+) -> None:
+    """The log entries of one page read: disclosures for a provider, access events with
+    ``purpose`` for anyone else."""
+    if viewer.has_route({RouteKind.PROVIDER}):
+        record_provider_reads(viewer, allowed_by_id, channel=channel)
+    else:
+        record_reads(viewer, reads_of_page(allowed_by_id, purpose=purpose))

@@ -31,6 +31,7 @@ from access.viewer import Route, RouteKind, Viewer, eligibility_cutoff
 from records.models import (
     AcademicSession,
     Course,
+    DirectoryOptOut,
     Enrollment,
     GuardianLink,
     SchoolMembership,
@@ -379,6 +380,21 @@ def _hidden(viewer: Viewer) -> Q:
     return hidden
 
 
+# The directory field a list filter reveals to a party outside the school.
+RELEASED_FILTER_FIELDS = {"school_id": "school", "grade_level": "grade_level"}
+
+
+def released(viewer: Viewer, field: str) -> Q:
+    """Students whose directory ``field`` may go to a party outside the school (99.37): a
+    field the district designates, of students whose family has not opted out of it."""
+    if field not in viewer.district.directory_fields:
+        return Q(pk__in=[])
+    opted = _in_district(DirectoryOptOut, viewer).filter(
+        field__in=[field, DirectoryOptOut.ALL_FIELDS]
+    )
+    return ~Q(pk__in=opted.values("student_id"))
+
+
 def category_reach(viewer: Viewer, category: str, *, program: str | None = None) -> Q:
     """Students of whom the viewer may see ``category`` (and that program kind), as a
     filter on students: a search or filter may narrow only among them, so narrowing
@@ -423,6 +439,8 @@ def visible_students(
         hidden = [s for s, h in viewer.restrictions.items() if FILTER_CATEGORIES[name] in h]
         if hidden:
             students = students.exclude(pk__in=hidden)
+        if viewer.has_route({RouteKind.PROVIDER}) and name in RELEASED_FILTER_FIELDS:
+            students = students.filter(released(viewer, RELEASED_FILTER_FIELDS[name]))
         students = _narrow(viewer, students, name, value, roster_since)
     return students.order_by("family_name", "given_name", "id")
 

@@ -10,8 +10,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from access import purposes
-from access.audit import reads_of_page, record_reads
 from access.cache import PageDecision, page_decision, projected_students, rendered_page
+from access.providers import record_page_reads
 from access.scoping import (
     allowed_for,
     reach_is_bounded,
@@ -21,6 +21,8 @@ from access.scoping import (
 from records.models import GradeLevel
 from studentdata.api import CountInPagePagination, ViewerApiView
 
+# How a provider's read of this API is named in its disclosures.
+API_CHANNEL = "studentdata API"
 WITHHELD_CATEGORIES = "Withheld-Categories"
 WITHHELD_REASON = "Withheld-Reason"
 
@@ -192,7 +194,9 @@ class StudentListApi(ViewerApiView):
                 self.viewer, page.student_ids, page.allowed, students=loaded
             )
             response = paginator.get_paginated_response(results)
-        record_reads(self.viewer, reads_of_page(page.allowed, purpose=_log_purpose(declared)))
+        record_page_reads(
+            self.viewer, page.allowed, purpose=_log_purpose(declared), channel=API_CHANNEL
+        )
         _withheld(response, page.allowed)
         return response
 
@@ -216,7 +220,7 @@ class StudentDetailApi(ViewerApiView):
             detail=True,
         )
         allowed = {access.student.pk: access.allowed}
-        record_reads(self.viewer, reads_of_page(allowed, purpose=_log_purpose(declared)))
+        record_page_reads(self.viewer, allowed, purpose=_log_purpose(declared), channel=API_CHANNEL)
         response = Response(result)
         _withheld(response, allowed)
         return response

@@ -102,6 +102,7 @@ UNCACHED_TABLES = {
     "oauth2_provider_refreshtoken": "OAuth tokens are checked on every request",
     "oauth2_provider_grant": "OAuth codes (unused: client credentials only)",
     "oauth2_provider_idtoken": "OAuth ID tokens (unused: client credentials only)",
+    "oauth2_provider_devicegrant": "OAuth device codes (unused: client credentials only)",
     "django_session": "sessions are read on every request, never cached",
     "django_admin_log": "the admin's own log",
     "django_content_type": "Django's registry of models",

@@ -106,6 +106,9 @@ class ViewerApiView(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.viewer = viewer_of(request.user)
+        if isinstance(request.user, ProviderClient) and not self.viewer.has_access:
+            # No grant in force (revoked, ended, not yet begun): refused, not an empty list.
+            raise exceptions.PermissionDenied("No grant of this provider is in force.")
         request.viewer = self.viewer
         if self.viewer.district_id is not None:
             self._tenant_token = _current_district_id.set(self.viewer.district_id)

@@ -1,0 +1,87 @@
+"""The native students API serves providers' OAuth clients too, projected to the grant."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from access.models import AccessEvent, Grant
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+SCOPE = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
+
+
+def token_for(client, api_client, secret=f.CLIENT_SECRET) -> str:
+    basic = base64.b64encode(f"{api_client.application.client_id}:{secret}".encode()).decode()
+    response = client.post(
+        "/oauth/token/",
+        {"grant_type": "client_credentials", "scope": SCOPE},
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["access_token"]
+
+
+@pytest.fixture
+def bus(world):
+    provider = f.ProviderFactory(district=world.a.district, name="Blue Bird Bus Co.")
+    grant = f.GrantFactory(
+        agreement=f.AgreementFactory(provider=provider),
+        categories=["directory", "transportation"],
+        population="schools",
+        school_ids=[world.a.school2.pk],
+    )
+    return f.api_client_for(provider), grant
+
+
+def test_a_provider_reads_its_grants_students_and_categories_only(client, world, bus):
+    api_client, grant = bus
+    bearer = f"Bearer {token_for(client, api_client)}"
+    response = client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer)
+    assert response.status_code == 200
+    body = response.json()
+    elsewhere = world.a.students["elsewhere"]
+    assert [item["sourced_id"] for item in body["results"]] == [elsewhere.sourced_id]
+    assert set(body["results"][0]) == {"id", "sourced_id", "directory", "transportation"}
+    event = AccessEvent.unscoped.get(grant=grant)
+    assert event.disclosed_student_ids == [elsewhere.pk]
+    assert event.party == "Blue Bird Bus Co." and event.is_disclosure
+    # One student by id: theirs, and another not theirs answers 404 alike.
+    assert (
+        client.get(f"/api/v1/students/{elsewhere.pk}/", HTTP_AUTHORIZATION=bearer).status_code
+        == 200
+    )
+    own = world.a.students["own"].pk
+    assert client.get(f"/api/v1/students/{own}/", HTTP_AUTHORIZATION=bearer).status_code == 404
+    assert client.get("/api/v1/students/999999/", HTTP_AUTHORIZATION=bearer).status_code == 404
+
+
+def test_a_revoked_grant_answers_403_on_the_next_request(client, bus):
+    api_client, grant = bus
+    bearer = f"Bearer {token_for(client, api_client)}"
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    Grant.unscoped.filter(pk=grant.pk).update(status=Grant.Status.REVOKED)
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 403
+
+
+def test_a_bad_token_or_a_disabled_client_is_refused(client, bus):
+    api_client, _ = bus
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION="Bearer nope").status_code == 401
+    bearer = f"Bearer {token_for(client, api_client)}"
+    api_client.is_active = False
+    api_client.save()
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 401
+
+
+def test_a_wrong_secret_gets_no_token(client, bus):
+    api_client, _ = bus
+    basic = base64.b64encode(f"{api_client.application.client_id}:wrong".encode()).decode()
+    response = client.post(
+        "/oauth/token/",
+        {"grant_type": "client_credentials", "scope": SCOPE},
+        HTTP_AUTHORIZATION=f"Basic {basic}",
+    )
+    assert response.status_code == 401
