@@ -8,12 +8,15 @@ it as a family read. Every query names the viewer's district.
 
 from __future__ import annotations
 
+from calendar import monthrange
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 
-from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS
+from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS, Category
 from access.models import AccessEvent, AccessEventStudent
 from access.scoping import (
     Allowed,
@@ -118,6 +121,129 @@ def child_access_log(
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
         events = events.filter(occurred_at__lt=end)
     return events.order_by("-occurred_at", "-sequence")
+
+
+# How far back the providers' list reaches on one page: a year and a month, so last
+# year's same month is still in view; older ones are a "show older" link away.
+PROVIDER_WINDOW_MONTHS = 13
+
+
+@dataclass(frozen=True)
+class ProviderDisclosureDay:
+    """One provider's deliveries of a child's data on one day, read alike: a nightly sync
+    or a client paging through a hundred requests is one line."""
+
+    day: date
+    party: str
+    purpose: str
+    legal_basis: str
+    categories: tuple[str, ...]
+    deliveries: int
+
+
+@dataclass(frozen=True)
+class ProviderDisclosures:
+    """The lines of a window of days (``since`` to ``until``, the district's dates),
+    newest first, and whether any older delivery is left out of it."""
+
+    lines: list[ProviderDisclosureDay]
+    since: date
+    until: date
+    has_older: bool
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier (the month's last day where it is shorter)."""
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def child_provider_disclosures(
+    viewer: Viewer,
+    student_id,
+    *,
+    category: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> ProviderDisclosures:
+    """What service providers received of this child, one line per provider, day,
+    purpose, legal basis and categories; the last 13 months up to ``until`` (today by
+    default), no earlier than ``since``.
+
+    Only for a child the viewer reaches as family (``StudentNotFound`` otherwise). A
+    category the viewer may not see (a custody restriction) is never named: it is taken
+    out of each line, and a line left with nothing is dropped. One query for the lines
+    (grouped in SQL, so it does not grow with the deliveries), one for older ones.
+    """
+    child = family_child(viewer, student_id)
+    district_id = viewer.district_id
+    zone = viewer.district.zone
+    until = min(until or viewer.today, viewer.today)
+    window_start = months_before(until, PROVIDER_WINDOW_MONTHS) + timedelta(days=1)
+    start_day = max(since or window_start, window_start)
+    visible = child.allowed.categories
+    if category is not None:
+        visible = visible & {category}
+    if not visible or start_day > until:
+        return ProviderDisclosures(lines=[], since=start_day, until=until, has_older=False)
+    # A provider's read lists its students in the event's id array, never in
+    # AccessEventStudent, so these events are not in ``child_access_log`` as well.
+    events = AccessEvent.unscoped.filter(
+        district_id=district_id,
+        grant__district_id=district_id,
+        disclosed_student_ids__holds_id=child.student.pk,
+    ).order_by()
+    start = datetime.combine(start_day, time.min, tzinfo=zone)
+    end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
+    rows = (
+        events.filter(occurred_at__gte=start, occurred_at__lt=end)
+        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
+        .values("day", "party", "legal_basis", "categories", "purpose", "grant__purpose")
+        .annotate(deliveries=Count("pk"))
+    )
+    merged: dict[tuple, int] = {}
+    for row in rows:
+        shown = tuple(c for c in Category.values if c in row["categories"] and c in visible)
+        if not shown:
+            continue
+        key = (row["day"], row["party"], _recorded_purpose(row), row["legal_basis"], shown)
+        merged[key] = merged.get(key, 0) + row["deliveries"]
+    lines = sorted(
+        (ProviderDisclosureDay(*key, deliveries=n) for key, n in merged.items()),
+        key=lambda line: (line.party, line.purpose, line.legal_basis, line.categories),
+    )
+    lines.sort(key=lambda line: line.day, reverse=True)
+    older = events.filter(occurred_at__lt=start)
+    if since is not None:
+        older = older.filter(occurred_at__gte=datetime.combine(since, time.min, tzinfo=zone))
+    has_older = since is None or since < start_day
+    return ProviderDisclosures(
+        lines=lines,
+        since=start_day,
+        until=until,
+        has_older=has_older and _names_any(older, visible),
+    )
+
+
+def _recorded_purpose(row: dict) -> str:
+    """The purpose as the event recorded it, without the channel the read came by
+    (``<grant's purpose> (OneRoster REST)``): one line, whichever way it was delivered."""
+    purpose, granted = row["purpose"], row["grant__purpose"]
+    if granted and purpose.startswith(f"{granted} (") and purpose.endswith(")"):
+        return granted
+    return purpose
+
+
+# Older deliveries are looked at by their kinds of data alone, a few sets at most.
+_OLDER_CATEGORY_SETS = 50
+
+
+def _names_any(events: QuerySet[AccessEvent], visible: frozenset[str]) -> bool:
+    """Whether any of these events carried a category in ``visible``."""
+    if visible >= ALL_CATEGORIES:
+        return events.exists()
+    sets = events.values_list("categories", flat=True).distinct()[:_OLDER_CATEGORY_SETS]
+    return any(visible.intersection(categories) for categories in sets)
 
 
 def family_only(viewer: Viewer) -> bool:

@@ -18,13 +18,14 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import ngettext, pgettext_lazy
 
 from access.audit import reads_of_page, record_reads
 from access.categories import Category
 from access.family import (
     as_family,
     child_access_log,
+    child_provider_disclosures,
     children_who_hold_their_own_rights,
     family_child,
     family_children,
@@ -41,6 +42,7 @@ from records.views.charts import performance_chart
 from records.views.gates import gated_pages
 
 EVENTS_PER_PAGE = 25
+PROVIDER_LINES_PER_PAGE = 30
 
 CATEGORY_NAMES = {
     "directory": _("Name, grade and school"),
@@ -143,6 +145,30 @@ ROLE_PURPOSES = {
     "eligible_student": _("reviewing their own record"),
 }
 SCHOOL_OFFICIAL_PURPOSE = _("for the student's education (a school official's legitimate interest)")
+
+# What a service provider received, as it reads inside "received Ana's …".
+RECEIVED_PHRASES = {
+    "directory": pgettext_lazy("data a provider received", "name, grade and school"),
+    "contact": pgettext_lazy("data a provider received", "address, phone and email"),
+    "demographics": pgettext_lazy(
+        "data a provider received", "birth date, sex, race, ethnicity and home language"
+    ),
+    "identifiers": pgettext_lazy("data a provider received", "student ID numbers"),
+    "enrollment": pgettext_lazy("data a provider received", "class schedule"),
+    "attendance": pgettext_lazy("data a provider received", "attendance"),
+    "grades": pgettext_lazy("data a provider received", "grades"),
+    "assessments": pgettext_lazy("data a provider received", "test results"),
+    "programs": pgettext_lazy("data a provider received", "programs and services"),
+    "health": pgettext_lazy("data a provider received", "health information"),
+    "discipline": pgettext_lazy("data a provider received", "discipline records"),
+    "transportation": pgettext_lazy("data a provider received", "bus route and stop"),
+}
+# The FERPA paragraph (access/policy.py PROVIDER_LEGAL_BASES) in a parent's words.
+PROVIDER_BASIS_PHRASES = {
+    "99.31(a)(1)(i)(B)": _("as a school official under the district's agreement"),
+    "99.30": _("with the written consent of a parent or the student"),
+    "99.31(a)(11)": _("as directory information the district may share"),
+}
 
 
 def _label(names: dict, value, default=None):
@@ -393,8 +419,77 @@ def child_access(request, student_id: int):
         "entries": [_describe(event, schools, viewer.district.zone) for event in page],
         "filtered": bool(filters and any(filters.values())),
         "query": query.urlencode(),
+        **_provider_section(request, viewer, child, filters),
     }
     return render(request, "records/family/access.html", context)
+
+
+def _provider_section(request, viewer, child, filters: dict) -> dict:
+    """The page's list of what service providers received, a line per provider and day,
+    with its own pages and a link to the window before this one."""
+    shared = child_provider_disclosures(viewer, child.student.pk, **filters)
+    page = Paginator(shared.lines, PROVIDER_LINES_PER_PAGE).get_page(request.GET.get("shared_page"))
+    name = (
+        (child.student.preferred_name or child.student.given_name)
+        if "directory" in child.categories
+        else ""
+    )
+    # Paging through this list keeps the staff list's page; the older window starts both
+    # lists afresh.
+    query = request.GET.copy()
+    query.pop("shared_page", None)
+    older = None
+    if shared.has_older:
+        older = query.copy()
+        older.pop("page", None)
+        older["until"] = (shared.since - timedelta(days=1)).isoformat()
+    return {
+        "shared": page,
+        "shared_lines": [_received(line, name) for line in page],
+        "shared_since": shared.since,
+        "shared_until": shared.until,
+        "shared_query": query.urlencode(),
+        "shared_older": older.urlencode() if older is not None else None,
+    }
+
+
+def _received(line, name: str) -> dict:
+    """One line of the providers' list as a sentence: who received what of the child,
+    on which day, why, and under which rule."""
+    values = {
+        "party": line.party,
+        "name": name,
+        "data": _joined([str(RECEIVED_PHRASES.get(c, c)) for c in line.categories]),
+        "date": date_format(line.day),
+        "purpose": line.purpose,
+        "basis": PROVIDER_BASIS_PHRASES.get(line.legal_basis)
+        or _("under FERPA, 34 CFR %(paragraph)s") % {"paragraph": line.legal_basis},
+    }
+    if name:
+        sentence = _(
+            "%(party)s received %(name)s's %(data)s on %(date)s for %(purpose)s, %(basis)s."
+        )
+    else:
+        sentence = _(
+            "%(party)s received the student's %(data)s on %(date)s for %(purpose)s, %(basis)s."
+        )
+    return {
+        "day": line.day,
+        "party": line.party,
+        "sentence": sentence % values,
+        "legal_basis": line.legal_basis,
+        "deliveries": ngettext(
+            "%(count)s delivery that day", "%(count)s deliveries that day", line.deliveries
+        )
+        % {"count": line.deliveries},
+    }
+
+
+def _joined(phrases: list[str]) -> str:
+    """Phrases that hold commas themselves, kept apart: "a, b and c; d and e"."""
+    if len(phrases) < 2:
+        return "".join(phrases)
+    return _("%(items)s; and %(last)s") % {"items": "; ".join(phrases[:-1]), "last": phrases[-1]}
 
 
 def _only_directory(allowed: Allowed) -> Allowed:
