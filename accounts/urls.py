@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import staff, views
 
 app_name = "accounts"
 
@@ -10,6 +10,11 @@ urlpatterns = [
     path("sign-out/", auth_views.LogoutView.as_view(), name="sign-out"),
     path("welcome/<str:token>/", views.welcome, name="welcome"),
     path("district/invitations/", views.district_invitations, name="district-invitations"),
+    path("district/staff/", staff.staff_list, name="staff"),
+    path("district/staff/<int:user_id>/roles/", staff.staff_role_assign, name="staff-role"),
+    path(
+        "district/staff/roles/<int:membership_id>/end/", staff.staff_role_end, name="staff-role-end"
+    ),
     path("password-reset/", views.password_reset, name="password-reset"),
     path("password-reset/sent/", views.password_reset_sent, name="password-reset-sent"),
     path(

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from access import emergency
 from access.classes import teaches_classes
+from access.deliveries import member_provider_ids
 from access.districts import may_manage_district
 from access.family import family_only, has_family_portal
 from access.scoping import visible_students
@@ -75,6 +76,8 @@ def front_door(request):
         return SignInView.as_view()(request)
     if family_only(request.viewer):
         return redirect("family:home")  # parents and eligible students have no other home
+    if not request.viewer.has_access and member_provider_ids(request.user):
+        return redirect("access:provider-home")  # a provider's people: their grants' page
     return home(request)
 
 

@@ -18,4 +18,8 @@ app.conf.beat_schedule = {
         "task": "access.end_substitute_assignments",
         "schedule": 60 * 60,
     },
+    # Providers' grants (access/grant_lifecycle.py): hourly, each idempotent.
+    "notify-ending-grants": {"task": "access.notify_ending_grants", "schedule": 60 * 60},
+    "process-ended-grants": {"task": "access.process_ended_grants", "schedule": 60 * 60},
+    "expire-deliveries": {"task": "access.expire_deliveries", "schedule": 60 * 60},
 }

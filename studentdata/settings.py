@@ -268,6 +268,8 @@ CELERY_TIMEZONE = "UTC"
 
 # Uploaded import files wait here for their worker: web and worker must share it.
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))
+# Stored files (providers' CSV deliveries, signed agreements): web and worker share it.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Largest upload accepted on the import page; larger files are refused with a form error.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 # What one import may read, checked before reading (a small zip can hold a huge file):

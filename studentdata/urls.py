@@ -27,6 +27,10 @@ urlpatterns = [
     path("", include("accounts.urls")),
     # Records pages: /district/imports/ (the district admin's roster imports).
     path("", include("records.urls")),
+    # The district console for providers (/district/...) and the provider's page (/provider/).
+    path("", include("access.urls")),
+    # Providers' OneRoster CSV deliveries: /provider/deliveries/, /district/deliveries/.
+    path("", include("access.delivery_urls")),
     # The family portal: /family/, a child's record, who has seen it.
     path("family/", include((family_urlpatterns, "family"), namespace="family")),
     # A teacher's classes: rosters, their CSV export, attendance taking.
@@ -34,6 +38,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # Providers' OAuth 2 token endpoint: client credentials (HTTP Basic), OneRoster scopes.
     path("oauth/token/", TokenView.as_view(), name="oauth-token"),
+    path("", include("records.oneroster_rest.urls")),  # OneRoster REST 1.1 and 1.2 for providers
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

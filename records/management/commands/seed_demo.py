@@ -9,6 +9,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
+from access.demo_providers import PROVIDER_NAME, seed_demo_provider
 from records.seeding import (
     DEFAULT_SLUG,
     LOGIN_LABELS,
@@ -64,6 +65,30 @@ class Command(BaseCommand):
             self._print_counts(result)
         for result in results:
             self._print_logins(result)
+        if district is None:
+            self._seed_provider(results)
+
+    def _seed_provider(self, results: list[SeedResult]) -> None:
+        """The demo district's bus company (access/demo_providers.py), with its logins."""
+        demo = next((r for r in results if r.district.slug == DEFAULT_SLUG), None)
+        if demo is None:
+            return
+        provider = seed_demo_provider(demo.district, password=demo.password)
+        if provider is None:
+            return
+        out = self.stdout
+        out.write("")
+        out.write(self.style.MIGRATE_HEADING(f"Demo service provider: {PROVIDER_NAME}"))
+        out.write(
+            f"  provider's person              {provider.username}  its grant (directory, "
+            f"transportation) and CSV deliveries, at /provider/"
+        )
+        out.write(
+            f"  OneRoster client               id {provider.client_id}, secret "
+            f"{provider.client_secret}: POST /oauth/token/, then "
+            "/ims/oneroster/rostering/v1p2/students"
+        )
+        out.write(f"  last night's sync recorded for {provider.students:,} students")
 
     def _print_counts(self, result: SeedResult) -> None:
         state = "seeded" if result.created else "already there, unchanged"

@@ -1,0 +1,1 @@
+"""The district console's pages (``/district/...``) and the provider's own (``/provider/``)."""

@@ -1,0 +1,210 @@
+"""The district's record of disclosures (34 CFR 99.32): every read by a party outside
+the family and the school's officials, filtered, paged, and exported as CSV."""
+
+from __future__ import annotations
+
+import csv
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import BooleanField, Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from access.agreements import CATEGORY_LABELS
+from access.models import AccessEvent, AccessEventStudent, Grant, Provider
+from access.scoping import visible_students
+from access.views.common import admin_pages
+from records.models import School
+
+EVENTS_PER_PAGE = 50
+STUDENT_MATCHES = 200  # a name search matching more is too broad to be a filter
+
+
+class DisclosureFilter(forms.Form):
+    provider = forms.TypedChoiceField(label=gettext_lazy("Provider"), coerce=int, required=False)
+    grant = forms.TypedChoiceField(label=gettext_lazy("Grant"), coerce=int, required=False)
+    category = forms.ChoiceField(label=gettext_lazy("Category"), required=False)
+    school = forms.TypedChoiceField(label=gettext_lazy("School"), coerce=int, required=False)
+    student = forms.CharField(
+        label=gettext_lazy("Student (ID or name)"), max_length=100, required=False
+    )
+    since = forms.DateField(
+        label=gettext_lazy("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=gettext_lazy("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, district, **kwargs):
+        super().__init__(*args, **kwargs)
+        anyone = [("", gettext_lazy("Any"))]
+        self.fields["provider"].choices = anyone + [
+            (p.pk, p.name) for p in Provider.unscoped.filter(district=district)
+        ]
+        self.fields["grant"].choices = anyone + [
+            (g.pk, f"{g.pk} · {g.provider.name} · {g.purpose}"[:120])
+            for g in Grant.unscoped.filter(district=district)
+            .exclude(status=Grant.Status.DRAFT)
+            .select_related("provider")
+        ]
+        self.fields["category"].choices = anyone + list(CATEGORY_LABELS.items())
+        self.fields["school"].choices = anyone + [
+            (s.pk, s.name) for s in School.unscoped.filter(district=district).order_by("name")
+        ]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The end date cannot be before the start date."))
+        return data
+
+
+# A provider event's id array holds one of a subquery's ids (no lookup takes a subquery).
+ARRAY_HOLDS_ANY_OF = {
+    "postgresql": "EXISTS (SELECT 1 FROM jsonb_array_elements_text("
+    "access_accessevent.disclosed_student_ids) e WHERE e::bigint IN ({ids}))",
+    "sqlite": "EXISTS (SELECT 1 FROM json_each(access_accessevent.disclosed_student_ids) e "
+    "WHERE e.value IN ({ids}))",
+}
+
+
+def _holds_any(student_ids) -> Q:
+    """Provider events whose id array holds one of ``student_ids``."""
+    matched = Q(pk__in=[])
+    for pk in student_ids:
+        matched |= Q(disclosed_student_ids__holds_id=pk)
+    return matched
+
+
+def _naming(district, student_ids) -> Q:
+    listed = AccessEventStudent.unscoped.filter(
+        district=district, event_id=OuterRef("pk"), student_id__in=student_ids
+    )
+    return Q(Exists(listed)) | _holds_any(student_ids)
+
+
+def _at_school(viewer, school_id: int) -> Q:
+    students = visible_students(viewer, school_id=school_id).order_by().values("pk")
+    listed = AccessEventStudent.unscoped.filter(
+        district=viewer.district, event_id=OuterRef("pk"), student_id__in=students
+    )
+    ids_sql, ids_params = students.query.sql_with_params()
+    template = ARRAY_HOLDS_ANY_OF["postgresql" if connection.vendor == "postgresql" else "sqlite"]
+    # Only Django's own compiled subquery is spliced in; its values stay parameters.
+    in_array = RawSQL(template.format(ids=ids_sql), ids_params, output_field=BooleanField())  # noqa: S611
+    return Q(Exists(listed)) | Q(in_array)
+
+
+def disclosure_events(viewer, data: dict):
+    """The district's disclosures narrowed by the filter's cleaned ``data``, newest first."""
+    district = viewer.district
+    events = AccessEvent.unscoped.filter(district=district, is_disclosure=True)
+    if data.get("provider"):
+        events = events.filter(grant__provider_id=data["provider"])
+    if data.get("grant"):
+        events = events.filter(grant_id=data["grant"])
+    if data.get("category"):
+        events = events.filter(_has_category(data["category"]))
+    if data.get("since"):
+        events = events.filter(occurred_at__date__gte=data["since"])
+    if data.get("until"):
+        events = events.filter(occurred_at__date__lte=data["until"])
+    if data.get("school"):
+        events = events.filter(_at_school(viewer, data["school"]))
+    query = (data.get("student") or "").strip()
+    if query:
+        events = events.filter(_naming(district, _students_matching(viewer, query)))
+    return events.select_related("grant__provider").order_by("-occurred_at", "-sequence")
+
+
+def _has_category(category: str) -> Q:
+    if connection.vendor == "postgresql":
+        return Q(categories__contains=[category])
+    return Q(categories__icontains=f'"{category}"')
+
+
+def _students_matching(viewer, query: str) -> list[int]:
+    """The ids of the students the admin may see whose sourced id is ``query``, or whose
+    name holds each of its words."""
+    matches = Q(sourced_id=query) | Q(state_id=query) | Q(local_id=query)
+    by_name = Q()
+    for word in query.split():
+        by_name &= (
+            Q(given_name__icontains=word)
+            | Q(family_name__icontains=word)
+            | Q(preferred_name__icontains=word)
+        )
+    students = visible_students(viewer).filter(matches | by_name)
+    return list(students.values_list("pk", flat=True)[:STUDENT_MATCHES])
+
+
+@admin_pages
+def disclosure_log(request):
+    """``/district/disclosures/``: the record of disclosures; ``?format=csv`` exports it."""
+    viewer = request.viewer
+    form = DisclosureFilter(request.GET or None, district=viewer.district)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    events = disclosure_events(viewer, data) if not form.errors else AccessEvent.unscoped.none()
+    if request.GET.get("format") == "csv" and not form.errors:
+        return _csv(events)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = urlencode([(k, v) for k, v in request.GET.items() if k not in ("page", "format") and v])
+    labels = {key: str(label) for key, label in CATEGORY_LABELS.items()}
+    rows = [
+        {
+            "event": event,
+            "categories": [labels.get(c, c) for c in event.categories],
+        }
+        for event in page.object_list
+    ]
+    context = {"form": form, "page": page, "rows": rows, "query": query}
+    return render(request, "access/disclosures.html", context, status=400 if form.errors else 200)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv(events):
+    writer = csv.writer(_Echo())
+    header = [
+        "occurred_at",
+        "party",
+        "legal_basis",
+        "grant",
+        "purpose",
+        "categories",
+        "student_count",
+        "actor",
+        "sequence",
+    ]
+
+    def lines():
+        yield writer.writerow(header)
+        for event in events.iterator(chunk_size=500):
+            yield writer.writerow(
+                [
+                    timezone.localtime(event.occurred_at).isoformat(),
+                    event.party,
+                    event.legal_basis,
+                    event.grant_id or "",
+                    event.purpose,
+                    " ".join(event.categories),
+                    event.student_count,
+                    event.actor_username,
+                    event.sequence,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="disclosures.csv"'
+    return response

@@ -1,0 +1,100 @@
+"""``/district/staff/``: the district's staff, inviting one, giving and ending roles."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from access.districts import may_manage_district
+from access.viewer import viewer_for
+from accounts.models import Role, RoleMembership, User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(client, world):
+    client.force_login(world.a.users["district_admin"])
+    return client
+
+
+def test_the_list_shows_the_districts_staff_only(admin, world):
+    response = admin.get("/district/staff/")
+    people = {person.username for person in response.context["people"]}
+    assert "a-principal" in people and "a-teacher" in people
+    assert not any(name.startswith("b-") for name in people) and "a-parent" not in people
+
+
+@pytest.mark.parametrize("who", ["principal", "parent"])
+def test_others_are_refused(client, world, who):
+    client.force_login(world.a.users[who])
+    assert client.get("/district/staff/").status_code == 403
+
+
+def test_invite_a_staff_member_with_a_first_role(admin, world):
+    response = admin.post(
+        "/district/staff/",
+        {
+            "invite-first_name": "Nia",
+            "invite-last_name": "Okafor",
+            "invite-email": "",
+            "invite-role": "teacher",
+        },
+    )
+    assert response.status_code == 400
+    form = response.context["invite_form"]
+    assert set(form.errors) == {"email", "school"}
+    response = admin.post(
+        "/district/staff/",
+        {
+            "invite-first_name": "Nia",
+            "invite-last_name": "Okafor",
+            "invite-email": "nia@a.example",
+            "invite-role": "teacher",
+            "invite-school": world.a.school2.pk,
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(email="nia@a.example")
+    assert user.district == world.a.district and not user.has_usable_password()
+    (membership,) = RoleMembership.unscoped.filter(user=user)
+    assert (membership.role, membership.school) == (Role.TEACHER, world.a.school2)
+    (message,) = mail.outbox
+    assert message.to == ["nia@a.example"] and "/welcome/" in message.body
+    assert "staff account" in message.body
+
+
+def test_a_role_is_given_and_ended_and_applies_on_the_next_request(admin, world):
+    teacher = world.a.users["teacher"]
+    url = f"/district/staff/{teacher.pk}/roles/"
+    response = admin.post(
+        url, {f"u{teacher.pk}-role": "district_admin", f"u{teacher.pk}-school": world.a.school1.pk}
+    )
+    assert response.status_code == 400  # a district role is held at no school
+    assert admin.post(url, {f"u{teacher.pk}-role": "district_admin"}).status_code == 302
+    teacher.refresh_from_db()
+    assert may_manage_district(viewer_for(teacher))
+    membership = RoleMembership.unscoped.get(user=teacher, role=Role.DISTRICT_ADMIN)
+    admin.post(f"/district/staff/roles/{membership.pk}/end/")
+    membership.refresh_from_db()
+    assert membership.end_date == world.a.district.today()
+    # Ended today: still in force today, gone tomorrow (end dates are inclusive).
+    from datetime import timedelta
+
+    assert not may_manage_district(
+        viewer_for(teacher, today=world.a.district.today() + timedelta(days=1))
+    )
+
+
+def test_another_districts_people_and_roles_are_404(admin, world):
+    other = world.b.users["teacher"]
+    assert (
+        admin.post(
+            f"/district/staff/{other.pk}/roles/", {f"u{other.pk}-role": "teacher"}
+        ).status_code
+        == 404
+    )
+    membership = RoleMembership.unscoped.filter(user=other).first()
+    assert admin.post(f"/district/staff/roles/{membership.pk}/end/").status_code == 404
+    membership.refresh_from_db()
+    assert membership.end_date is None
