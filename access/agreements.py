@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext_lazy as _
 
 from access.categories import Category
+from access.models import Agreement
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,18 @@ CATEGORY_LABELS: dict[str, str] = {
     Category.HEALTH: _("Health"),
     Category.DISCIPLINE: _("Discipline"),
     Category.TRANSPORTATION: _("Transportation"),
+}
+
+
+# The security frameworks an agreement may declare, as read in both languages (the
+# model's own labels are English only: pages show these).
+FRAMEWORK_LABELS: dict[str, str] = {
+    Agreement.Framework.NIST_CSF: _("NIST Cybersecurity Framework"),
+    Agreement.Framework.NIST_800_171: _("NIST SP 800-171"),
+    Agreement.Framework.ISO_27001: _("ISO/IEC 27001"),
+    Agreement.Framework.SOC2: _("SOC 2 Type II"),
+    Agreement.Framework.CIS: _("CIS Critical Security Controls"),
+    Agreement.Framework.OTHER: _("Other (described)"),
 }
 
 

@@ -9,6 +9,8 @@ class AccessConfig(AppConfig):
     def ready(self):
         from access.audit import forget_prepared
         from records.cache_epochs import remember_database
+        from studentdata.prepared import forget
 
         connection_created.connect(remember_database, dispatch_uid="access.remember_database")
         connection_created.connect(forget_prepared, dispatch_uid="access.forget_prepared")
+        connection_created.connect(forget, dispatch_uid="studentdata.prepared.forget")

@@ -236,14 +236,60 @@ def agreement_create(*, actor: User, provider: Provider, signed_file=None, **fie
 
 
 def agreement_update(*, actor: User, agreement: Agreement, signed_file=None, **fields) -> Agreement:
-    for key in AGREEMENT_FIELDS:
-        if key in fields:
-            setattr(agreement, key, fields[key])
-    if signed_file is not None:
-        agreement.signed_file = signed_file
-    agreement.save()
+    """Save the agreement's fields; a term that would leave an active grant outside it is
+    refused with a field error naming those grants (revoke them first)."""
+    with transaction.atomic():
+        # Locked so that no grant is activated under the old term meanwhile.
+        Agreement.unscoped.select_for_update().filter(
+            district_id=agreement.district_id, pk=agreement.pk
+        ).first()
+        problems = agreement_term_problems(
+            agreement,
+            term_start=fields.get("term_start", agreement.term_start),
+            term_end=fields.get("term_end", agreement.term_end),
+        )
+        if problems:
+            raise ValidationError(problems)
+        for key in AGREEMENT_FIELDS:
+            if key in fields:
+                setattr(agreement, key, fields[key])
+        if signed_file is not None:
+            agreement.signed_file = signed_file
+        agreement.save()
     _log(actor, "agreement_update", agreement, provider=agreement.provider_id)
     return agreement
+
+
+def agreement_term_problems(
+    agreement: Agreement, *, term_start: date, term_end: date
+) -> dict[str, list[str]]:
+    """The active grants a new term would leave partly outside it, on the term's fields."""
+    active = Grant.unscoped.filter(
+        district_id=agreement.district_id, agreement=agreement, status=Grant.Status.ACTIVE
+    ).order_by("starts_on", "pk")
+    problems: dict[str, list[str]] = {}
+    for field, outside in (
+        ("term_start", [g for g in active if g.starts_on < term_start]),
+        ("term_end", [g for g in active if g.ends_on > term_end]),
+    ):
+        if outside:
+            problems[field] = [
+                _(
+                    "Active grants would fall outside the term: %(grants)s. Revoke them, "
+                    "or keep a term that covers their dates."
+                )
+                % {"grants": "; ".join(_grant_words(grant) for grant in outside)}
+            ]
+    return problems
+
+
+def _grant_words(grant: Grant) -> str:
+    return _("grant %(id)s (%(purpose)s, %(start)s to %(end)s)") % {
+        "id": grant.pk,
+        "purpose": grant.purpose,
+        "start": grant.starts_on.isoformat(),
+        "end": grant.ends_on.isoformat(),
+    }
 
 
 def grant_problems(agreement: Agreement, fields: dict) -> dict[str, list[str]]:
@@ -320,16 +366,39 @@ def grant_update(*, actor: User, grant: Grant, **fields) -> Grant:
 
 
 def grant_activate(*, actor: User, grant: Grant) -> Grant:
+    """A draft starts to flow: only while its agreement is in force and its dates lie
+    within the agreement's term (the term may have changed since the draft was saved)."""
     with transaction.atomic():
         locked = Grant.unscoped.select_for_update().get(district_id=grant.district_id, pk=grant.pk)
         if locked.status != Grant.Status.DRAFT:
             raise ValidationError(_("Only a draft grant can be activated."))
+        agreement = Agreement.unscoped.select_for_update().get(
+            district_id=locked.district_id, pk=locked.agreement_id
+        )
+        _check_within_term(locked, agreement, today=grant.district.today())
         locked.status = Grant.Status.ACTIVE
         locked.activated_by = actor
         locked.activated_at = timezone.now()
         locked.save(update_fields=["status", "activated_by", "activated_at"])
     _log(actor, "grant_activate", locked, agreement=locked.agreement_id)
     return locked
+
+
+def _check_within_term(grant: Grant, agreement: Agreement, *, today: date) -> None:
+    term = (agreement.term_start, agreement.term_end)
+    if not term[0] <= today <= term[1]:
+        raise ValidationError(
+            _("The agreement is not in force today (its term is %(start)s to %(end)s).")
+            % {"start": term[0].isoformat(), "end": term[1].isoformat()}
+        )
+    if grant.starts_on < term[0] or grant.ends_on > term[1]:
+        raise ValidationError(
+            _(
+                "The grant's dates fall outside the agreement's term (%(start)s to %(end)s): "
+                "edit them first."
+            )
+            % {"start": term[0].isoformat(), "end": term[1].isoformat()}
+        )
 
 
 def grant_revoke(*, actor: User, grant: Grant, reason: str) -> Grant:

@@ -45,7 +45,7 @@ from access.providers import (
 from access.scoping import Allowed, record_id
 from access.viewer import Viewer, viewer_for
 from records import oneroster_csv_export as csv_export
-from records.models import District
+from records.models import DirectoryOptOut, District
 
 logger = logging.getLogger(__name__)
 
@@ -150,6 +150,8 @@ def grants_requestable(user, viewer: Viewer, *, today: date | None = None) -> Qu
         status=Grant.Status.ACTIVE,
         starts_on__lte=today,
         ends_on__gte=today,
+        agreement__term_start__lte=today,  # as ``active_grants``: the agreement in force too
+        agreement__term_end__gte=today,
         provider__is_active=True,
     ).select_related("provider", "agreement")
     if not may_manage_district(viewer):
@@ -239,8 +241,14 @@ def delivery_build(*, delivery_id: int, batch_size: int = BATCH_SIZE) -> CsvDeli
     viewer = viewer_for_grants([grant], district, client_name=f"CSV delivery {delivery.pk}"[:150])
     if not viewer.has_access:
         return _fail(delivery, NOT_IN_FORCE_MESSAGE)
+    # Taken before the first student is read, so any opt-out the bundle may have missed
+    # is newer than it (``delivery_gone_reason``).
     CsvDelivery.unscoped.filter(pk=delivery.pk).update(
-        status=CsvDelivery.Status.RUNNING, progress=0, error=""
+        status=CsvDelivery.Status.RUNNING,
+        progress=0,
+        error="",
+        data_as_of=timezone.now(),
+        directory_fields=list(district.directory_fields or []),
     )
     bundle = csv_export.BundleZip()
     stored = ""
@@ -588,13 +596,39 @@ def _demographics_row(item: dict) -> dict:
 
 def delivery_gone_reason(delivery: CsvDelivery, *, now: datetime | None = None) -> str | None:
     """Why a ready delivery may no longer be downloaded: ``"grant"`` (no longer in
-    force), ``"expired"`` (past its link's date, or its file removed), or None."""
+    force), ``"stale"`` (its directory information changed since the build),
+    ``"expired"`` (past its link's date, or its file removed), or None."""
     now = now or timezone.now()
     if not grant_in_force(delivery.grant, today=delivery.district.today(at=now)):
         return "grant"
+    if directory_changed_since(delivery):
+        return "stale"
     if not delivery.file or delivery.expires_at is None or delivery.expires_at <= now:
         return "expired"
     return None
+
+
+def directory_changed_since(delivery: CsvDelivery) -> bool:
+    """Whether the bundle carries directory information that may no longer go out: a
+    field the district has stopped designating, or a field one of its students' family
+    opted out of after the build read the data (99.37)."""
+    if Category.DIRECTORY not in delivery.categories:
+        return False  # no directory information in the file: nothing to withhold
+    if delivery.directory_fields is None:
+        return True  # built before the designation was recorded: unknown, so stale
+    released = set(delivery.directory_fields)
+    if not released:
+        return False  # the district designated nothing: no directory field went out
+    if released - set(delivery.district.directory_fields or []):
+        return True
+    # The opt-outs in force, not their history: an opt-out withdrawn since withholds
+    # nothing, and one written by any path (a form, an import) counts.
+    opted_since = DirectoryOptOut.unscoped.filter(
+        district_id=delivery.district_id,
+        chosen_at__gte=delivery.data_as_of or delivery.requested_at,
+        field__in=[*released, DirectoryOptOut.ALL_FIELDS],
+    ).values_list("student_id", flat=True)
+    return not set(opted_since).isdisjoint(delivery.student_ids)
 
 
 def delivery_download_record(*, delivery: CsvDelivery, user) -> None:

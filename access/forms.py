@@ -9,17 +9,21 @@ from django.core.validators import FileExtensionValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from access.agreements import CATEGORY_LABELS, ELEMENTS, EXHIBIT_B
+from access.agreements import CATEGORY_LABELS, ELEMENTS, EXHIBIT_B, FRAMEWORK_LABELS
 from access.categories import SENSITIVE_CATEGORIES
 from access.console import grant_problems
 from access.models import Agreement, Grant, ProviderContact
 
 SIGNED_FILE_MAX_BYTES = 10 * 1024 * 1024
+# OneRoster's grade codes, in its order ("Other" names no grade a rule could mean).
 GRADE_CHOICES = [
+    ("IT", _("Infant/toddler")),
+    ("PR", _("Preschool")),
     ("PK", _("Pre-kindergarten")),
     ("TK", _("Transitional kindergarten")),
     ("KG", _("Kindergarten")),
     *[(f"{n:02d}", f"{n}") for n in range(1, 14)],
+    ("PS", _("Postsecondary")),
     ("UG", _("Ungraded")),
 ]
 SUBPROCESSOR_ROWS = 5
@@ -109,15 +113,7 @@ class AgreementForm(forms.Form):
         help_text=_("Leave empty to use the district's number of days after a grant ends."),
     )
     security_framework = forms.ChoiceField(
-        label=_("Security framework"),
-        choices=[
-            (Agreement.Framework.NIST_CSF, _("NIST Cybersecurity Framework")),
-            (Agreement.Framework.NIST_800_171, _("NIST SP 800-171")),
-            (Agreement.Framework.ISO_27001, _("ISO/IEC 27001")),
-            (Agreement.Framework.SOC2, _("SOC 2 Type II")),
-            (Agreement.Framework.CIS, _("CIS Critical Security Controls")),
-            (Agreement.Framework.OTHER, _("Other (described)")),
-        ],
+        label=_("Security framework"), choices=list(FRAMEWORK_LABELS.items())
     )
     security_framework_detail = forms.CharField(
         label=_("Security framework details"), max_length=200, required=False

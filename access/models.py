@@ -428,6 +428,10 @@ class CsvDelivery(TenantModel):
     file = models.FileField(upload_to="deliveries/", blank=True)
     student_ids = models.JSONField(default=list, blank=True)  # who the bundle holds
     categories = models.JSONField(default=list, blank=True)
+    # What the bundle's directory information was read under: a family's opt-out after
+    # ``data_as_of``, or a field no longer designated, makes the file stale (410).
+    data_as_of = models.DateTimeField(null=True, blank=True)  # the build's first read
+    directory_fields = models.JSONField(null=True, blank=True)  # the district's designation
     error = models.TextField(blank=True)
     download_count = models.PositiveIntegerField(default=0)
 

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from access.categories import CATEGORY_ORDER, Category, fields_in
-from access.scoping import Allowed
-from access.viewer import FAMILY_ROUTES, Viewer
+from access.scoping import Allowed, granted_schools, granted_sections
+from access.viewer import FAMILY_ROUTES, RouteKind, Viewer
 from records import selectors
 from records.models import AssessmentResult, DirectoryOptOut, DisciplineIncident, Grade, Student
 
@@ -50,7 +50,9 @@ class _PageData:
                 else {}
             )
 
-        self.schools = load(Category.DIRECTORY, selectors.current_schools, today=today)
+        self.schools = load(
+            Category.DIRECTORY, selectors.current_schools, today=today, among=self._schools()
+        )
         outside = [pk for pk, allowed in allowed_by_id.items() if allowed.outside_school]
         self.opt_outs = (
             selectors.directory_opt_outs(district_id=district_id, student_ids=outside)
@@ -64,7 +66,7 @@ class _PageData:
             self._load_records(load, district_id, today)
             self._count_records()
         else:
-            counted = self._counts(district_id, today, ids)
+            counted = self._counts(district_id, today, ids, self._granted_only())
             self.attendance = counted.get(Category.ATTENDANCE, {})
             self.section_counts = counted.get(Category.ENROLLMENT, {})
             self.grade_counts = counted.get(Category.GRADES, {})
@@ -77,6 +79,8 @@ class _PageData:
         since = self.school_year[0] if self.school_year else None
         self.guardians = load(Category.CONTACT, selectors.guardian_contacts, today=today)
         self.sections = load(Category.ENROLLMENT, selectors.current_sections, today=today)
+        if self.viewer.has_route({RouteKind.PROVIDER}):
+            self.sections = _as_granted(self.viewer, self.sections)
         self.attendance_rows = load(Category.ATTENDANCE, selectors.attendance_records, since=since)
         self.grades = load(Category.GRADES, selectors.grade_records)
         self.assessments = load(Category.ASSESSMENTS, selectors.assessment_records)
@@ -93,17 +97,33 @@ class _PageData:
         self.assessment_counts = {k: len(v) for k, v in self.assessments.items()}
         self.discipline_counts = {k: len(v) for k, v in self.discipline.items()}
 
+    def _schools(self):
+        """A provider names only its grants' schools; anyone else, every school (None)."""
+        if not self.viewer.has_route({RouteKind.PROVIDER}):
+            return None
+        return granted_schools(self.viewer).values("pk")
+
+    def _granted_only(self):
+        """A provider counts only its grants' classes; anyone else, every class (None)."""
+        if not self.viewer.has_route({RouteKind.PROVIDER}):
+            return None
+        return granted_sections(self.viewer).values("pk")
+
     @staticmethod
-    def _counts(district_id: int, today, ids: dict[str, list[int]]) -> dict:
-        """Every per-student count of the page's summaries, in one query."""
+    def _counts(district_id: int, today, ids: dict[str, list[int]], sections=None) -> dict:
+        """Every per-student count of the page's summaries, in one query; enrollments
+        only in ``sections`` when given."""
         scope = {"district_id": district_id}
+        enrollments = selectors.current_enrollments(
+            **scope, student_ids=ids[Category.ENROLLMENT], today=today
+        )
+        if sections is not None:
+            enrollments = enrollments.filter(section_id__in=sections)
         row_sets = {
             Category.ATTENDANCE: selectors.attendance_this_year(
                 **scope, student_ids=ids[Category.ATTENDANCE], today=today
             ),
-            Category.ENROLLMENT: selectors.current_enrollments(
-                **scope, student_ids=ids[Category.ENROLLMENT], today=today
-            ),
+            Category.ENROLLMENT: enrollments,
             Category.GRADES: selectors.rows_of(Grade, **scope, student_ids=ids[Category.GRADES]),
             Category.ASSESSMENTS: selectors.rows_of(
                 AssessmentResult, **scope, student_ids=ids[Category.ASSESSMENTS]
@@ -145,6 +165,25 @@ class _PageData:
         return programs
 
 
+def _as_granted(viewer: Viewer, sections_by_student: dict) -> dict:
+    """A provider's view of students' classes: only its grants' classes, their teachers
+    only under a grant that shares staff."""
+    granted = set(granted_sections(viewer).values_list("pk", flat=True))
+    shares_staff = any(
+        route.population is not None and route.population.shares_staff
+        for route in viewer.routes
+        if route.kind == RouteKind.PROVIDER
+    )
+    return {
+        student_id: [
+            section if shares_staff else {**section, "teachers": []}
+            for section in sections
+            if section["id"] in granted
+        ]
+        for student_id, sections in sections_by_student.items()
+    }
+
+
 def _directory(student: Student, allowed: Allowed, data: _PageData) -> dict:
     shown = {name: getattr(student, name) for name in fields_in(Category.DIRECTORY)}
     shown["schools"] = data.schools.get(student.pk, [])
@@ -168,8 +207,8 @@ STAFF_ONLY_GUARDIAN_FIELDS = ("has_data_access", "custody_restriction")
 
 def _guardians(allowed: Allowed, data: _PageData, student_id: int) -> list[dict]:
     guardians = data.guardians.get(student_id, [])
-    if allowed.via - FAMILY_ROUTES:
-        return guardians
+    if allowed.via - FAMILY_ROUTES and not allowed.outside_school:
+        return guardians  # school staff
     return [{k: v for k, v in g.items() if k not in STAFF_ONLY_GUARDIAN_FIELDS} for g in guardians]
 
 

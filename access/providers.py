@@ -15,8 +15,9 @@ array on the event.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Q, QuerySet
 
@@ -27,29 +28,34 @@ from access.models import ApiClient, Grant
 from access.scoping import (
     Allowed,
     allowed_for,
-    provider_sections,
+    granted_schools,
+    granted_sections,
     reached_students,
     released,
 )
-from access.viewer import NO_ACCESS, Population, Route, RouteKind, Viewer
+from access.viewer import NO_ACCESS, GrantTerms, Population, Route, RouteKind, Viewer
 from accounts.models import User
+from records import cache_epochs
 from records.models import (
     AcademicSession,
     Course,
     District,
     Enrollment,
     School,
+    SchoolMembership,
     Section,
     SectionTeacher,
     Student,
     active_on_q,
 )
+from studentdata import prepared
 
 GRANT_LABEL = "grant {}"
 
 
 def active_grants(district: District, provider_id: int, today) -> QuerySet[Grant]:
-    """The provider's grants in force today: activated, not revoked, within their dates."""
+    """The provider's grants in force today: activated, not revoked, within their dates
+    and within the term of the agreement they fall under (no agreement, no school official)."""
     return Grant.unscoped.filter(
         district=district,
         provider_id=provider_id,
@@ -57,7 +63,20 @@ def active_grants(district: District, provider_id: int, today) -> QuerySet[Grant
         starts_on__lte=today,
         ends_on__gte=today,
         agreement__district=district,
+        agreement__term_start__lte=today,
+        agreement__term_end__gte=today,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _grants_in_force(district_id: int, provider_id: int, today) -> tuple[str, tuple]:
+    """``active_grants`` as SQL and parameters, compiled once per client and day: a
+    provider's every request reads its grants anew, and building the query cost more
+    than running it."""
+    district = District(pk=district_id)
+    # Every column of the grant, in field order (what ``from_db`` is given).
+    sql, params = active_grants(district, provider_id, today).query.sql_with_params()
+    return sql, tuple(params)
 
 
 def grant_categories(grant: Grant) -> frozenset[str]:
@@ -73,7 +92,7 @@ def grant_categories(grant: Grant) -> frozenset[str]:
     return categories
 
 
-def grant_route(grant: Grant) -> Route:
+def grant_route(grant: Grant, *, party: str | None = None) -> Route:
     """A grant as a route: its categories (``grant_categories``), its population."""
     return Route(
         kind=RouteKind.PROVIDER,
@@ -81,6 +100,11 @@ def grant_route(grant: Grant) -> Route:
         categories=grant_categories(grant),
         outside_school=True,
         grant_id=grant.pk,
+        terms=GrantTerms(
+            party=(grant.provider.name if party is None else party)[:200],
+            legal_basis=policy.PROVIDER_LEGAL_BASES.get(grant.legal_basis, ""),
+            purpose=grant.purpose,
+        ),
         population=Population(
             kind=grant.population,
             school_ids=tuple(sorted(int(pk) for pk in grant.school_ids)),
@@ -92,26 +116,38 @@ def grant_route(grant: Grant) -> Route:
     )
 
 
-def viewer_for_client(client: ApiClient | None, *, today=None) -> Viewer:
+def viewer_for_client(client: ApiClient | None, *, today=None, epoch=cache_epochs.UNREAD) -> Viewer:
     """The viewer of a provider's API client: one route per grant in force; a disabled
-    client, an inactive provider or no grant in force: NO_ACCESS."""
+    client, an inactive provider or no grant in force: NO_ACCESS. ``epoch``: the
+    district's cache epoch if read with the token (the viewer then names it)."""
     if client is None or not client.is_active:
         return NO_ACCESS
     district = client.district
     if not client.provider.is_active or client.provider.district_id != district.pk:
         return NO_ACCESS
-    return viewer_for_grants(
-        active_grants(district, client.provider_id, today or district.today()),
+    sql, params = _grants_in_force(district.pk, client.provider_id, today or district.today())
+    rows = prepared.fetch("provider_grants_in_force", sql, params)
+    viewer = viewer_for_grants(
+        [prepared.instance(Grant, row) for row in rows],
         district,
         today=today,
         client_name=f"client {client.application.client_id}"[:150],
+        party=client.provider.name,
     )
+    if epoch is cache_epochs.UNREAD or not viewer.has_access:
+        return viewer
+    return replace(viewer, cache_epoch=cache_epochs.district_epoch(district.pk, value=epoch))
 
 
-def viewer_for_grants(grants, district: District, *, today=None, client_name: str) -> Viewer:
+def viewer_for_grants(
+    grants, district: District, *, today=None, client_name: str, party: str | None = None
+) -> Viewer:
     """The viewer these grants make: what the provider's API and CSV will carry (the
-    console's preview uses it for a grant not yet active)."""
-    routes = tuple(grant_route(grant) for grant in grants if grant.district_id == district.pk)
+    console's preview uses it for a grant not yet active). ``party``: the provider's
+    name, when the caller has it (else read from each grant)."""
+    routes = tuple(
+        grant_route(grant, party=party) for grant in grants if grant.district_id == district.pk
+    )
     if not routes:
         return NO_ACCESS
     return Viewer(
@@ -172,27 +208,18 @@ class ProviderScope:
 
     def sections(self) -> QuerySet[Section]:
         """The classes of the grants that carry enrollment: none without it."""
-        routes = [route for route in self.routes if Category.ENROLLMENT in route.categories]
-        if not routes:
-            return self._in_district(Section).none()
-        matched = Q(pk__in=[])
-        for route in routes:
-            matched |= Q(pk__in=provider_sections(self.viewer, route).values("pk"))
-        return self._in_district(Section).filter(matched)
+        return granted_sections(self.viewer)
 
     def schools(self) -> QuerySet[School]:
-        """The schools the grants cover: all for a district grant, else those named and
-        those of the chosen or matched sections."""
-        if any(route.population.kind == "district" for route in self.routes):
-            return self._in_district(School)
-        named = {pk for route in self.routes for pk in route.population.school_ids}
-        matched = Q(pk__in=sorted(named))
-        for route in self.routes:
-            if route.population.kind == "sections" or route.population.course_title_contains:
-                matched |= Q(pk__in=provider_sections(self.viewer, route).values("school_id"))
-            elif route.population.kind == "rules" and not route.population.school_ids:
-                return self._in_district(School)
-        return self._in_district(School).filter(matched)
+        return granted_schools(self.viewer)
+
+    def memberships(self) -> QuerySet[SchoolMembership]:
+        """Current school memberships at the schools the grants cover: what a user's
+        orgs (1.1) and roles (1.2) name. A school outside the grants is never named, so
+        a filter on it matches nothing, exactly as an org that does not exist."""
+        return self._in_district(SchoolMembership).filter(
+            self.current_enrollment_q(), school_id__in=self.schools().values("pk")
+        )
 
     def courses(self) -> QuerySet[Course]:
         return self._in_district(Course).filter(pk__in=self.sections().values("course_id"))
@@ -229,46 +256,49 @@ class ProviderScope:
         return active_on_q(self.viewer.today, prefix)
 
 
-def _grant_of(read: Read) -> int | None:
-    ids = sorted(
-        int(label.removeprefix("grant "))
-        for label in read.roles
-        if label.startswith("grant ") and label.removeprefix("grant ").isdigit()
-    )
-    return ids[0] if ids else None
+def _grant_ids(roles: frozenset[str]) -> list[int]:
+    """The grants among a read's route labels, lowest first."""
+    labels = (label.removeprefix("grant ") for label in roles if label.startswith("grant "))
+    return sorted(int(label) for label in labels if label.isascii() and label.isdigit())
+
+
+def _per_grant(
+    categories: frozenset[str], roles: frozenset[str], routes: Mapping[int, Route]
+) -> list[tuple[int, frozenset[str]]]:
+    """What each grant that reached a student gave of ``categories``: a category two
+    grants give is told under the lower-numbered one, so it is disclosed once."""
+    remaining, shares = categories, []
+    for grant_id in _grant_ids(roles):
+        given = remaining & routes[grant_id].categories if grant_id in routes else frozenset()
+        if given:
+            shares.append((grant_id, given))
+            remaining -= given
+    return shares
 
 
 def record_provider_reads(
     viewer: Viewer, allowed_by_id: Mapping[int, Allowed], *, channel: str
 ) -> None:
-    """One disclosure per group of students read alike, under the grant that reached
-    them (the lowest-numbered where several did): the party, the grant's legal basis and
-    purpose, the categories, the students as one id array. ``channel`` says how
-    (``OneRoster REST``, ``OneRoster CSV``, ``API``)."""
-    grants = {route.grant_id: route for route in viewer.routes if route.grant_id is not None}
-    if not grants:
+    """One disclosure per grant and set of categories it gave: the party, the grant's
+    legal basis and purpose, the categories, the students as one id array. A student
+    reached by two grants is told under each for what that grant gave. ``channel`` says
+    how (``OneRoster REST``, ``OneRoster CSV``, ``API``)."""
+    routes = {route.grant_id: route for route in viewer.routes if route.grant_id is not None}
+    if not routes:
         return
-    details = {
-        grant.pk: grant
-        for grant in Grant.unscoped.filter(
-            district_id=viewer.district_id, pk__in=sorted(grants)
-        ).select_related("provider")
-    }
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[int, frozenset[str]], list[int]] = {}
     for student_id, allowed in allowed_by_id.items():
-        if allowed.categories:
-            groups.setdefault((allowed.categories, allowed.via), []).append(student_id)
-    for (categories, via), ids in groups.items():
-        read = Read(tuple(sorted(ids)), categories, via)
-        grant = details.get(_grant_of(read))
-        if grant is None:
-            continue
-        read = Read(read.student_ids, categories, via, f"{grant.purpose} ({channel})"[:200])
-        disclosure = Disclosure(
-            party=grant.provider.name[:200],
-            legal_basis=policy.PROVIDER_LEGAL_BASES[grant.legal_basis],
-            grant_id=grant.pk,
+        for share in _per_grant(allowed.categories, allowed.via, routes):
+            groups.setdefault(share, []).append(student_id)
+    for (grant_id, categories), ids in sorted(groups.items(), key=lambda g: (g[0][0], min(g[1]))):
+        terms = routes[grant_id].terms
+        read = Read(
+            tuple(sorted(ids)),
+            categories,
+            frozenset({GRANT_LABEL.format(grant_id)}),
+            f"{terms.purpose} ({channel})"[:200],
         )
+        disclosure = Disclosure(party=terms.party, legal_basis=terms.legal_basis, grant_id=grant_id)
         record_reads(viewer, [read], disclosure=disclosure)
 
 

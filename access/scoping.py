@@ -34,6 +34,7 @@ from records.models import (
     DirectoryOptOut,
     Enrollment,
     GuardianLink,
+    School,
     SchoolMembership,
     Section,
     SectionTeacher,
@@ -436,9 +437,7 @@ def visible_students(
     for name, value in filters.items():
         if value is None:
             continue
-        hidden = [s for s, h in viewer.restrictions.items() if FILTER_CATEGORIES[name] in h]
-        if hidden:
-            students = students.exclude(pk__in=hidden)
+        students = students.filter(category_reach(viewer, FILTER_CATEGORIES[name]))
         if viewer.has_route({RouteKind.PROVIDER}) and name in RELEASED_FILTER_FIELDS:
             students = students.filter(released(viewer, RELEASED_FILTER_FIELDS[name]))
         students = _narrow(viewer, students, name, value, roster_since)
@@ -455,9 +454,39 @@ def _narrow(viewer: Viewer, students: QuerySet, name: str, value, roster_since) 
         # On the roster today; a teacher's own roster since ``roster_since`` (the
         # district's grace period, see ``roster_window_start``).
         rostered = _in_district(Enrollment, viewer).filter(section_id=value)
+        if viewer.has_route({RouteKind.PROVIDER}):
+            # A provider narrows only by the classes its grants carry: a section outside
+            # them does not exist for it, not even as a filter.
+            rostered = rostered.filter(section_id__in=granted_sections(viewer).values("pk"))
         window = overlapping_q(roster_since or viewer.today, viewer.today)
         return students.filter(pk__in=rostered.filter(window).values("student_id"))
     return students.filter(grade_level=value)
+
+
+def granted_sections(viewer: Viewer) -> QuerySet[Section]:
+    """The classes of a provider's grants that carry enrollment: none without one."""
+    granted = Q(pk__in=[])
+    for route in viewer.routes:
+        if route.kind == RouteKind.PROVIDER and Category.ENROLLMENT in route.categories:
+            granted |= Q(pk__in=provider_sections(viewer, route).values("pk"))
+    return _in_district(Section, viewer).filter(granted)
+
+
+def granted_schools(viewer: Viewer) -> QuerySet[School]:
+    """The schools a provider's grants cover: all for a district grant, else those named
+    and those of the chosen or matched sections."""
+    schools = _in_district(School, viewer)
+    routes = [route for route in viewer.routes if route.kind == RouteKind.PROVIDER]
+    if any(route.population.kind == "district" for route in routes):
+        return schools
+    named = {pk for route in routes for pk in route.population.school_ids}
+    matched = Q(pk__in=sorted(named))
+    for route in routes:
+        if route.population.kind == "sections" or route.population.course_title_contains:
+            matched |= Q(pk__in=provider_sections(viewer, route).values("school_id"))
+        elif route.population.kind == "rules" and not route.population.school_ids:
+            return schools
+    return schools.filter(matched)
 
 
 class _CountOf(Subquery):

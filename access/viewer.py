@@ -81,6 +81,16 @@ class Population:
 
 
 @dataclass(frozen=True)
+class GrantTerms:
+    """What a read under a provider's grant is recorded with (99.32): the party, the
+    legal basis (the 99.31 paragraph) and the grant's purpose in words."""
+
+    party: str
+    legal_basis: str
+    purpose: str
+
+
+@dataclass(frozen=True)
 class Route:
     """One relationship through which a viewer reaches students.
 
@@ -99,9 +109,11 @@ class Route:
     section_ids: frozenset[int] = frozenset()
     program_kinds: frozenset[str] | None = None  # None: every program in the category
     outside_school: bool = False  # a party other than the family and school officials
-    # A provider's grant: its id and whom it covers (access/providers.py).
+    # A provider's grant: its id, whom it covers, and the terms its reads are disclosed
+    # under (access/providers.py).
     grant_id: int | None = None
     population: Population | None = None
+    terms: GrantTerms | None = None
 
     @property
     def needs_purpose(self) -> frozenset[str]:

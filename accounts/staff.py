@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -99,7 +98,7 @@ def _staff(district):
 
 def _page(request, *, invite_form=None, role_forms=None, status=200):
     district = request.viewer.district
-    today = timezone.localdate()
+    today = request.viewer.today
     people = list(_staff(district))
     for person in people:
         for membership in person.roles:
@@ -110,6 +109,10 @@ def _page(request, *, invite_form=None, role_forms=None, status=200):
         person.role_form = (role_forms or {}).get(person.pk) or RoleForm(
             district=district, prefix=f"u{person.pk}"
         )
+    listed = {person.pk for person in people}
+    for pk, form in (role_forms or {}).items():
+        if pk not in listed:  # no card to show the form's errors beside: say them above
+            messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
     context = {
         "people": people,
         "invite_form": invite_form or InviteForm(district=district, prefix="invite"),

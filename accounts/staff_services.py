@@ -44,12 +44,41 @@ def _check_role(role: str, school, begin_date, end_date) -> None:
         raise ValidationError(problems)
 
 
+def _check_person(user: User) -> None:
+    """Staff roles go to staff accounts. A provider's person reaches students only
+    through the provider's grants, and a family's account only its own children: a
+    role on either account would mix those routes with a school official's."""
+    district_id = user.district_id
+    account = User.objects.filter(pk=user.pk)
+    if account.filter(provider_memberships__district_id=district_id).exists():
+        raise ValidationError(
+            _(
+                "This person signs in for a service provider: a staff role needs a "
+                "separate staff account (invite them with their work email)."
+            )
+        )
+    if RoleMembership.unscoped.filter(district_id=district_id, user=user).exists():
+        return  # a staff member who is also a parent keeps being given roles
+    if (
+        account.filter(guardian_links__district_id=district_id).exists()
+        or account.filter(student_record__district_id=district_id).exists()
+    ):
+        raise ValidationError(
+            _(
+                "This is a family's account: a staff role needs a separate staff "
+                "account (invite them with their work email)."
+            )
+        )
+
+
 def role_assign(
     *, actor: User, user: User, role: str, school=None, begin_date=None, end_date=None
 ) -> RoleMembership:
     """Give ``user`` ``role`` (at ``school``) from ``begin_date`` to ``end_date``; a role
-    held there before is renewed with the new dates."""
+    held there before is renewed with the new dates. Provider and family accounts are
+    refused (``_check_person``)."""
     _check_role(role, school, begin_date, end_date)
+    _check_person(user)
     with transaction.atomic():
         membership, created = RoleMembership.unscoped.update_or_create(
             district_id=user.district_id,
@@ -70,8 +99,9 @@ def role_assign(
 
 
 def role_end(*, actor: User, membership: RoleMembership) -> RoleMembership:
-    """The role ends today: from tomorrow's first request it reaches no student."""
-    today = timezone.localdate()
+    """The role ends today (the district's day): from tomorrow's first request it
+    reaches no student."""
+    today = membership.district.today()
     if membership.end_date is not None and membership.end_date <= today:
         raise ValidationError(_("This role has already ended."))
     membership.end_date = today

@@ -63,12 +63,18 @@ def _grouped(rows) -> dict[int, list]:
     return grouped
 
 
-def current_schools(*, district_id: int, student_ids: Sequence[int], today: date) -> dict:
+def current_schools(
+    *, district_id: int, student_ids: Sequence[int], today: date, among=None
+) -> dict:
+    """Each student's current schools, primary first; only those ``among`` (a subquery
+    of school ids) when given."""
+    memberships = SchoolMembership.unscoped.filter(
+        district_id=district_id, student_id__any=student_ids, school__district_id=district_id
+    )
+    if among is not None:
+        memberships = memberships.filter(school_id__in=among)
     rows = (
-        SchoolMembership.unscoped.filter(
-            district_id=district_id, student_id__any=student_ids, school__district_id=district_id
-        )
-        .filter(active_on_q(today))
+        memberships.filter(active_on_q(today))
         .order_by("-is_primary", "school__name")
         .values_list("student_id", "school_id", "school__name", "school__nces_id")
     )

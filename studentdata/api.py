@@ -18,6 +18,7 @@ from access.providers import viewer_for_client
 from access.viewer import NO_ACCESS, viewer_for
 from records.tenancy import _current_district_id
 from studentdata.authentication import ProviderClient
+from studentdata.throttling import ProviderClientThrottle
 
 
 def exception_handler(exc, context):
@@ -90,7 +91,7 @@ class CountInPagePagination(StandardPagination):
 def viewer_of(principal):
     """A person's viewer, or a provider client's (its grants in force today)."""
     if isinstance(principal, ProviderClient):
-        return viewer_for_client(principal.api_client)
+        return viewer_for_client(principal.api_client, epoch=principal.cache_epoch_value)
     return viewer_for(principal)
 
 
@@ -102,6 +103,7 @@ class ViewerApiView(APIView):
     """
 
     viewer = NO_ACCESS
+    throttle_classes = [ProviderClientThrottle]  # providers' clients only
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -5,13 +5,22 @@ Its own module because DRF imports the authentication classes while its views lo
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
+
 from django.db import connection
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from access.models import ApiClient, CacheEpoch
+from access.models import ApiClient, CacheEpoch, Provider
 from accounts.models import User
+from records import cache_epochs
+from records.models import District
+from studentdata import prepared
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -51,6 +60,7 @@ class ProviderClient:
     is_anonymous = False
     is_superuser = False
     pk = None
+    cache_epoch_value = cache_epochs.UNREAD  # the district's, when read with the token
 
     def __init__(self, client, scopes: frozenset[str]):
         self.api_client = client
@@ -65,28 +75,112 @@ class ProviderClient:
 
 
 class ProviderTokenAuthentication(authentication.BaseAuthentication):
-    """``Authorization: Bearer <token>`` from the OAuth 2 token endpoint: the token is
-    checked by django-oauth-toolkit (unexpired, not revoked); its application must be an
-    enabled provider client. Grants are decided afterwards, per request, by access/."""
+    """``Authorization: Bearer <token>`` from the OAuth 2 token endpoint: an unexpired
+    token that django-oauth-toolkit issued (and has not revoked) to an enabled provider
+    client. Read in one query with the client, its district and the district's cache
+    epoch, as django-oauth-toolkit itself looks a token up (by its checksum); a token
+    restricted to a resource (RFC 8707) goes through the toolkit's own check. Grants are
+    decided afterwards, per request, by access/."""
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
         if len(header) != 2 or header[0].lower() != b"bearer":
             return None
-        from oauth2_provider.oauth2_backends import get_oauthlib_core
-
-        valid, oauth = get_oauthlib_core().verify_request(request._request, scopes=[])
-        token = getattr(oauth, "access_token", None)
-        if not valid or token is None:
+        try:
+            token = header[1].decode("ascii")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed(_("Invalid or expired token.")) from None
+        client = _client_by_token(token)
+        if client is not None and client.token_resource:
+            client = _client_by_toolkit(request)
+        if client is None or client.token_expires <= timezone.now():
             raise exceptions.AuthenticationFailed(_("Invalid or expired token."))
-        client = (
-            ApiClient.unscoped.select_related("district", "provider", "application")
-            .filter(application_id=token.application_id, is_active=True)
-            .first()
-        )
-        if client is None:
+        if not client.is_active:
             raise exceptions.AuthenticationFailed(_("This client is disabled."))
-        return ProviderClient(client, frozenset(token.scope.split())), token
+        principal = ProviderClient(client, frozenset(client.token_scope.split()))
+        principal.cache_epoch_value = client.epoch  # read by access.providers
+        return principal, None
 
     def authenticate_header(self, request):
         return 'Bearer realm="oneroster"'
+
+
+def _columns(model, alias: str) -> tuple[list[str], str]:
+    fields = [field.attname for field in model._meta.concrete_fields]
+    columns = ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+    return fields, columns
+
+
+def _provider_models():
+    from oauth2_provider.models import get_access_token_model, get_application_model
+
+    return get_access_token_model(), get_application_model()
+
+
+@functools.cache
+def _client_query() -> tuple[list[tuple], str]:
+    """The one statement that reads a token's client, district, provider, application
+    and the district's cache epoch; the models in the order their columns come."""
+    access_token, application = _provider_models()
+    models = [(ApiClient, "c"), (District, "d"), (Provider, "p"), (application, "a")]
+    parts = [(model, *_columns(model, alias)) for model, alias in models]
+    selected = ", ".join(columns for _, _, columns in parts)
+    sql = f"""
+        SELECT {selected}, t.expires, t.scope, t.resource, t.token_checksum, epoch.value
+        FROM "{access_token._meta.db_table}" AS t
+        JOIN "{ApiClient._meta.db_table}" AS c ON c.application_id = t.application_id
+        JOIN "{District._meta.db_table}" AS d ON d.id = c.district_id
+        JOIN "{Provider._meta.db_table}" AS p ON p.id = c.provider_id
+        JOIN "{application._meta.db_table}" AS a ON a.id = t.application_id
+        LEFT JOIN "{CacheEpoch._meta.db_table}" AS epoch ON epoch.district_id = c.district_id
+        WHERE t.token_checksum = %s
+    """  # noqa: S608 - names from the models
+    return [(model, fields) for model, fields, _ in parts], sql
+
+
+def _client_by_token(token: str):
+    """The API client holding this token, with its district, provider and application,
+    annotated with the token's expiry, scopes, resource and checksum and the district's
+    epoch; None for an unknown token. One statement, as the token check runs on every
+    request of every provider."""
+    models, sql = _client_query()
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+    rows = prepared.fetch("provider_client_by_token", sql, [checksum])
+    if not rows:
+        return None
+    row = rows[0]
+    instances, at = [], 0
+    for model, fields in models:
+        instances.append(prepared.instance(model, row, at))
+        at += len(fields)
+    client, district, provider, application = instances
+    client.district, client.provider, client.application = district, provider, application
+    resource = row[at + 2]
+    client.token_expires, client.token_scope = row[at], row[at + 1]
+    client.token_resource = json.loads(resource) if isinstance(resource, str) else resource
+    client.token_checksum, client.epoch = row[at + 3], row[at + 4]
+    return client
+
+
+def _client_by_toolkit(request):
+    """A resource-restricted token, checked by django-oauth-toolkit (audience included)."""
+    from oauth2_provider.oauth2_backends import get_oauthlib_core
+
+    valid, oauth = get_oauthlib_core().verify_request(request._request, scopes=[])
+    token = getattr(oauth, "access_token", None)
+    if not valid or token is None:
+        return None
+    client = (
+        ApiClient.unscoped.select_related("district", "provider", "application")
+        .filter(application_id=token.application_id)
+        .annotate(
+            epoch=Subquery(
+                CacheEpoch.objects.filter(district_id=OuterRef("district_id")).values("value")
+            )
+        )
+        .first()
+    )
+    if client is not None:
+        client.token_expires, client.token_scope = token.expires, token.scope
+        client.token_resource, client.token_checksum = token.resource, token.token_checksum
+    return client

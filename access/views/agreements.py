@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from access import console
-from access.agreements import CATEGORY_LABELS, ELEMENTS, element_categories
+from access.agreements import CATEGORY_LABELS, ELEMENTS, FRAMEWORK_LABELS, element_categories
 from access.audit import record_access
 from access.forms import AgreementForm, GrantForm, RevokeForm
 from access.models import Agreement, Grant
@@ -90,14 +90,18 @@ def agreement_edit(request, agreement_id: int):
                 % {"names": ", ".join(str(CATEGORY_LABELS[c]) for c in in_use)},
             )
         else:
-            console.agreement_update(
-                actor=request.user,
-                agreement=agreement,
-                signed_file=form.cleaned_data.get("signed_file"),
-                **_agreement_values(form),
-            )
-            messages.success(request, _("Agreement saved."))
-            return redirect("access:agreement", agreement_id=agreement.pk)
+            try:
+                console.agreement_update(
+                    actor=request.user,
+                    agreement=agreement,
+                    signed_file=form.cleaned_data.get("signed_file"),
+                    **_agreement_values(form),
+                )
+            except ValidationError as refused:
+                apply_errors(form, refused)
+            else:
+                messages.success(request, _("Agreement saved."))
+                return redirect("access:agreement", agreement_id=agreement.pk)
     status = 400 if form.is_bound else 200
     context = {"form": form, "provider": agreement.provider, "agreement": agreement}
     return render(request, "access/agreement_form.html", context, status=status)
@@ -110,6 +114,7 @@ def agreement_detail(request, agreement_id: int):
     context = {
         "agreement": agreement,
         "elements": [{"label": e.label, "category": CATEGORY_LABELS[e.category]} for e in elements],
+        "framework": FRAMEWORK_LABELS.get(agreement.security_framework, ""),
         "grants": agreement.grants.filter(district_id=agreement.district_id).order_by("-pk"),
     }
     return render(request, "access/agreement.html", context)

@@ -19,7 +19,9 @@ from django.db.models import (
     Case,
     CharField,
     F,
+    OuterRef,
     Q,
+    Subquery,
     Value,
     When,
 )
@@ -121,17 +123,27 @@ def constant(value, output_field=None):
     return lambda ctx: Value(value, output_field=output_field or CharField())
 
 
-def _membership_schools(primary_only: bool) -> Related:
-    """A student's current schools (what the projection's ``schools`` shows)."""
+def _member_of(ctx: Context, lookup: str, value) -> Q:
+    """Students with a granted current school whose sourcedId passes ``lookup``."""
+    memberships = ctx.scope.memberships().annotate(or_rel=sourced_id("school__", "school"))
+    return Q(pk__in=memberships.filter(**{f"or_rel{lookup}": value}).values("student_id"))
 
-    def build(ctx: Context, lookup: str, value) -> Q:
-        members = ctx.scope.students().filter(ctx.scope.current_enrollment_q("memberships__"))
-        if primary_only:
-            members = members.filter(memberships__is_primary=True)
-        members = members.annotate(or_rel=sourced_id("memberships__school__", "school"))
-        return Q(pk__in=members.filter(**{f"or_rel{lookup}": value}).values("pk"))
 
-    return Related(build)
+def _primary_school(ctx: Context):
+    """The sourcedId of a student's primaryOrg, as the object shows it: the first of the
+    granted schools in the projection's order (primary membership first, then by name),
+    else the district."""
+    first = (
+        ctx.scope.memberships()
+        .filter(student_id=OuterRef("pk"))
+        .order_by("-is_primary", "school__name")
+        .values_list(sourced_id("school__", "school"))[:1]
+    )
+    return Coalesce(
+        Subquery(first, output_field=CharField()),
+        Value(ctx.district_sourced_id, output_field=CharField()),
+        output_field=CharField(),
+    )
 
 
 def _teaching_schools(ctx: Context, lookup: str, value) -> Q:
@@ -140,7 +152,7 @@ def _teaching_schools(ctx: Context, lookup: str, value) -> Q:
 
 
 def _school_orgs() -> dict:
-    return {STUDENT: _membership_schools(False), TEACHER: Related(_teaching_schools)}
+    return {STUDENT: Related(_member_of), TEACHER: Related(_teaching_schools)}
 
 
 def _status_of_dated(ctx: Context):
@@ -246,7 +258,7 @@ USER_FIELDS = (
         versions=frozenset({V1P2}),
         output=False,
         sort=False,
-        sources={STUDENT: _membership_schools(True), TEACHER: Related(_teaching_schools)},
+        sources={STUDENT: _primary_school, TEACHER: Related(_teaching_schools)},
     ),
     Field(
         "email",
@@ -352,9 +364,13 @@ SESSION_FIELDS = (
 
 
 def _course_org(ctx: Context):
-    return Coalesce(
-        sourced_id("school__", "school", nullable=True),
-        Value(ctx.district_sourced_id, output_field=CharField()),
+    """A course's org: its school when the grants cover it, else the district."""
+    return Case(
+        When(
+            school_id__in=ctx.scope.schools().values("pk"),
+            then=sourced_id("school__", "school"),
+        ),
+        default=Value(ctx.district_sourced_id),
         output_field=CharField(),
     )
 
@@ -509,7 +525,7 @@ def typed_value(spec: Field, op: str, raw: str):
         return raw
     if spec.kind == BOOL and raw in {"true", "false"}:
         return raw == "true"
-    if spec.kind == INTEGER and raw.isdigit() and len(raw) < 10:
+    if spec.kind == INTEGER and raw.isascii() and raw.isdigit() and len(raw) < 10:
         return int(raw)
     if spec.kind == DATE:
         try:

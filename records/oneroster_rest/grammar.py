@@ -3,7 +3,8 @@
 ``filter`` is ``<field><op>'<value>'``, or two such clauses joined by `` AND `` or
 `` OR `` (uppercase, one space each side; never mixed: the binding allows at most two
 clauses). Operators ``= != > >= < <= ~`` (``~`` is "contains"). Values sit in single
-quotes and cannot themselves hold one. Field names are letters and digits, dotted for a
+quotes and cannot themselves hold one, nor a control character (PostgreSQL refuses NUL in
+text, and no stored value holds one). Field names are letters and digits, dotted for a
 reference (``roles.org.sourcedId``). Text only ever becomes a parsed ``Clause``: what a
 field means and which values it takes is decided against a whitelist (``fields.py``).
 """
@@ -11,6 +12,7 @@ field means and which values it takes is decided against a whitelist (``fields.p
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from records.oneroster_rest.errors import bad_filter, bad_selection
@@ -58,10 +60,18 @@ def _clause(text: str, start: int) -> tuple[Clause, int]:
     return Clause(field, op, text[position + 1 : end]), end + 1
 
 
+def control_character_at(text: str) -> int | None:
+    """The index of the first control character (NUL, newline, DEL, ...) in ``text``."""
+    return next((i for i, char in enumerate(text) if unicodedata.category(char) == "Cc"), None)
+
+
 def parse_filter(text: str) -> Filter:
     """``text`` parsed, or ``invalid_filter_field`` saying what is wrong with it."""
     if len(text) > MAX_FILTER_LENGTH:
         raise bad_filter(f"The filter is longer than {MAX_FILTER_LENGTH} characters.")
+    control = control_character_at(text)
+    if control is not None:
+        raise bad_filter(f"The filter holds a control character at character {control + 1}.")
     if not text.strip():
         raise bad_filter("The filter is empty.")
     clauses, joiners, position = [], [], 0

@@ -1,6 +1,12 @@
 """OneRoster JSON objects, built from the rows the scope gives and, for students, from
 access's one projection: a student field appears only when ``project_students`` shows
-it (its category granted, a directory field designated and not opted out of)."""
+it (its category granted, a directory field designated and not opted out of), a school
+only when the grants cover it.
+
+The builder also keeps what the page told of each student, read off the objects as
+sent (after ``fields``): the categories of the student fields they carry, a user's
+school, an enrollment's user, and what the list itself tells (``discloses``: a class's
+students tell their enrollment). That, and nothing more, is the page's disclosure."""
 
 from __future__ import annotations
 
@@ -9,18 +15,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 
 from access.categories import Category
 from access.projection import RACE_FIELDS, project_students
 from access.providers import ProviderScope
 from access.scoping import Allowed
-from records.models import School
 from records.oneroster_rest.fields import (
     CLASS,
     COURSE,
     DISTRICT,
     ENROLLMENT,
+    RESOURCE_FIELDS,
     SCHOOL,
     SESSION,
     STUDENT,
@@ -50,9 +56,11 @@ RACE_NAMES = {
 }
 SEX_NAMES = {V1P2: {"F": "female", "M": "male", "X": "other", "": "unspecified"}}
 SEX_NAMES[V1P1] = {"F": "female", "M": "male"}  # 1.1 knows only these two
-# The categories a user object carries, and those a demographics object carries.
-USER_CATEGORIES = frozenset({Category.DIRECTORY, Category.CONTACT, Category.IDENTIFIERS})
-DEMOGRAPHIC_CATEGORIES = frozenset({Category.DEMOGRAPHICS})
+# Per resource of student objects: the category each of its names carries.
+FIELD_CATEGORIES = {
+    resource: {spec.name: spec.category for spec in RESOURCE_FIELDS[resource] if spec.category}
+    for resource in ("users", "demographics")
+}
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -70,6 +78,13 @@ def flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def only(obj: dict, selected: list[str] | None) -> dict:
+    """``obj`` with only the ``fields`` the client selected (all without a selection)."""
+    if selected is None:
+        return obj
+    return {name: obj[name] for name in selected if name in obj}
+
+
 @dataclass
 class Builder:
     """Builds one page's objects, and remembers which students' data it carried."""
@@ -77,8 +92,14 @@ class Builder:
     ctx: Context
     request: object
     demographics: bool = False  # the page is of demographics objects, not users
-    allowed: dict[int, Allowed] = field(default_factory=dict)
+    selected: list[str] | None = None  # the ``fields`` parameter
+    # What naming a student on this list tells of them (a class's roster: enrollment).
+    discloses: frozenset[str] = frozenset()
+    # Per student on the page: what the grants allow, and what the page carried.
+    decisions: dict[int, Allowed] = field(default_factory=dict)
+    carried: dict[int, set[str]] = field(default_factory=dict)
     _school_ids: dict[int, str] = field(default_factory=dict)
+    _enrolled: dict[int, int] = field(default_factory=dict)  # enrollment pk -> student pk
 
     @property
     def scope(self) -> ProviderScope:
@@ -102,15 +123,54 @@ class Builder:
     # Loading: one query (or a few) per kind of row on the page.
 
     def build(self, keys: list[tuple[str, int]]) -> list[dict]:
-        """The objects of ``keys`` (kind, pk), in that order."""
+        """The objects of ``keys`` (kind, pk), in that order, with only the selected
+        fields; what each tells of a student is noted as it goes out."""
         by_kind: dict[str, list[int]] = defaultdict(list)
         for kind, pk in keys:
             by_kind[kind].append(pk)
         built: dict[tuple[str, int], dict] = {}
         for kind, pks in by_kind.items():
             for pk, obj in self._loader(kind)(pks).items():
-                built[(kind, pk)] = obj
+                built[(kind, pk)] = only(obj, self.selected)
+                self._note(kind, pk, built[(kind, pk)])
         return [built[key] for key in keys if key in built]
+
+    def disclosed(self) -> dict[int, Allowed]:
+        """Per student the page told something of: what it told, within the grants."""
+        return {
+            pk: self.decisions[pk].narrowed(frozenset(categories))
+            for pk, categories in self.carried.items()
+            if categories and pk in self.decisions
+        }
+
+    def carry(self, student_id: int, categories: frozenset[str]) -> None:
+        """Note that the page told ``categories`` of a student it did not list (the
+        student whose classes it lists)."""
+        if student_id not in self.decisions:
+            students = self.scope.students().filter(pk=student_id)
+            self.decisions.update(self.scope.allowed(students))
+        self.carried.setdefault(student_id, set()).update(categories)
+
+    def _note(self, kind: str, pk: int, obj: dict) -> None:
+        if kind == STUDENT:
+            told = self._categories_in(obj) | self.discloses
+            self.carried.setdefault(pk, set()).update(told)
+        elif kind == ENROLLMENT and "user" in obj:
+            self.carried.setdefault(self._enrolled[pk], set()).add(Category.ENROLLMENT)
+
+    def _categories_in(self, obj: dict) -> set[str]:
+        """The student data categories a user or demographics object, as sent, carries."""
+        names = FIELD_CATEGORIES["demographics" if self.demographics else "users"]
+        categories = {names[name] for name in obj if name in names}
+        if self._names_a_school(obj):
+            categories.add(Category.DIRECTORY)  # a student's school is directory data
+        return categories
+
+    def _names_a_school(self, obj: dict) -> bool:
+        refs = [*obj.get("orgs", ()), *(role["org"] for role in obj.get("roles", ()))]
+        if "primaryOrg" in obj:
+            refs.append(obj["primaryOrg"])
+        return any(ref["sourcedId"] != self.ctx.district_sourced_id for ref in refs)
 
     def _loader(self, kind: str):
         return {
@@ -128,17 +188,20 @@ class Builder:
     def _students(self, pks: list[int]) -> dict[int, dict]:
         rows = list(self.scope.students().filter(pk__in=pks))
         allowed = self.scope.allowed(rows)
-        carried = DEMOGRAPHIC_CATEGORIES if self.demographics else USER_CATEGORIES
-        for pk, decision in allowed.items():
-            self.allowed[pk] = decision.narrowed(carried)
-        projected = project_students(self.scope.viewer, rows, allowed)
+        self.decisions.update(allowed)
+        # Project only what these objects can carry (no enrollment counts, say).
+        names = FIELD_CATEGORIES["demographics" if self.demographics else "users"]
+        carried = frozenset(names.values()) | {Category.DIRECTORY}
+        shown = {pk: decision.narrowed(carried) for pk, decision in allowed.items()}
+        projected = project_students(self.scope.viewer, rows, shown)
         updated = {row.pk: row.updated_at for row in rows}
         self._school_ids = self._school_sourced_ids(projected)
         make = self._demographics_object if self.demographics else self._student_object
         return {item["id"]: make(item, updated[item["id"]]) for item in projected}
 
     def _school_sourced_ids(self, projected: list[dict]) -> dict[int, str]:
-        """The sourcedIds of the schools the projection shows (it carries their ids)."""
+        """The sourcedIds of the schools the projection shows (it carries their ids),
+        among those the grants cover: no other school is ever named."""
         ids = {
             school["id"]
             for item in projected
@@ -146,10 +209,8 @@ class Builder:
         }
         if not ids:
             return {}
-        rows = School.unscoped.filter(district_id=self.scope.viewer.district_id, pk__in=ids)
-        return {
-            school.pk: fallback_sourced_id(school, "school") for school in rows.only("sourced_id")
-        }
+        rows = self.scope.schools().filter(pk__in=ids).only("sourced_id")
+        return {school.pk: fallback_sourced_id(school, "school") for school in rows}
 
     def _student_object(self, item: dict, modified) -> dict:
         obj = self.base(item["sourced_id"], modified)
@@ -167,7 +228,11 @@ class Builder:
             obj["preferredFirstName"] = directory["preferred_name"]
         if "grade_level" in directory:
             obj["grades"] = [directory["grade_level"]] if directory["grade_level"] else []
-        schools = [self.ref("org", self._school_ids[s["id"]]) for s in directory.get("schools", [])]
+        schools = [
+            self.ref("org", self._school_ids[school["id"]])
+            for school in directory.get("schools", [])
+            if school["id"] in self._school_ids
+        ]
         self._roles(obj, "student", schools)
         contact = item.get(Category.CONTACT)
         if contact is not None:
@@ -281,11 +346,19 @@ class Builder:
 
     def _courses(self, pks: list[int]) -> dict[int, dict]:
         objects = {}
-        for course in self.scope.courses().filter(pk__in=pks).select_related("school"):
+        granted = self.scope.schools().filter(pk=OuterRef("school_id"))
+        rows = (
+            self.scope.courses()
+            .filter(pk__in=pks)
+            .select_related("school")
+            .annotate(or_school_granted=Exists(granted))
+        )
+        for course in rows:
             obj = self.base(fallback_sourced_id(course, "course"), course.updated_at)
+            # A course of a school outside the grants names the district, never that school.
             org = (
                 self.ref("org", fallback_sourced_id(course.school, "school"))
-                if course.school is not None
+                if course.school is not None and course.or_school_granted
                 else self.district_ref()
             )
             obj.update(
@@ -337,11 +410,10 @@ class Builder:
             .select_related("section__school")
             .annotate(or_user=F("student__sourced_id"))
         )
-        # Enrollments carry students' sourcedIds: a disclosure of their enrollment.
+        # An enrollment's user is its student's sourcedId: a disclosure of their enrollment.
         students = self.scope.students().filter(pk__in={row.student_id for row in rows})
-        only = frozenset({Category.ENROLLMENT})
-        for pk, decision in self.scope.allowed(students).items():
-            self.allowed[pk] = decision.narrowed(only)
+        self.decisions.update(self.scope.allowed(students))
+        self._enrolled.update({row.pk: row.student_id for row in rows})
         return {
             row.pk: self._enrollment_object(row, "enrollment", "student", row.or_user, False)
             for row in rows

@@ -24,7 +24,8 @@ def _number(params, name: str, default: int, minimum: int) -> int:
     raw = params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 12 or int(raw) < minimum:
+    # isdigit alone takes "²", which int() refuses: ASCII digits only.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < minimum:
         raise bad_selection(f"The {name} parameter must be a whole number of at least {minimum}.")
     return int(raw)
 

@@ -195,3 +195,8 @@ def lookup_one(ctx: Context, sources: list[Source], names: dict[str, Field], sou
         if pk is not None:
             return source.kind, pk
     return None
+
+
+def sourced_id_expression(ctx: Context, source: Source, spec: Field):
+    """The sourcedId of ``source``'s rows (``spec``: the resource's sourcedId name)."""
+    return _expression(ctx, source, spec)

@@ -86,11 +86,13 @@ def find(ctx: Context, kind: str, sourced_id: str, rows=None):
 
 @dataclass
 class Plan:
-    """The sources of one request's rows, and a student whose enrollment the answer
-    discloses (``/students/{id}/classes``)."""
+    """The sources of one request's rows; a student whose enrollment the answer
+    discloses (``/students/{id}/classes``); and what being on the list tells of each
+    student it names (a class's students: their enrollment; a school's: their school)."""
 
     sources: list[Source]
     student_id: int | None = None
+    discloses: frozenset[str] = frozenset()
 
 
 def plain(*kinds: str, **filters: Q) -> Callable[[Context, dict], Plan]:
@@ -123,7 +125,8 @@ def _class_at(ctx: Context, kwargs: dict):
 def _class_students(ctx: Context, kwargs: dict) -> Plan:
     section = _class_at(ctx, kwargs)
     enrolled = ctx.scope.enrollments().filter(section=section).values("student_id")
-    return Plan([Source(STUDENT, rows_of(ctx, STUDENT).filter(pk__in=enrolled))])
+    rows = rows_of(ctx, STUDENT).filter(pk__in=enrolled)
+    return Plan([Source(STUDENT, rows)], discloses=frozenset({Category.ENROLLMENT}))
 
 
 def _class_teachers(ctx: Context, kwargs: dict) -> Plan:
@@ -179,7 +182,7 @@ def _school_students(ctx: Context, kwargs: dict) -> Plan:
     rows = rows_of(ctx, STUDENT).filter(
         Q(pk__in=members.values("pk")) & scope.readable(Category.DIRECTORY, "school")
     )
-    return Plan([Source(STUDENT, rows)])
+    return Plan([Source(STUDENT, rows)], discloses=frozenset({Category.DIRECTORY}))
 
 
 def _school_teachers(ctx: Context, kwargs: dict) -> Plan:

@@ -3,12 +3,15 @@ versions, described by an ``Endpoint`` (resources.py).
 
 Order of checks: the bearer token (401), the token's scopes for this version root
 (403), the client's rate (429), then the grants in force today (403 when none). Every
-set comes from ``ProviderScope``; a page's students are recorded as one disclosure per
-group of students (``record_provider_reads``), never one write per student.
+set comes from ``ProviderScope``. Every answer that names students — a collection, one
+object, a nested list — records them the same way: the categories the objects as sent
+carry of each, and what the list itself tells (``objects.Builder``), as one disclosure
+per group of students (``record_provider_reads``), never one write per student.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 from django.conf import settings
@@ -17,13 +20,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
-from rest_framework.throttling import SimpleRateThrottle
 
 from access.categories import Category
 from access.providers import ProviderScope, record_provider_reads
-from records.oneroster_rest import errors, objects, paging, query
-from records.oneroster_rest.fields import RESOURCE_FIELDS, Context, available
-from records.oneroster_rest.grammar import parse_fields
+from records.oneroster_rest import errors, objects, paging, positions, query
+from records.oneroster_rest.fields import Context, available
+from records.oneroster_rest.grammar import control_character_at, parse_fields
 from records.oneroster_rest.resources import Endpoint
 from studentdata.api import ViewerApiView
 from studentdata.authentication import ProviderClient, ProviderTokenAuthentication
@@ -63,25 +65,9 @@ class HasOneRosterScope(BasePermission):
         return True
 
 
-class ClientRateThrottle(SimpleRateThrottle):
-    """``PROVIDER_RATE_PER_MINUTE`` requests a minute per API client (the cache holds the
-    history, so every web process counts together)."""
-
-    scope = "oneroster"
-
-    def get_rate(self) -> str:
-        return f"{settings.PROVIDER_RATE_PER_MINUTE}/min"
-
-    def get_cache_key(self, request, view) -> str | None:
-        if not isinstance(request.user, ProviderClient):
-            return None
-        return f"throttle_oneroster_{request.user.api_client.pk}"
-
-
 class OneRosterView(ViewerApiView):
     authentication_classes = [OneRosterTokenAuthentication]
     permission_classes = [HasOneRosterScope]
-    throttle_classes = [ClientRateThrottle]
     schema = None  # described by 1.2's discovery document, not the app's /api/schema/
     endpoint: Endpoint = None  # set by as_view(endpoint=...)
 
@@ -100,31 +86,58 @@ class OneRosterView(ViewerApiView):
         endpoint = self.endpoint
         if endpoint.resource == "demographics" and "demographics" not in scope.categories:
             raise errors.forbidden("No grant of this client opens demographics.")
-        plan = endpoint.plan(ctx, kwargs)
+        _check_path_ids(kwargs)
+        # Planned when first needed: a page kept whole (positions.py) needs no plan.
+        plan = functools.cache(lambda: endpoint.plan(ctx, kwargs))
         names = available(endpoint.resource, endpoint.kinds, ctx)
         selected = self._selected(request, names)
-        builder = objects.Builder(ctx, request, demographics=endpoint.resource == "demographics")
+
+        def builder() -> objects.Builder:
+            return objects.Builder(
+                ctx,
+                request,
+                demographics=endpoint.resource == "demographics",
+                selected=selected,
+                discloses=plan().discloses,
+            )
+
         collection_key, single_key = endpoint.keys
         if endpoint.single:
-            found = query.lookup_one(ctx, plan.sources, names, kwargs["sourced_id"])
+            found = query.lookup_one(ctx, plan().sources, names, kwargs["sourced_id"])
             if found is None:
                 raise errors.unknown_object()
-            built = builder.build([found])
+            single = builder()
+            built = single.build([found])
             if not built:
                 raise errors.unknown_object()
-            self._record(builder, selected)
-            return _json({single_key: _only(built[0], selected)})
+            self._record(single)
+            return _json({single_key: built[0]})
         narrowing = query.check_filter(request.GET.get("filter"), names)
         sort = query.check_sort(request.GET, names, version)
         page = paging.parse_paging(request.GET)
-        total = query.total(ctx, plan.sources, narrowing)
-        rows = query.keys(ctx, plan.sources, names, narrowing, sort)
-        keys = [(kind, pk) for _, _, kind, pk in rows[page.offset : page.offset + page.limit]]
-        built = builder.build(keys)
-        if plan.student_id is not None and built:
-            self._disclose_enrollment(scope, plan.student_id, builder)
-        self._record(builder, selected)
-        response = _json({collection_key: [_only(obj, selected) for obj in built]})
+        kept = positions.positions_for(ctx, request.path, narrowing)
+        total = positions.total(ctx, plan, narrowing, kept)
+
+        def answer(keys) -> positions.Answer:
+            made = builder()
+            built = made.build(keys)
+            if plan().student_id is not None and built:
+                # A student's classes, whatever fields they carry, tell their enrollment.
+                made.carry(plan().student_id, frozenset({Category.ENROLLMENT}))
+            return positions.Answer.of(_body({collection_key: built}), made.disclosed())
+
+        sent = positions.kept_answer(
+            ctx,
+            kept,
+            sort,
+            page,
+            (selected, request.build_absolute_uri("/")),
+            lambda: positions.page(ctx, plan().sources, names, narrowing, sort, page, kept),
+            answer,
+        )
+        if sent.disclosed:
+            record_provider_reads(self.viewer, sent.disclosed, channel=CHANNEL)
+        response = HttpResponse(sent.body, content_type="application/json")
         response["X-Total-Count"] = str(total)
         response["Link"] = paging.link_header(request, page, total)
         return response
@@ -141,47 +154,27 @@ class OneRosterView(ViewerApiView):
                 raise errors.bad_selection(f"Unknown field {name!r} in the fields parameter.")
         return selected
 
-    def _record(self, builder: objects.Builder, selected: list[str] | None) -> None:
-        """The page's students, with the categories the response carries of them."""
-        allowed = builder.allowed
-        if selected is not None:
-            carried = _categories_of(self.endpoint.resource, selected)
-            allowed = {pk: decision.narrowed(carried) for pk, decision in allowed.items()}
-        if allowed:
-            record_provider_reads(self.viewer, allowed, channel=CHANNEL)
-
-    @staticmethod
-    def _disclose_enrollment(scope: ProviderScope, student_id: int, builder) -> None:
-        students = scope.students().filter(pk=student_id)
-        only = frozenset({Category.ENROLLMENT})
-        for pk, decision in scope.allowed(students).items():
-            builder.allowed[pk] = decision.narrowed(only)
+    def _record(self, builder: objects.Builder) -> None:
+        """The students the answer told something of, with what it told of each."""
+        disclosed = builder.disclosed()
+        if disclosed:
+            record_provider_reads(self.viewer, disclosed, channel=CHANNEL)
 
 
-def _categories_of(resource: str, selected: list[str]) -> frozenset[str]:
-    """The student data categories objects of ``resource`` carry with only ``selected``."""
-    if resource == "enrollments":
-        return frozenset({Category.ENROLLMENT}) if "user" in selected else frozenset()
-    if resource not in {"users", "demographics"}:
-        return frozenset(Category.values)  # a student's classes: the list itself
-    categories = {
-        spec.category
-        for spec in RESOURCE_FIELDS[resource]
-        if spec.name in selected and spec.category is not None
-    }
-    if {"orgs", "roles", "primaryOrg"} & set(selected):
-        categories.add(Category.DIRECTORY)  # the student's schools
-    return frozenset(categories)
+def _check_path_ids(kwargs: dict) -> None:
+    """A sourcedId in the path holding a control character names no object (and
+    PostgreSQL refuses NUL in text): it answers as one that does not exist."""
+    for name, value in kwargs.items():
+        if name != "or_version" and control_character_at(value) is not None:
+            raise errors.unknown_object()
 
 
-def _only(obj: dict, selected: list[str] | None) -> dict:
-    if selected is None:
-        return obj
-    return {name: obj[name] for name in selected if name in obj}
+def _body(body: dict) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def _json(body: dict) -> HttpResponse:
-    return HttpResponse(json.dumps(body, separators=(",", ":")), content_type="application/json")
+    return HttpResponse(_body(body), content_type="application/json")
 
 
 @require_safe

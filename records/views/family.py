@@ -358,6 +358,13 @@ def _attach_row_corrections(sections: list[dict], links: RowLinks) -> None:
             section["correction"] = links.link(f"transportation:{section['id']}", None)
 
 
+# No record is this old or this far ahead, so clamping to them changes no result; it
+# keeps the date arithmetic (a day after, 13 months before, a time zone) off the
+# calendar's ends, where it overflows.
+EARLIEST_LOG_DAY = date(1900, 1, 1)
+LATEST_LOG_DAY = date(9000, 12, 31)
+
+
 class AccessLogFilter(forms.Form):
     category = forms.ChoiceField(
         label=_("Kind of information"),
@@ -373,6 +380,9 @@ class AccessLogFilter(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in ("since", "until"):
+            if data.get(name):
+                data[name] = min(max(data[name], EARLIEST_LOG_DAY), LATEST_LOG_DAY)
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             raise forms.ValidationError(_("The “From” date must be on or before the “To” date."))

@@ -3,9 +3,13 @@ dates), paging, and the CSV export."""
 
 from __future__ import annotations
 
+import re
+from urllib.parse import unquote_plus
+
 import pytest
 
 from access.audit import Disclosure, record_access
+from access.models import AccessEvent, AccessEventStudent
 from access.providers import ProviderScope, record_provider_reads, viewer_for_client
 from access.viewer import viewer_for
 from tests import factories as f
@@ -72,13 +76,8 @@ def test_every_filter_narrows_the_log(client, world, log):
     assert parties(client, school=world.a.school2.pk) == ["Blue Bird Bus Co."]
     assert parties(client, school=world.a.school1.pk) == ["County EMS", "Reading App"]
     elsewhere = world.a.students["elsewhere"]
-    assert parties(client, student=elsewhere.sourced_id) == ["Blue Bird Bus Co."]
-    assert parties(client, student=world.a.students["own"].family_name) == [
-        "County EMS",
-        "Reading App",
-    ]
-    assert parties(client, student=world.b.students["own"].sourced_id) == []  # not a's
-    assert parties(client, student="Nobody Atall") == []
+    assert parties(client, student=elsewhere.pk) == ["Blue Bird Bus Co."]
+    assert parties(client, student=world.a.students["own"].pk) == ["County EMS", "Reading App"]
     today = world.a.district.today()
     assert len(parties(client, since=today.isoformat(), until=today.isoformat())) == 3
     assert parties(client, until="2000-01-01") == []
@@ -114,3 +113,93 @@ def test_the_log_is_paged(client, world, log, monkeypatch):
     first = client.get("/district/disclosures/")
     assert len(first.context["rows"]) == 2 and first.context["page"].has_next()
     assert len(client.get("/district/disclosures/", {"page": 2}).context["rows"]) == 1
+
+
+# -- a student is chosen by record id; their name never enters a URL ------------------
+
+
+def urls_in(response) -> list[str]:
+    """Every URL the response emits: links, form targets, sources, a redirect."""
+    html = response.content.decode()
+    found = re.findall(r'(?:href|action|src)="([^"]*)"', html)
+    if response.has_header("Location"):
+        found.append(response["Location"])
+    return [unquote_plus(url.replace("&amp;", "&")) for url in found]
+
+
+def assert_no_name_in_urls(response, student):
+    names = {student.given_name, student.family_name, student.preferred_name} - {""}
+    for url in urls_in(response):
+        for name in names:
+            assert name.lower() not in url.lower(), (name, url)
+
+
+def search(client, name, filters=""):
+    return client.post("/district/disclosures/", {"name": name, "filters": filters})
+
+
+def test_a_search_lists_students_as_links_by_record_id(client, world, log):
+    bus_grant, _ = log
+    own = world.a.students["own"]
+    client.force_login(world.a.users["district_admin"])
+    filters = f"provider={bus_grant.provider_id}&category=directory"
+    response = search(client, own.family_name, filters)
+    assert response.status_code == 200
+    assert [m["id"] for m in response.context["matches"]] == [own.pk]
+    html = response.content.decode()
+    link = f"?provider={bus_grant.provider_id}&amp;category=directory&amp;student={own.pk}"
+    assert f'href="{link}"' in html and own.family_name in html
+    assert_no_name_in_urls(response, own)
+    # Found by an id too; another district's student is not found.
+    assert [m["id"] for m in search(client, own.sourced_id).context["matches"]] == [own.pk]
+    other = world.b.students["own"]
+    assert other.pk not in {m["id"] for m in search(client, other.family_name).context["matches"]}
+    assert search(client, other.sourced_id).context["matches"] == []
+    empty = search(client, "  ")
+    assert empty.status_code == 400 and "name" in empty.context["search"].errors
+
+
+def test_showing_found_students_is_a_logged_read(client, world, log):
+    own = world.a.students["own"]
+    client.force_login(world.a.users["district_admin"])
+    search(client, own.family_name)
+    event = AccessEvent.unscoped.filter(purpose="disclosure log student search").get()
+    assert event.actor == world.a.users["district_admin"] and event.categories == ["directory"]
+    listed = AccessEventStudent.unscoped.filter(district=world.a.district, event=event)
+    assert list(listed.values_list("student_id", flat=True)) == [own.pk]
+
+
+def test_no_student_name_appears_in_any_url_the_log_emits(client, world, log, monkeypatch):
+    from access.views import disclosures
+
+    monkeypatch.setattr(disclosures, "EVENTS_PER_PAGE", 1)
+    own = world.a.students["own"]
+    client.force_login(world.a.users["district_admin"])
+    chosen = client.get("/district/disclosures/", {"student": own.pk, "category": "health"})
+    assert chosen.status_code == 200
+    assert [row["event"].party for row in chosen.context["rows"]] == ["County EMS"]
+    html = chosen.content.decode()
+    assert own.family_name in html  # named on the page, for the admin
+    assert f'href="?category=health&amp;student={own.pk}&amp;format=csv"' in html
+    assert_no_name_in_urls(chosen, own)
+    paged = client.get("/district/disclosures/", {"student": own.pk})
+    assert paged.context["page"].has_next()
+    assert f"student={own.pk}&amp;page=2" in paged.content.decode()
+    assert_no_name_in_urls(paged, own)
+    # An old link naming a student is refused, and the name is not carried on.
+    for value in (own.family_name, f"{own.given_name} {own.family_name}"):
+        named = client.get("/district/disclosures/", {"student": value, "category": "health"})
+        assert named.status_code == 400 and "student" in named.context["form"].errors
+        assert named.context["rows"] == []
+        assert_no_name_in_urls(named, own)
+        assert f'value="{own.family_name}"' not in named.content.decode()
+
+
+def test_a_student_id_not_the_admins_is_a_field_error(client, world, log):
+    client.force_login(world.a.users["district_admin"])
+    for raw in (world.b.students["own"].pk, 10**12, "x"):
+        response = client.get("/district/disclosures/", {"student": raw})
+        assert response.status_code == 400, raw
+        assert set(response.context["form"].errors) == {"student"}
+        csv = client.get("/district/disclosures/", {"student": raw, "format": "csv"})
+        assert csv.status_code == 400

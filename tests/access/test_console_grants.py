@@ -3,6 +3,7 @@ the preview built by the provider's own code."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -306,3 +307,117 @@ def test_exhibit_b_elements_show_their_category(admin, agreement):
     page = admin.get(f"/district/agreements/{agreement.pk}/edit/").content.decode()
     assert "Student bus assignment" in page and "Transportation" in page
     assert 'value="student_name" id="element-student_name" checked' in page
+
+
+# -- the agreement's term bounds its grants -----------------------------------------
+
+
+def draft_under(agreement, **fields):
+    fields.setdefault("starts_on", agreement.term_start)
+    fields.setdefault("ends_on", agreement.term_end)
+    return f.GrantFactory(agreement=agreement, status=Grant.Status.DRAFT, **fields)
+
+
+def activate(admin, grant):
+    response = admin.post(f"/district/grants/{grant.pk}/activate/", follow=True)
+    grant.refresh_from_db()
+    return response.content.decode()
+
+
+def test_a_grant_is_not_activated_while_its_agreement_is_not_in_force(admin, world, agreement):
+    today = world.a.district.today()
+    for start, end in ((today + timedelta(days=1), today + timedelta(days=90)),
+                       (today - timedelta(days=90), today - timedelta(days=1))):  # fmt: skip
+        Agreement.unscoped.filter(pk=agreement.pk).update(term_start=start, term_end=end)
+        agreement.refresh_from_db()
+        grant = draft_under(agreement)
+        page = activate(admin, grant)
+        assert grant.status == Grant.Status.DRAFT
+        assert "The agreement is not in force today" in page
+
+
+def test_a_grant_outside_an_edited_term_is_not_activated(admin, world, agreement):
+    grant = draft_under(agreement)
+    Agreement.unscoped.filter(pk=agreement.pk).update(
+        term_end=agreement.term_end - timedelta(days=10)
+    )
+    page = activate(admin, grant)
+    assert grant.status == Grant.Status.DRAFT
+    assert "The grant&#x27;s dates fall outside the agreement&#x27;s term" in page
+    Grant.unscoped.filter(pk=grant.pk).update(ends_on=agreement.term_end - timedelta(days=10))
+    activate(admin, grant)
+    assert grant.status == Grant.Status.ACTIVE
+
+
+def agreement_data(agreement, **changes) -> dict:
+    from access.forms import AgreementForm
+
+    data = {}
+    for name, value in AgreementForm.initial_of(agreement).items():
+        if value is None or value == "":
+            continue
+        data[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    data.update(changes)
+    return data
+
+
+def test_a_term_that_would_leave_an_active_grant_outside_is_refused(admin, world, agreement):
+    active = f.GrantFactory(agreement=agreement, purpose="Bus routes",
+                            starts_on=agreement.term_start, ends_on=agreement.term_end)  # fmt: skip
+    draft_under(agreement)  # a draft is checked when it is activated, not here
+    f.GrantFactory(agreement=agreement, status=Grant.Status.REVOKED)
+    url = f"/district/agreements/{agreement.pk}/edit/"
+    shorter = (agreement.term_end - timedelta(days=1)).isoformat()
+    later = (agreement.term_start + timedelta(days=1)).isoformat()
+    response = admin.post(url, agreement_data(agreement, term_start=later, term_end=shorter))
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert set(errors) == {"term_start", "term_end"}
+    words = f"grant {active.pk} (Bus routes, {active.starts_on.isoformat()} to "
+    assert words in errors["term_end"][0] and words in errors["term_start"][0]
+    assert "Revoke them" in response.content.decode()
+    unchanged = Agreement.unscoped.get(pk=agreement.pk)
+    assert (unchanged.term_start, unchanged.term_end) == (agreement.term_start, agreement.term_end)
+
+    longer = (agreement.term_end + timedelta(days=30)).isoformat()
+    response = admin.post(url, agreement_data(agreement, term_end=longer, title="Renewed"))
+    assert response.status_code == 302
+    assert Agreement.unscoped.get(pk=agreement.pk).title == "Renewed"
+
+
+def test_the_agreements_security_framework_reads_in_spanish(admin, agreement):
+    url = f"/district/agreements/{agreement.pk}/"
+    assert "NIST Cybersecurity Framework" in admin.get(url).content.decode()
+    page = admin.get(url, HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Marco de Ciberseguridad del NIST" in page
+    assert "NIST Cybersecurity Framework" not in page
+
+
+def test_grade_rules_offer_every_oneroster_grade_in_order(admin, agreement):
+    from access.forms import GRADE_CHOICES
+    from records.models import GradeLevel
+
+    codes = [code for code, _ in GRADE_CHOICES]
+    assert codes == [code for code in GradeLevel.values if code != GradeLevel.OTHER]
+    page = admin.get(f"/district/agreements/{agreement.pk}/grants/new/").content.decode()
+    shown = re.findall(r'name="grade_levels" value="([^"]+)"', page)
+    assert shown[:2] == ["IT", "PR"] and shown[-2:] == ["PS", "UG"]
+    response = post_grant(admin, agreement, population="rules", grade_levels=["IT", "PR", "PS"])
+    assert response.status_code == 302
+    assert Grant.unscoped.get().grade_levels == ["IT", "PR", "PS"]
+
+
+def test_the_term_check_holds_outside_a_request(world, agreement):
+    """No district in context (a script, a job): the active grants are still found."""
+    from django.core.exceptions import ValidationError
+
+    from access import console
+
+    f.GrantFactory(agreement=agreement, starts_on=agreement.term_start, ends_on=agreement.term_end)
+    with pytest.raises(ValidationError) as refused:
+        console.agreement_update(
+            actor=world.a.users["district_admin"],
+            agreement=agreement,
+            term_end=agreement.term_end - timedelta(days=1),
+        )
+    assert set(refused.value.message_dict) == {"term_end"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.utils.html import escape
 
 from access.districts import may_manage_district
 from access.viewer import viewer_for
@@ -98,3 +99,59 @@ def test_another_districts_people_and_roles_are_404(admin, world):
     assert admin.post(f"/district/staff/roles/{membership.pk}/end/").status_code == 404
     membership.refresh_from_db()
     assert membership.end_date is None
+
+
+# -- staff roles go to staff accounts only -------------------------------------------
+
+
+def give_role(admin, person, school):
+    return admin.post(
+        f"/district/staff/{person.pk}/roles/",
+        {f"u{person.pk}-role": "teacher", f"u{person.pk}-school": school.pk},
+    )
+
+
+def provider_person(world):
+    from access.models import ProviderMember
+    from tests import factories as f
+
+    provider = f.ProviderFactory(district=world.a.district)
+    person = f.UserFactory(username="vendor-person", district=world.a.district)
+    ProviderMember.unscoped.create(district=world.a.district, provider=provider, user=person)
+    return person
+
+
+def eligible_student(world):
+    from records.models import Student
+    from tests import factories as f
+
+    person = f.UserFactory(username="a-adult-student", district=world.a.district)
+    Student.unscoped.filter(pk=world.a.students["adult"].pk).update(user=person)
+    return person
+
+
+@pytest.mark.parametrize(
+    ("who", "says"),
+    [
+        (provider_person, "signs in for a service provider"),
+        (lambda world: world.a.users["parent"], "a family's account"),
+        (eligible_student, "a family's account"),
+    ],
+)
+def test_a_provider_or_family_account_is_given_no_staff_role(admin, world, who, says):
+    person = who(world)
+    response = give_role(admin, person, world.a.school1)
+    assert response.status_code == 400
+    assert escape(says) in response.content.decode()  # said on the page, not only in context
+    assert not RoleMembership.unscoped.filter(user=person).exists()
+
+
+def test_a_staff_member_who_is_also_a_parent_is_given_roles(admin, world):
+    from tests import factories as f
+
+    teacher = world.a.users["teacher"]
+    f.GuardianLinkFactory(guardian=teacher, student=world.a.students["elsewhere"])
+    assert give_role(admin, teacher, world.a.school2).status_code == 302
+    assert RoleMembership.unscoped.filter(
+        user=teacher, role=Role.TEACHER, school=world.a.school2
+    ).exists()

@@ -32,6 +32,7 @@ from records.models import (
     SectionTeacher,
     Student,
 )
+from records.rights import directory_opt_outs_set
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -475,3 +476,118 @@ def test_each_download_is_one_more_disclosure(client, setup):
     delivery.refresh_from_db()
     assert delivery.download_count == 2
     assert default_storage.exists(delivery.file.name)
+
+
+# -- a directory change after the build --------------------------------------------
+
+
+def download(client, delivery):
+    return client.get(reverse("deliveries:download", args=[delivery.pk]))
+
+
+def opt_out(student, field, *, opted=True):
+    directory_opt_outs_set(
+        actor=None,
+        district_id=student.district_id,
+        student_id=student.pk,
+        offered=[field],
+        opted_out=[field] if opted else [],
+    )
+
+
+def test_a_bundle_built_before_an_opt_out_is_refused_and_a_new_one_withholds_the_field(
+    client, setup
+):
+    a = setup["world"].a
+    own = a.students["own"]
+    stale = built(setup["grant"], setup["member"])
+    assert stale.data_as_of is not None
+    assert stale.directory_fields == a.district.directory_fields
+    opt_out(own, "family_name")
+    client.force_login(setup["member"])
+    before = AccessEvent.unscoped.count()
+    response = download(client, stale)
+    assert response.status_code == 410
+    assert "Ask for a new delivery" in response.content.decode()
+    progress = client.get(reverse("deliveries:progress", args=[stale.pk])).content.decode()
+    assert "a family opted out" in progress
+    assert reverse("deliveries:download", args=[stale.pk]) not in progress
+    assert AccessEvent.unscoped.count() == before
+    stale.refresh_from_db()
+    assert stale.download_count == 0
+
+    fresh = built(setup["grant"], setup["member"])
+    response = download(client, fresh)
+    assert response.status_code == 200
+    users = {r["sourcedId"]: r for r in read_zip(b"".join(response.streaming_content))["users"]}
+    assert users[own.sourced_id]["familyName"] == ""
+    assert users[own.sourced_id]["givenName"] == own.given_name
+
+
+def test_a_field_no_longer_designated_makes_the_bundle_stale(client, setup):
+    district = setup["world"].a.district
+    delivery = built(setup["grant"], setup["member"])
+    District.objects.filter(pk=district.pk).update(
+        directory_fields=[name for name in district.directory_fields if name != "family_name"]
+    )
+    client.force_login(setup["member"])
+    assert download(client, delivery).status_code == 410
+
+
+@pytest.mark.parametrize(
+    "change", ["opted back in", "undesignated field", "student not in the bundle", "b's student"]
+)
+def test_a_change_the_bundle_does_not_carry_leaves_it_downloadable(client, world, change):
+    a = world.a
+    grant = grant_of(a.district, categories=["directory"], population="schools",
+                     school_ids=[a.school1.pk])  # fmt: skip
+    member = member_of(grant.provider, "vendor-person")
+    own = a.students["own"]
+    if change == "opted back in":
+        opt_out(own, "family_name")
+    delivery = built(grant, member)
+    assert a.students["elsewhere"].pk not in delivery.student_ids
+    if change == "opted back in":
+        opt_out(own, "family_name", opted=False)
+    elif change == "undesignated field":
+        opt_out(own, "middle_name")
+    elif change == "student not in the bundle":
+        opt_out(a.students["elsewhere"], "family_name")
+    else:
+        opt_out(world.b.students["own"], "family_name")
+    client.force_login(member)
+    assert download(client, delivery).status_code == 200
+
+
+def test_a_bundle_without_directory_information_ignores_opt_outs(client, world):
+    a = world.a
+    provider = f.ProviderFactory(district=a.district)
+    agreement = f.AgreementFactory(provider=provider, data_elements=["student_email"])
+    grant = f.GrantFactory(agreement=agreement, categories=["contact"])
+    member = member_of(provider, "vendor-person")
+    delivery = built(grant, member)
+    assert delivery.categories == ["contact"]
+    opt_out(a.students["own"], "*")
+    client.force_login(member)
+    assert download(client, delivery).status_code == 200
+
+
+def test_a_bundle_built_before_the_designation_was_recorded_is_stale(client, setup):
+    delivery = built(setup["grant"], setup["member"])
+    CsvDelivery.unscoped.filter(pk=delivery.pk).update(data_as_of=None, directory_fields=None)
+    client.force_login(setup["member"])
+    assert download(client, delivery).status_code == 410
+
+
+def test_a_grant_whose_agreement_ended_is_not_offered(client, setup):
+    from access.models import Agreement
+
+    grant = setup["grant"]
+    client.force_login(setup["member"])
+    assert grant.purpose in client.get(reverse("deliveries:list")).content.decode()
+    yesterday = grant.district.today() - timedelta(days=1)
+    Agreement.unscoped.filter(pk=grant.agreement_id).update(
+        term_start=yesterday - timedelta(days=60), term_end=yesterday
+    )
+    response = client.get(reverse("deliveries:list"))
+    assert list(response.context["grants"]) == []

@@ -31,7 +31,11 @@ def grant_of(district, *, provider=None, **fields) -> Grant:
     provider = provider or f.ProviderFactory(district=district)
     fields.setdefault("starts_on", TODAY - timedelta(days=200))
     fields.setdefault("ends_on", TODAY + timedelta(days=200))
-    return f.GrantFactory(agreement=f.AgreementFactory(provider=provider), **fields)
+    # The agreement's term covers the grant: a grant is in force only within it.
+    agreement = f.AgreementFactory(
+        provider=provider, term_start=fields["starts_on"], term_end=fields["ends_on"]
+    )
+    return f.GrantFactory(agreement=agreement, **fields)
 
 
 def delivery_with_file(grant, *, expires_at=None) -> CsvDelivery:

@@ -370,3 +370,29 @@ def test_many_days_are_paged(world, bus, today):
         today - timedelta(days=32),
     ]
     assert client.get(access_url(own), {"shared_page": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"until": "0001-01-01"},
+        {"since": "0001-01-01"},
+        {"until": "9999-12-31"},
+        {"since": "9999-12-31"},
+        {"since": "0001-01-01", "until": "9999-12-31"},
+        {"since": "0001-01-01", "until": "0001-01-01"},
+        {"since": "9999-12-31", "until": "9999-12-31"},
+    ],
+)
+def test_dates_at_the_calendars_ends_answer_like_any_other(world, bus, today, params):
+    own = world.a.students["own"]
+    deliver(bus, [own], at=at(world.a.district, today - timedelta(days=3)))
+    response = client_for(world.a.users["parent"]).get(access_url(own), params)
+    assert response.status_code == 200
+    reaches_today = (
+        params.get("since", "0001-01-01") == "0001-01-01"
+        and params.get("until", "9999-12-31") == "9999-12-31"
+    )
+    assert len(lines_of(response)) == (1 if reaches_today else 0)
+    if response.context["shared_older"] is not None:
+        assert "0000" not in response.context["shared_older"]

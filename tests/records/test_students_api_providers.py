@@ -85,3 +85,45 @@ def test_a_wrong_secret_gets_no_token(client, bus):
         HTTP_AUTHORIZATION=f"Basic {basic}",
     )
     assert response.status_code == 401
+
+
+def test_an_expired_or_foreign_token_is_refused(client, bus):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    api_client, _ = bus
+    bearer = f"Bearer {token_for(client, api_client)}"
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    AccessToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 401
+    # A token that is not ASCII, or one the server never issued.
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION="Bearer é").status_code == 401
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION="Bearer x" * 2).status_code == 401
+
+
+def test_a_token_restricted_to_another_resource_is_refused(client, bus):
+    from oauth2_provider.models import AccessToken
+
+    api_client, _ = bus
+    bearer = f"Bearer {token_for(client, api_client)}"
+    AccessToken.objects.update(resource=["https://elsewhere.example/api/"])
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 401
+
+
+def test_the_token_check_reads_the_district_as_the_orm_does(client, world, bus):
+    """The token's client, district and provider come from one prepared statement; the
+    district's JSON settings must arrive as lists, not text (a directory designation
+    read as a string would release fields by letter)."""
+    from oauth2_provider.models import AccessToken
+
+    from studentdata.authentication import _client_by_token
+
+    api_client, _ = bus
+    token_for(client, api_client)
+    token = AccessToken.objects.get(application=api_client.application).token
+    found = _client_by_token(token)
+    assert found.pk == api_client.pk and found.provider.pk == api_client.provider_id
+    assert found.district.directory_fields == world.a.district.directory_fields
+    assert isinstance(found.district.directory_fields, list)

@@ -1,0 +1,57 @@
+"""Statements prepared once per database session, for the few that run on every
+request of a provider's client: PostgreSQL then skips parsing and planning them, which
+for a short join costs more than running it (1.3 ms against 0.2 ms for the token check).
+
+Needs session-level connections, as Django's are (a pooler in transaction mode would
+lose them); a new connection forgets them (``forget``, connected in AccessConfig). On
+SQLite (the demo) the statement simply runs.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db import connection
+
+_PLACEHOLDER = re.compile(r"%s")
+
+
+def fetch(name: str, sql: str, params) -> list[tuple]:
+    """The rows of ``sql`` (``%s`` placeholders, no literal ``%``) for ``params``, run
+    as the session's prepared statement ``name``: one ``name`` per SQL text."""
+    params = list(params)
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        prepared = getattr(connection, "prepared_statements", None)
+        if prepared is None:
+            prepared = connection.prepared_statements = {}
+        if prepared.get(name) != sql:
+            if name in prepared:
+                cursor.execute(f"DEALLOCATE {name}")
+            numbered = iter(range(1, len(params) + 1))
+            statement = _PLACEHOLDER.sub(lambda _: f"${next(numbered)}", sql)
+            cursor.execute(f"PREPARE {name} AS {statement}")
+            prepared[name] = sql
+        arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
+        cursor.execute(f"EXECUTE {name}{arguments}", params)
+        return cursor.fetchall()
+
+
+def forget(sender, connection, **kwargs) -> None:
+    """A new database session has no prepared statement."""
+    connection.prepared_statements = {}
+
+
+def instance(model, row, at: int = 0):
+    """A ``model`` instance from its concrete fields' columns in ``row`` (from ``at``),
+    converted as the ORM would (JSON, say)."""
+    fields = model._meta.concrete_fields
+    values = []
+    for offset, field in enumerate(fields):
+        value = row[at + offset]
+        if value is not None and hasattr(field, "from_db_value"):
+            value = field.from_db_value(value, None, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], values)
