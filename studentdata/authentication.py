@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 
 from django.db import connection
 from django.db.models import OuterRef, Subquery
@@ -155,10 +154,13 @@ def _client_by_token(token: str):
         at += len(fields)
     client, district, provider, application = instances
     client.district, client.provider, client.application = district, provider, application
-    resource = row[at + 2]
-    client.token_expires, client.token_scope = row[at], row[at + 1]
-    client.token_resource = json.loads(resource) if isinstance(resource, str) else resource
-    client.token_checksum, client.epoch = row[at + 3], row[at + 4]
+    token_fields = _provider_models()[0]._meta
+    expires, scope, resource, checksum = (
+        prepared.convert(token_fields.get_field(name), row[at + i])
+        for i, name in enumerate(("expires", "scope", "resource", "token_checksum"))
+    )
+    client.token_expires, client.token_scope = expires, scope
+    client.token_resource, client.token_checksum, client.epoch = resource, checksum, row[at + 4]
     return client
 
 

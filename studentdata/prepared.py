@@ -44,14 +44,19 @@ def forget(sender, connection, **kwargs) -> None:
     connection.prepared_statements = {}
 
 
+def convert(field, value):
+    """A column's raw value as the ORM would give it for ``field`` (JSON parsed, a
+    datetime made aware on SQLite …): the backend's converters, then the field's."""
+    column = field.get_col(field.model._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    for converter in converters:
+        value = converter(value, column, connection)
+    return value
+
+
 def instance(model, row, at: int = 0):
     """A ``model`` instance from its concrete fields' columns in ``row`` (from ``at``),
-    converted as the ORM would (JSON, say)."""
+    converted as the ORM would."""
     fields = model._meta.concrete_fields
-    values = []
-    for offset, field in enumerate(fields):
-        value = row[at + offset]
-        if value is not None and hasattr(field, "from_db_value"):
-            value = field.from_db_value(value, None, connection)
-        values.append(value)
+    values = [convert(field, row[at + offset]) for offset, field in enumerate(fields)]
     return model.from_db(connection.alias, [field.attname for field in fields], values)
