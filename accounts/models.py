@@ -152,3 +152,39 @@ class Invitation(TenantModel):
         if self.expires_at <= timezone.now():
             return "expired"
         return "open"
+
+
+class RoleChange(TenantModel):
+    """A role given, renewed or ended on the district console: who did it, when, and
+    the dates the role held after the change. Rows are only ever added, so the staff
+    page can show each role's history."""
+
+    class Action(models.TextChoices):
+        GIVEN = "given", gettext_lazy("Given")
+        RENEWED = "renewed", gettext_lazy("Dates changed")
+        ENDED = "ended", gettext_lazy("Ended")
+
+    membership = models.ForeignKey(RoleMembership, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    begin_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [
+            models.Index(
+                fields=["district", "membership", "changed_at"],
+                name="accounts_rolechange_member_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.membership_id}"

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from access.districts import may_manage_district
-from accounts.models import Role, RoleMembership, User
+from accounts.models import Role, RoleChange, RoleMembership, User
 from accounts.staff_services import role_assign, role_end, staff_invite
 from records.models import School
 from records.views.gates import gated_pages
@@ -81,7 +81,14 @@ def _apply(form, refused: ValidationError) -> None:
 
 
 def _staff(district):
-    memberships = RoleMembership.unscoped.filter(district=district).select_related("school")
+    history = RoleChange.unscoped.filter(district=district).select_related("actor")
+    memberships = (
+        RoleMembership.unscoped.filter(district=district)
+        .select_related("school")
+        .prefetch_related(
+            Prefetch("changes", queryset=history.order_by("-changed_at", "-pk"), to_attr="history")
+        )
+    )
     return (
         User.objects.filter(district=district, role_memberships__isnull=False)
         .distinct()
@@ -106,6 +113,13 @@ def _page(request, *, invite_form=None, role_forms=None, status=200):
             membership.current = (
                 membership.begin_date is None or membership.begin_date <= today
             ) and (membership.end_date is None or membership.end_date >= today)
+            for change in membership.history:
+                change.membership = membership  # its label, without another query
+        person.history = sorted(
+            (change for membership in person.roles for change in membership.history),
+            key=lambda change: (change.changed_at, change.pk),
+            reverse=True,
+        )
         person.role_form = (role_forms or {}).get(person.pk) or RoleForm(
             district=district, prefix=f"u{person.pk}"
         )

@@ -1,7 +1,8 @@
 """Writes on the district's staff: invite a staff member, give a role, end a role.
 
 Each is ``<entity>_<verb>(*, actor, ...)`` called after the page checked that the actor
-manages the district; each change is logged (``accounts.staff``: ids only). A role
+manages the district; each change is logged (``accounts.staff``: ids only) and a role's
+changes are kept as ``RoleChange`` rows, the history the staff page shows. A role
 takes effect on the next request: role-membership writes bump the district's cache
 epoch (records/cache_epochs.py), so no viewer built before them is reused.
 """
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from accounts.models import DISTRICT_ROLES, Invitation, RoleMembership, User
+from accounts.models import DISTRICT_ROLES, Invitation, RoleChange, RoleMembership, User
 from accounts.services import EMAIL_LANGUAGES, invitation_token_hash
 
 logger = logging.getLogger("accounts.staff")
@@ -30,6 +31,17 @@ logger = logging.getLogger("accounts.staff")
 def _log(actor: User, action: str, **ids) -> None:
     details = " ".join(f"{key}={value}" for key, value in sorted(ids.items()))
     logger.info("staff %s by user %s: %s", action, actor.pk, details)
+
+
+def _record(actor: User, membership: RoleMembership, action: str) -> None:
+    RoleChange.unscoped.create(
+        district_id=membership.district_id,
+        membership=membership,
+        actor=actor,
+        action=action,
+        begin_date=membership.begin_date,
+        end_date=membership.end_date,
+    )
 
 
 def _check_role(role: str, school, begin_date, end_date) -> None:
@@ -87,6 +99,9 @@ def role_assign(
             school=school,
             defaults={"begin_date": begin_date, "end_date": end_date},
         )
+        _record(
+            actor, membership, RoleChange.Action.GIVEN if created else RoleChange.Action.RENEWED
+        )
     _log(
         actor,
         "role_assign" if created else "role_renew",
@@ -107,7 +122,9 @@ def role_end(*, actor: User, membership: RoleMembership) -> RoleMembership:
     membership.end_date = today
     if membership.begin_date and membership.begin_date > today:
         membership.begin_date = today
-    membership.save(update_fields=["end_date", "begin_date"])
+    with transaction.atomic():
+        membership.save(update_fields=["end_date", "begin_date"])
+        _record(actor, membership, RoleChange.Action.ENDED)
     _log(actor, "role_end", user=membership.user_id, membership=membership.pk)
     return membership
 

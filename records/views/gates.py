@@ -2,7 +2,8 @@
 
 Each portal's pages share a gate (a question to ``access/``) and a refusal: the family
 pages and a teacher's classes answer 404 (there is no such page for you), the school
-officials' pages 403. Every gated page is signed-in only and never cached.
+officials' pages 403. Every gated page is signed-in only and never cached, and shows
+times (and reads dates typed in forms) in its district's time zone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -26,9 +28,11 @@ def gated_pages(may_open: Callable, refusal: type[Exception]):
             @require_http_methods(list(methods))
             @wraps(view)
             def wrapper(request, *args, **kwargs):
-                if not may_open(request.viewer):
+                viewer = request.viewer
+                if not may_open(viewer):
                     raise refusal
-                return view(request, *args, **kwargs)
+                with timezone.override(viewer.district.zone):
+                    return view(request, *args, **kwargs)
 
             return wrapper
 

@@ -155,3 +155,74 @@ def test_a_staff_member_who_is_also_a_parent_is_given_roles(admin, world):
     assert RoleMembership.unscoped.filter(
         user=teacher, role=Role.TEACHER, school=world.a.school2
     ).exists()
+
+
+# -- every change is kept: the staff page shows each role's history ------------------
+
+
+def test_each_role_change_is_kept_with_who_made_it_and_shown_on_the_page(admin, world):
+    from accounts.models import RoleChange
+
+    admin_user = world.a.users["district_admin"]
+    teacher = world.a.users["teacher"]
+    url = f"/district/staff/{teacher.pk}/roles/"
+    fields = {f"u{teacher.pk}-role": "nurse", f"u{teacher.pk}-school": world.a.school2.pk}
+    assert admin.post(url, fields).status_code == 302
+    assert admin.post(url, {**fields, f"u{teacher.pk}-end_date": "2031-06-30"}).status_code == 302
+    membership = RoleMembership.unscoped.get(user=teacher, role=Role.NURSE)
+    assert admin.post(f"/district/staff/roles/{membership.pk}/end/").status_code == 302
+
+    changes = list(RoleChange.unscoped.filter(membership=membership).order_by("pk"))
+    assert [c.action for c in changes] == ["given", "renewed", "ended"]
+    assert {c.actor_id for c in changes} == {admin_user.pk}
+    assert {c.district_id for c in changes} == {world.a.district.pk}
+    assert changes[1].end_date.isoformat() == "2031-06-30"
+    assert changes[2].end_date == world.a.district.today()
+
+    page = admin.get("/district/staff/")
+    (card,) = [p for p in page.context["people"] if p.pk == teacher.pk]
+    assert [c.action for c in card.history] == ["ended", "renewed", "given"]
+    html = page.content.decode()
+    assert "History of these roles" in html
+    assert escape(f"School nurse at {world.a.school2.name}") in html
+    assert escape(f"by {admin_user.get_full_name() or admin_user.username}") in html
+    spanish = admin.get("/district/staff/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert "Historial de estos cargos" in spanish and "fechas cambiadas" in spanish
+
+
+def test_a_refused_change_leaves_no_history(admin, world):
+    from accounts.models import RoleChange
+
+    teacher = world.a.users["teacher"]
+    response = admin.post(
+        f"/district/staff/{teacher.pk}/roles/",
+        {
+            f"u{teacher.pk}-role": "nurse",
+            f"u{teacher.pk}-school": world.a.school2.pk,
+            f"u{teacher.pk}-begin_date": "2031-06-30",
+            f"u{teacher.pk}-end_date": "2030-06-30",
+        },
+    )
+    assert response.status_code == 400
+    assert not RoleChange.unscoped.filter(membership__user=teacher).exists()
+
+
+def test_the_history_reads_in_the_districts_time_zone(admin, world):
+    from datetime import UTC, datetime
+
+    from accounts.models import RoleChange
+
+    district = world.a.district
+    district.timezone = "America/Los_Angeles"
+    district.save(update_fields=["timezone"])
+    membership = RoleMembership.unscoped.filter(user=world.a.users["teacher"]).first()
+    RoleChange.unscoped.create(
+        district=district,
+        membership=membership,
+        actor=world.a.users["district_admin"],
+        action="given",
+        changed_at=datetime(2027, 1, 15, 3, 30, tzinfo=UTC),  # 7:30 p.m. the day before
+    )
+    html = admin.get("/district/staff/").content.decode()
+    assert 'datetime="2027-01-14T19:30:00-08:00"' in html
+    assert "Jan. 14, 2027, 7:30 p.m." in html
