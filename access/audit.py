@@ -58,20 +58,21 @@ def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
+# Stand-ins for the two values only the chain head knows; JSON escapes the NUL, so no
+# text an event carries can contain their encoding.
+_PREV_MARK, _SEQUENCE_MARK = "\0prev", "\0sequence"
+_PREV_ENCODED, _SEQUENCE_ENCODED = json.dumps(_PREV_MARK), json.dumps(_SEQUENCE_MARK)
+
+
 def _hash_parts(event: AccessEvent, student_ids: list[int]) -> tuple[str, str, str]:
     """The text ``_entry_hash`` hashes, cut around the two values only the locked chain
     head knows: ``before + prev_hash + between + sequence + after`` is that text, so the
     database can hash an event as it appends it, in the same statement."""
-    payload = _payload(event, student_ids)
-    keys = sorted(payload)
-    pair = {
-        key: f"{json.dumps(key)}:{json.dumps(payload[key], separators=(',', ':'))}" for key in keys
-    }
-    prev, sequence = keys.index("prev_hash"), keys.index("sequence")
-    before = "{" + "".join(pair[key] + "," for key in keys[:prev]) + '"prev_hash":"'
-    between = '",' + "".join(pair[key] + "," for key in keys[prev + 1 : sequence]) + '"sequence":'
-    after = "".join("," + pair[key] for key in keys[sequence + 1 :]) + "}"
-    return before, between, after
+    payload = _payload(event, student_ids) | {"prev_hash": _PREV_MARK, "sequence": _SEQUENCE_MARK}
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    before, rest = encoded.split(_PREV_ENCODED)
+    between, after = rest.split(_SEQUENCE_ENCODED)
+    return before + '"', '"' + between, after
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,32 @@ def record_reads(
     reads = [read for read in reads if read.student_ids]
     if not reads or viewer.district is None:
         return []
-    append = _append_in_one_statement if connection.vendor == "postgresql" else _append
-    events = []
-    for read in _with_emergency_reasons(viewer, reads):
-        event = _event(viewer, read, disclosure or _emergency_disclosure(viewer, read))
-        append(event, read.student_ids, listed=not event.grant_id)
-        events.append(event)
-    return events
+    return _append_events(
+        [
+            (_event(viewer, read, disclosure or _emergency_disclosure(viewer, read)), read)
+            for read in _with_emergency_reasons(viewer, reads)
+        ]
+    )
+
+
+def record_disclosures(
+    viewer: Viewer, disclosed: list[tuple[Read, Disclosure]]
+) -> list[AccessEvent]:
+    """Append one event per read, each its own disclosure (a provider's page read under
+    two grants), all in one round trip."""
+    disclosed = [(read, disclosure) for read, disclosure in disclosed if read.student_ids]
+    if not disclosed or viewer.district is None:
+        return []
+    return _append_events([(_event(viewer, read, d), read) for read, d in disclosed])
+
+
+def _append_events(events: list[tuple[AccessEvent, Read]]) -> list[AccessEvent]:
+    if connection.vendor == "postgresql":
+        _append_in_one_round_trip(events)
+    else:
+        for event, read in events:
+            _append(event, read.student_ids, listed=not event.grant_id)
+    return [event for event, _ in events]
 
 
 def _emergency_disclosure(viewer: Viewer, read: Read) -> Disclosure | None:
@@ -268,26 +288,46 @@ def forget_prepared(sender, connection, **kwargs) -> None:
     connection.access_log_prepared = False
 
 
-def _append_in_one_statement(
-    event: AccessEvent, student_ids: tuple[int, ...], *, listed: bool = True
-) -> None:
-    """PostgreSQL: the whole append as one prepared statement (its own transaction, or
-    part of the caller's). A district's first event makes its chain head first."""
-    before, between, after = _hash_parts(event, list(student_ids))
-    params = [event.district_id, before, between, after, list(student_ids) if listed else []]
-    params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _GIVEN]
-    execute = f"EXECUTE {_PREPARED} ({', '.join(['%s'] * len(params))})"
+# The last events of a district's chain, read back while this transaction holds its head.
+_LAST_EVENTS_SQL = (
+    f'SELECT id, sequence, prev_hash, entry_hash FROM "{AccessEvent._meta.db_table}" '  # noqa: S608
+    "WHERE district_id = %s AND sequence > (SELECT last_sequence - %s FROM "
+    f'"{AuditChain._meta.db_table}" WHERE district_id = %s) ORDER BY sequence'
+)
+
+
+def _append_in_one_round_trip(events: list[tuple[AccessEvent, Read]]) -> None:
+    """PostgreSQL: each event appended by the prepared statement, all of them sent as one
+    query (one transaction of its own, or part of the caller's): one round trip and one
+    commit for a page, however many events it makes. A district's first event makes its
+    chain head first."""
+    executes, params = [], []
+    for event, read in events:
+        ids = list(read.student_ids)
+        before, between, after = _hash_parts(event, ids)
+        values = [event.district_id, before, between, after, [] if event.grant_id else ids]
+        values += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _GIVEN]
+        executes.append(f"EXECUTE {_PREPARED} ({', '.join(['%s'] * len(values))})")
+        params += values
+    district_id = events[0][0].district_id
+    if len(events) > 1:
+        # The last EXECUTE answers only its own event; the head stays locked by this
+        # transaction, so the events just under it are this query's.
+        executes.append(_LAST_EVENTS_SQL)
+        params += [district_id, len(events), district_id]
+    query = "; ".join(executes)
     with connection.cursor() as cursor:
         if not getattr(connection, "access_log_prepared", False):
             _prepare_append(cursor)
-        cursor.execute(execute, params)
-        row = cursor.fetchone()
-        if row is None:  # no chain head yet: make it, then append
-            AuditChain.unscoped.get_or_create(district_id=event.district_id)
-            cursor.execute(execute, params)
-            row = cursor.fetchone()
-    event.pk, event.sequence, event.prev_hash, event.entry_hash = row
-    event._state.adding, event._state.db = False, connection.alias
+        cursor.execute(query, params)
+        rows = cursor.fetchall()
+        if not rows:  # no chain head yet (nothing was appended): make it, then append
+            AuditChain.unscoped.get_or_create(district_id=district_id)
+            cursor.execute(query, params)
+            rows = cursor.fetchall()
+    for (event, _), row in zip(events, rows, strict=True):
+        event.pk, event.sequence, event.prev_hash, event.entry_hash = row
+        event._state.adding, event._state.db = False, connection.alias
 
 
 def record_access(

@@ -16,13 +16,15 @@ array on the event.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from access import policy
-from access.audit import Disclosure, Read, reads_of_page, record_reads
+from access.audit import Disclosure, Read, reads_of_page, record_disclosures, record_reads
 from access.categories import ALL_CATEGORIES, SENSITIVE_CATEGORIES, Category
 from access.models import ApiClient, Grant
 from access.scoping import (
@@ -79,6 +81,30 @@ def _grants_in_force(district_id: int, provider_id: int, today) -> tuple[str, tu
     return sql, tuple(params)
 
 
+# Stands for the day among the parameters of ``client_grants_in_force``.
+_DAY = date(1, 1, 1)
+
+
+@functools.cache
+def client_grants_in_force() -> tuple[str, tuple]:
+    """``active_grants`` of the API client aliased ``c`` in a statement that reads it,
+    as SQL and parameters, ``_DAY`` among them standing for the day: the token check
+    reads a client's grants in force in its own statement (studentdata/authentication.py)."""
+    district, provider = RawSQL('"c"."district_id"', ()), RawSQL('"c"."provider_id"', ())
+    sql, params = active_grants(district, provider, _DAY).query.sql_with_params()
+    return sql, tuple(params)
+
+
+def on_day(params: tuple, day) -> list:
+    """``client_grants_in_force``'s parameters for ``day``."""
+    return [day if param == _DAY else param for param in params]
+
+
+def grant_from_row(row, at: int) -> Grant | None:
+    """The grant whose columns start at ``at`` in ``row`` (None: the columns are empty)."""
+    return None if row[at] is None else prepared.instance(Grant, row, at)
+
+
 def grant_categories(grant: Grant) -> frozenset[str]:
     """What a grant opens, failing closed: known categories only; a sensitive one only
     when confirmed with a reason; under the directory basis, directory information only."""
@@ -125,10 +151,18 @@ def viewer_for_client(client: ApiClient | None, *, today=None, epoch=cache_epoch
     district = client.district
     if not client.provider.is_active or client.provider.district_id != district.pk:
         return NO_ACCESS
-    sql, params = _grants_in_force(district.pk, client.provider_id, today or district.today())
-    rows = prepared.fetch("provider_grants_in_force", sql, params)
+    today = today or district.today()
+    read_with_token = getattr(client, "grants_in_force", None)  # (day, grants)
+    if read_with_token is not None and read_with_token[0] == today:
+        grants = read_with_token[1]
+    else:
+        sql, params = _grants_in_force(district.pk, client.provider_id, today)
+        grants = [
+            prepared.instance(Grant, row)
+            for row in prepared.fetch("provider_grants_in_force", sql, params)
+        ]
     viewer = viewer_for_grants(
-        [prepared.instance(Grant, row) for row in rows],
+        grants,
         district,
         today=today,
         client_name=f"client {client.application.client_id}"[:150],
@@ -283,14 +317,26 @@ def record_provider_reads(
     legal basis and purpose, the categories, the students as one id array. A student
     reached by two grants is told under each for what that grant gave. ``channel`` says
     how (``OneRoster REST``, ``OneRoster CSV``, ``API``)."""
+    alike: dict[Allowed, list[int]] = {}
+    for student_id, allowed in allowed_by_id.items():
+        alike.setdefault(allowed, []).append(student_id)
+    record_provider_groups(viewer, alike.items(), channel=channel)
+
+
+def record_provider_groups(
+    viewer: Viewer, groups: Iterable[tuple[Allowed, Sequence[int]]], *, channel: str
+) -> None:
+    """``record_provider_reads`` for students already grouped by what was disclosed of
+    them (a kept OneRoster page keeps them so)."""
     routes = {route.grant_id: route for route in viewer.routes if route.grant_id is not None}
     if not routes:
         return
-    groups: dict[tuple[int, frozenset[str]], list[int]] = {}
-    for student_id, allowed in allowed_by_id.items():
+    by_share: dict[tuple[int, frozenset[str]], list[int]] = {}
+    for allowed, ids in groups:
         for share in _per_grant(allowed.categories, allowed.via, routes):
-            groups.setdefault(share, []).append(student_id)
-    for (grant_id, categories), ids in sorted(groups.items(), key=lambda g: (g[0][0], min(g[1]))):
+            by_share.setdefault(share, []).extend(ids)
+    disclosed = []
+    for (grant_id, categories), ids in sorted(by_share.items(), key=lambda g: (g[0][0], min(g[1]))):
         terms = routes[grant_id].terms
         read = Read(
             tuple(sorted(ids)),
@@ -299,7 +345,8 @@ def record_provider_reads(
             f"{terms.purpose} ({channel})"[:200],
         )
         disclosure = Disclosure(party=terms.party, legal_basis=terms.legal_basis, grant_id=grant_id)
-        record_reads(viewer, [read], disclosure=disclosure)
+        disclosed.append((read, disclosure))
+    record_disclosures(viewer, disclosed)
 
 
 def record_page_reads(

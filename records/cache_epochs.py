@@ -32,6 +32,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from studentdata import prepared
+
 DEFER_SETTING = "studentdata.defer_cache_epochs"
 
 
@@ -83,6 +85,7 @@ UNCACHED_TABLES = {
     "access_cacheepoch": "the epochs themselves",
     "access_studentepoch": "the epochs themselves",
     "accounts_invitation": "an accepted invitation writes users and links, which bump",
+    "accounts_rolechange": "a role's history; the role itself bumps",
     "records_importrun": "a run's report; what it imports bumps",
     "records_familyvisit": "when a family last looked; shown to nobody else",
     "records_directoryoptoutchange": "the opt-out's own history; the opt-out bumps",
@@ -185,11 +188,13 @@ def student_epochs(district_id: int, student_ids: Iterable[int]) -> dict[int, in
     epochs = dict.fromkeys(ids, 0)
     if not ids:
         return epochs
-    with connection.cursor() as cursor:
-        cursor.execute(
+    # Prepared once per session: every kept page a provider polls asks it.
+    epochs.update(
+        prepared.fetch(
+            "student_epochs",
             "SELECT student_id, value FROM access_studentepoch "
             "WHERE district_id = %s AND student_id = ANY(%s)",
             [district_id, ids],
         )
-        epochs.update(cursor.fetchall())
+    )
     return epochs

@@ -16,6 +16,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
 from access.models import ApiClient, CacheEpoch, Provider
+from access.providers import client_grants_in_force, grant_from_row, on_day
 from accounts.models import User
 from records import cache_epochs
 from records.models import District
@@ -117,34 +118,51 @@ def _provider_models():
 
 
 @functools.cache
-def _client_query() -> tuple[list[tuple], str]:
+def _client_query(with_grants: bool) -> tuple[list[tuple], str, tuple]:
     """The one statement that reads a token's client, district, provider, application
-    and the district's cache epoch; the models in the order their columns come."""
+    and the district's cache epoch, and (``with_grants``: PostgreSQL) the client's grants
+    in force on a given day, one row each; the models in the order their columns come,
+    and the grants' parameters (``on_day`` fills in the day)."""
     access_token, application = _provider_models()
     models = [(ApiClient, "c"), (District, "d"), (Provider, "p"), (application, "a")]
     parts = [(model, *_columns(model, alias)) for model, alias in models]
     selected = ", ".join(columns for _, _, columns in parts)
+    grants_sql, grants_params = client_grants_in_force() if with_grants else ("", ())
     sql = f"""
         SELECT {selected}, t.expires, t.scope, t.resource, t.token_checksum, epoch.value
+            {", g.*" if with_grants else ""}
         FROM "{access_token._meta.db_table}" AS t
         JOIN "{ApiClient._meta.db_table}" AS c ON c.application_id = t.application_id
         JOIN "{District._meta.db_table}" AS d ON d.id = c.district_id
         JOIN "{Provider._meta.db_table}" AS p ON p.id = c.provider_id
         JOIN "{application._meta.db_table}" AS a ON a.id = t.application_id
         LEFT JOIN "{CacheEpoch._meta.db_table}" AS epoch ON epoch.district_id = c.district_id
+        {f"LEFT JOIN LATERAL ({grants_sql}) AS g ON TRUE" if with_grants else ""}
         WHERE t.token_checksum = %s
-    """  # noqa: S608 - names from the models
-    return [(model, fields) for model, fields, _ in parts], sql
+    """  # noqa: S608 - names from the models, the grants' SQL from the ORM
+    return [(model, fields) for model, fields, _ in parts], sql, grants_params
+
+
+# The zone of the district each recent token belongs to: the day its grants are read for.
+_ZONES_KEPT = 10_000
+_zone_of_token: dict[str, object] = {}
 
 
 def _client_by_token(token: str):
     """The API client holding this token, with its district, provider and application,
-    annotated with the token's expiry, scopes, resource and checksum and the district's
-    epoch; None for an unknown token. One statement, as the token check runs on every
-    request of every provider."""
-    models, sql = _client_query()
+    annotated with the token's expiry, scopes, resource and checksum, the district's
+    epoch and (PostgreSQL) its grants in force; None for an unknown token. One
+    statement, as the token check runs on every request of every provider.
+
+    The grants are read for the day the district's zone had the last time this token
+    came; ``access.providers.viewer_for_client`` reads them again if that is not the
+    district's day now (a token's first request, a zone changed, midnight passed)."""
+    with_grants = connection.vendor == "postgresql"
+    models, sql, grants_params = _client_query(with_grants)
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
-    rows = prepared.fetch("provider_client_by_token", sql, [checksum])
+    day = timezone.localdate(timezone.now(), _zone_of_token.get(checksum))
+    params = [*on_day(grants_params, day), checksum] if with_grants else [checksum]
+    rows = prepared.fetch("provider_client_by_token", sql, params)
     if not rows:
         return None
     row = rows[0]
@@ -161,6 +179,12 @@ def _client_by_token(token: str):
     )
     client.token_expires, client.token_scope = expires, scope
     client.token_resource, client.token_checksum, client.epoch = resource, checksum, row[at + 4]
+    if with_grants:
+        grants = [grant_from_row(each, at + 5) for each in rows]
+        client.grants_in_force = (day, [grant for grant in grants if grant is not None])
+        if len(_zone_of_token) >= _ZONES_KEPT:
+            _zone_of_token.clear()
+        _zone_of_token[checksum] = district.zone
     return client
 
 

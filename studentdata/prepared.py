@@ -44,19 +44,58 @@ def forget(sender, connection, **kwargs) -> None:
     connection.prepared_statements = {}
 
 
-def convert(field, value):
-    """A column's raw value as the ORM would give it for ``field`` (JSON parsed, a
-    datetime made aware on SQLite …): the backend's converters, then the field's."""
+def _converters(field) -> tuple:
+    """The converters the ORM applies to ``field``'s column on this connection: the
+    backend's, then the field's (JSON parsed, a datetime made aware on SQLite …)."""
     column = field.get_col(field.model._meta.db_table)
     converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-    for converter in converters:
+    return tuple((converter, column) for converter in converters)
+
+
+# Worked out once per (field or model, backend): the token check converts every request.
+_field_converters: dict[tuple, tuple] = {}
+_model_columns: dict[tuple, tuple] = {}
+
+
+def _converters_cached(field) -> tuple:
+    key = (field, connection.vendor)
+    found = _field_converters.get(key)
+    if found is None:
+        found = _field_converters[key] = _converters(field)
+    return found
+
+
+def convert(field, value):
+    """A column's raw value as the ORM would give it for ``field``."""
+    for converter, column in _converters_cached(field):
         value = converter(value, column, connection)
     return value
+
+
+def _columns_of(model) -> tuple[list[str], list[tuple]]:
+    """``model``'s attribute names in column order, and the converters of the columns
+    that have any, by offset."""
+    key = (model, connection.vendor)
+    found = _model_columns.get(key)
+    if found is None:
+        fields = model._meta.concrete_fields
+        found = _model_columns[key] = (
+            [field.attname for field in fields],
+            [
+                (offset, converters)
+                for offset, field in enumerate(fields)
+                if (converters := _converters_cached(field))
+            ],
+        )
+    return found
 
 
 def instance(model, row, at: int = 0):
     """A ``model`` instance from its concrete fields' columns in ``row`` (from ``at``),
     converted as the ORM would."""
-    fields = model._meta.concrete_fields
-    values = [convert(field, row[at + offset]) for offset, field in enumerate(fields)]
-    return model.from_db(connection.alias, [field.attname for field in fields], values)
+    names, converted = _columns_of(model)
+    values = list(row[at : at + len(names)])
+    for offset, converters in converted:
+        for converter, column in converters:
+            values[offset] = converter(values[offset], column, connection)
+    return model.from_db(connection.alias, names, values)

@@ -302,8 +302,9 @@ CACHES = {
         "OPTIONS": {"MAX_ENTRIES": 20_000},
     },
     # Rendered pages, apart: a 500-student page is about 300 KB; 100 bound them to 30 MB.
+    # Kept as they are, not pickled: a page and its answer are never changed once made.
     "access-pages": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "BACKEND": "studentdata.object_cache.ObjectCache",
         "LOCATION": "access-pages",
         "TIMEOUT": ACCESS_CACHE_SECONDS or 1,
         "OPTIONS": {"MAX_ENTRIES": 100},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.throttling import BaseThrottle
 
 from studentdata.authentication import ProviderClient
@@ -27,14 +28,42 @@ class ProviderClientThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW_SECONDS)
-        key = f"throttle:provider-client:{request.user.api_client.pk}:{window}"
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's first request
-            cache.add(key, 0, WINDOW_SECONDS * 2)
-            count = cache.incr(key)
+        count = _count(f"throttle:provider-client:{request.user.api_client.pk}:{window}")
         self.wait_seconds = WINDOW_SECONDS - now % WINDOW_SECONDS
         return count <= settings.PROVIDER_RATE_PER_MINUTE
 
     def wait(self) -> float:
         return self.wait_seconds
+
+
+# INCR starts a missing key at 1; the window's first request sets its expiry. Atomic,
+# so a count can never be left without one.
+_COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
+
+def _count(key: str) -> int:
+    """Add one to the window's count and return it: on Redis one script call, one
+    round trip (Django's ``cache.incr`` asks whether the key exists first, and builds
+    a new client each time)."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        script = _script(backend)
+        return script(keys=[backend.make_and_validate_key(key)], args=[WINDOW_SECONDS * 2])
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window's first request
+        cache.add(key, 0, WINDOW_SECONDS * 2)
+        return cache.incr(key)
+
+
+def _script(backend: RedisCache):
+    """The counting script on a client kept with the cache backend (one per process)."""
+    script = getattr(backend, "_provider_count_script", None)
+    if script is None:
+        client = backend._cache.get_client(write=True)
+        script = backend._provider_count_script = client.register_script(_COUNT_SCRIPT)
+    return script

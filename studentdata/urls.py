@@ -24,6 +24,9 @@ def healthz(request):
 urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language switcher
+    # OneRoster REST 1.1 and 1.2 for providers (all under /ims/oneroster/): early, as
+    # their clients poll it most and each pattern tried before it costs every request.
+    path("", include("records.oneroster_rest.urls")),
     path("", include("accounts.urls")),
     # Records pages: /district/imports/ (the district admin's roster imports).
     path("", include("records.urls")),
@@ -38,7 +41,6 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # Providers' OAuth 2 token endpoint: client credentials (HTTP Basic), OneRoster scopes.
     path("oauth/token/", TokenView.as_view(), name="oauth-token"),
-    path("", include("records.oneroster_rest.urls")),  # OneRoster REST 1.1 and 1.2 for providers
     # The API's description holds no student data, so it is readable without signing in.
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path(

@@ -6,7 +6,8 @@ Order of checks: the bearer token (401), the token's scopes for this version roo
 set comes from ``ProviderScope``. Every answer that names students — a collection, one
 object, a nested list — records them the same way: the categories the objects as sent
 carry of each, and what the list itself tells (``objects.Builder``), as one disclosure
-per group of students (``record_provider_reads``), never one write per student.
+per group of students (``record_provider_reads``, ``record_provider_groups``), never
+one write per student.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 from access.categories import Category
-from access.providers import ProviderScope, record_provider_reads
+from access.providers import ProviderScope, record_provider_groups, record_provider_reads
 from records.oneroster_rest import errors, objects, paging, positions, query
 from records.oneroster_rest.fields import Context, available
 from records.oneroster_rest.grammar import control_character_at, parse_fields
@@ -135,8 +136,8 @@ class OneRosterView(ViewerApiView):
             lambda: positions.page(ctx, plan().sources, names, narrowing, sort, page, kept),
             answer,
         )
-        if sent.disclosed:
-            record_provider_reads(self.viewer, sent.disclosed, channel=CHANNEL)
+        if sent.groups:
+            record_provider_groups(self.viewer, sent.groups, channel=CHANNEL)
         response = HttpResponse(sent.body, content_type="application/json")
         response["X-Total-Count"] = str(total)
         response["Link"] = paging.link_header(request, page, total)

@@ -202,3 +202,36 @@ def test_events_the_database_hashed_verify(world, text):
         record_access(viewer, student_ids=ids, categories=["directory"], purpose=text)
     assert verify_chain(world.a.district.pk) is None
     assert AccessEvent.unscoped.filter(district=world.a.district).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_pages_several_events_go_in_one_round_trip_and_chain(world, django_assert_num_queries):
+    """A provider's page read under two grants (or with an opted-out group) makes several
+    events: one query appends them all, the district's first included, and each links to
+    the one before."""
+    from access.audit import Read, record_disclosures
+
+    viewer = viewer_for(world.a.users["district_admin"])
+    students = [s.pk for s in world.a.students.values()]
+    disclosed = [
+        (
+            Read((students[0],), frozenset({"directory"}), frozenset({"grant 1"}), "rosters"),
+            Disclosure(party="Bus company", legal_basis="99.31(a)(1)(i)(B)"),
+        ),
+        (
+            Read(tuple(students[1:]), frozenset({"enrollment"}), frozenset({"grant 1"}), "r"),
+            Disclosure(party="Bus company", legal_basis="99.31(a)(1)(i)(B)"),
+        ),
+        (Read((), frozenset({"health"}), frozenset(), "nothing read"), Disclosure("x", "y")),
+    ]
+    first = record_disclosures(viewer, disclosed)  # no chain head yet: made, then appended
+    assert [event.sequence for event in first] == [1, 2]
+    assert first[1].prev_hash == first[0].entry_hash
+    with django_assert_num_queries(1):
+        second = record_disclosures(viewer, disclosed)
+    assert [event.sequence for event in second] == [3, 4]
+    assert second[0].prev_hash == first[1].entry_hash
+    stored = AccessEvent.unscoped.get(pk=second[1].pk)
+    assert (stored.sequence, stored.entry_hash) == (4, second[1].entry_hash)
+    assert stored.party == "Bus company" and stored.student_count == len(students) - 1
+    assert verify_chain(world.a.district.pk) is None

@@ -529,6 +529,35 @@ def test_a_client_over_its_rate_gets_429_server_busy(feed, settings, version):
     assert int(response["Retry-After"]) >= 1
 
 
+@pytest.fixture
+def redis_cache(settings):
+    """The default cache on this machine's Redis (a database of its own), as in production."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/3"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).flushdb()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379 (make test's services)")
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url},
+    }
+    yield
+    redis.Redis.from_url(url).flushdb()
+
+
+def test_the_rate_is_counted_in_redis_each_window_expiring(feed, settings, redis_cache):
+    import redis
+
+    settings.PROVIDER_RATE_PER_MINUTE = 2
+    assert feed.get("v1p2", "orgs").status_code == 200
+    (key,) = redis.Redis.from_url("redis://127.0.0.1:6379/3").keys("*provider-client*")
+    assert 60 < redis.Redis.from_url("redis://127.0.0.1:6379/3").ttl(key) <= 120
+    assert feed.get("v1p2", "orgs").status_code == 200
+    assert feed.get("v1p2", "orgs").status_code == 429
+
+
 def test_the_discovery_document_describes_every_operation(client):
     response = client.get(
         ROOTS["v1p2"] + "discovery/onerosterv1p2rostersservice_openapi3_v1p0.json"

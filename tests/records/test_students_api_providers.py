@@ -127,3 +127,52 @@ def test_the_token_check_reads_the_district_as_the_orm_does(client, world, bus):
     assert found.pk == api_client.pk and found.provider.pk == api_client.provider_id
     assert found.district.directory_fields == world.a.district.directory_fields
     assert isinstance(found.district.directory_fields, list)
+
+
+def test_the_token_statement_reads_the_grants_in_force_too(client, world, bus):
+    """A provider's request reads its client and its grants in force in one statement;
+    the grants' own query runs only when the day they were read for is not today."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api_client, _ = bus
+    bearer = f"Bearer {token_for(client, api_client)}"
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 200
+    executed = " ".join(q["sql"] for q in queries.captured_queries)
+    assert "EXECUTE provider_client_by_token" in executed
+    assert "provider_grants_in_force" not in executed
+
+
+def test_grants_read_for_another_day_than_the_districts_are_read_again(client, world, bus):
+    """The token statement reads grants for the day the district had when the token last
+    came. If that is not the district's day now, they are read again for today: a grant
+    that starts on the day read for, after today, opens nothing."""
+    import hashlib
+    from zoneinfo import ZoneInfo
+
+    from django.utils import timezone
+    from oauth2_provider.models import AccessToken
+
+    from studentdata import authentication
+
+    api_client, grant = bus
+    district = world.a.district
+    district.timezone = "Pacific/Pago_Pago"  # UTC-11
+    district.save(update_fields=["timezone"])
+    bearer = f"Bearer {token_for(client, api_client)}"
+    token = AccessToken.objects.get(application=api_client.application).token
+    checksum = hashlib.sha256(token.encode()).hexdigest()
+    ahead = ZoneInfo("Pacific/Kiritimati")  # UTC+14: a day or two ahead of Pago Pago
+    day_ahead = timezone.localdate(timezone.now(), ahead)
+    assert day_ahead > district.today()
+    Grant.unscoped.filter(pk=grant.pk).update(starts_on=day_ahead)
+
+    authentication._zone_of_token[checksum] = ahead
+    read_for, grants = authentication._client_by_token(token).grants_in_force
+    assert (read_for, [g.pk for g in grants]) == (day_ahead, [grant.pk])
+    assert authentication._zone_of_token[checksum] == district.zone  # next time: its day
+
+    authentication._zone_of_token[checksum] = ahead
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 403
