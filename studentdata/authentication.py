@@ -61,6 +61,7 @@ class ProviderClient:
     is_superuser = False
     pk = None
     cache_epoch_value = cache_epochs.UNREAD  # the district's, when read with the token
+    read_ahead = None  # students' epochs read with the token (cache_epochs.ReadAhead)
 
     def __init__(self, client, scopes: frozenset[str]):
         self.api_client = client
@@ -90,7 +91,7 @@ class ProviderTokenAuthentication(authentication.BaseAuthentication):
             token = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token.")) from None
-        client = _client_by_token(token)
+        client = _client_by_token(token, request.get_full_path())
         if client is not None and client.token_resource:
             client = _client_by_toolkit(request)
         if client is None or client.token_expires <= timezone.now():
@@ -99,6 +100,7 @@ class ProviderTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("This client is disabled."))
         principal = ProviderClient(client, frozenset(client.token_scope.split()))
         principal.cache_epoch_value = client.epoch  # read by access.providers
+        principal.read_ahead = getattr(client, "read_ahead", None)
         return principal, None
 
     def authenticate_header(self, request):
@@ -121,8 +123,9 @@ def _provider_models():
 def _client_query(with_grants: bool) -> tuple[list[tuple], str, tuple]:
     """The one statement that reads a token's client, district, provider, application
     and the district's cache epoch, and (``with_grants``: PostgreSQL) the client's grants
-    in force on a given day, one row each; the models in the order their columns come,
-    and the grants' parameters (``on_day`` fills in the day)."""
+    in force on a given day, one row each, with the epochs of students named by an array
+    parameter (a read-ahead); the models in the order their columns come, and the
+    grants' parameters (``on_day`` fills in the day)."""
     access_token, application = _provider_models()
     models = [(ApiClient, "c"), (District, "d"), (Provider, "p"), (application, "a")]
     parts = [(model, *_columns(model, alias)) for model, alias in models]
@@ -130,7 +133,7 @@ def _client_query(with_grants: bool) -> tuple[list[tuple], str, tuple]:
     grants_sql, grants_params = client_grants_in_force() if with_grants else ("", ())
     sql = f"""
         SELECT {selected}, t.expires, t.scope, t.resource, t.token_checksum, epoch.value
-            {", g.*" if with_grants else ""}
+            {f", {cache_epochs.READ_AHEAD_SQL}, g.*" if with_grants else ""}
         FROM "{access_token._meta.db_table}" AS t
         JOIN "{ApiClient._meta.db_table}" AS c ON c.application_id = t.application_id
         JOIN "{District._meta.db_table}" AS d ON d.id = c.district_id
@@ -148,7 +151,7 @@ _ZONES_KEPT = 10_000
 _zone_of_token: dict[str, object] = {}
 
 
-def _client_by_token(token: str):
+def _client_by_token(token: str, path: str = ""):
     """The API client holding this token, with its district, provider and application,
     annotated with the token's expiry, scopes, resource and checksum, the district's
     epoch and (PostgreSQL) its grants in force; None for an unknown token. One
@@ -161,7 +164,9 @@ def _client_by_token(token: str):
     models, sql, grants_params = _client_query(with_grants)
     checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
     day = timezone.localdate(timezone.now(), _zone_of_token.get(checksum))
-    params = [*on_day(grants_params, day), checksum] if with_grants else [checksum]
+    ahead_key = (checksum, path)
+    ahead_ids = cache_epochs.students_to_read_ahead(ahead_key)
+    params = [ahead_ids, *on_day(grants_params, day), checksum] if with_grants else [checksum]
     rows = prepared.fetch("provider_client_by_token", sql, params)
     if not rows:
         return None
@@ -180,7 +185,8 @@ def _client_by_token(token: str):
     client.token_expires, client.token_scope = expires, scope
     client.token_resource, client.token_checksum, client.epoch = resource, checksum, row[at + 4]
     if with_grants:
-        grants = [grant_from_row(each, at + 5) for each in rows]
+        client.read_ahead = cache_epochs.read_ahead(ahead_key, district.pk, ahead_ids, row[at + 5])
+        grants = [grant_from_row(each, at + 6) for each in rows]
         client.grants_in_force = (day, [grant for grant in grants if grant is not None])
         if len(_zone_of_token) >= _ZONES_KEPT:
             _zone_of_token.clear()

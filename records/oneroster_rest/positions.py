@@ -156,11 +156,13 @@ def kept_answer(
     variant,
     find: Callable[[], list[tuple[str, int]]],
     answer: Callable[[list[tuple[str, int]]], Answer],
+    ahead: cache_epochs.ReadAhead | None = None,
 ) -> Answer:
     """The page's answer: ``find()`` its rows and ``answer()`` them, or both as kept.
     ``variant`` names what else the body depends on (the fields asked for, the host in
     its links). A sort on a student field of a category orders by what families may
-    withhold: such pages are never kept."""
+    withhold: such pages are never kept. ``ahead``: the students' epochs if read with
+    the token."""
     if not positions.kept or sort.field.category is not None or paging.limit > KEPT_BODY_ROWS:
         return answer(find())
     page_key = positions.page_key(sort, paging)
@@ -169,7 +171,7 @@ def kept_answer(
         keys = tuple(find())
         cache.put(page_key, keys, settings.ACCESS_CACHE_SECONDS)
     students = [pk for kind, pk in keys if kind == STUDENT]
-    epochs = cache_epochs.student_epochs(ctx.scope.viewer.district_id, students)
+    epochs = cache_epochs.student_epochs(ctx.scope.viewer.district_id, students, ahead=ahead)
     body_key = f"{page_key}:{_digest((variant, [epochs[pk] for pk in students]))}"
     kept = cache.get_page(body_key)
     if isinstance(kept, Answer):

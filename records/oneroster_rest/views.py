@@ -20,7 +20,9 @@ from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 from rest_framework import exceptions
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
 
 from access.categories import Category
 from access.providers import ProviderScope, record_provider_groups, record_provider_reads
@@ -66,9 +68,23 @@ class HasOneRosterScope(BasePermission):
         return True
 
 
+class JsonOnly(BaseContentNegotiation):
+    """OneRoster answers JSON whatever the client's ``Accept`` says (the binding has no
+    other representation), so there is nothing to negotiate: DRF's default parses the
+    header on every request of every poll."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class OneRosterView(ViewerApiView):
     authentication_classes = [OneRosterTokenAuthentication]
     permission_classes = [HasOneRosterScope]
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = JsonOnly
     schema = None  # described by 1.2's discovery document, not the app's /api/schema/
     endpoint: Endpoint = None  # set by as_view(endpoint=...)
 
@@ -135,6 +151,7 @@ class OneRosterView(ViewerApiView):
             (selected, request.build_absolute_uri("/")),
             lambda: positions.page(ctx, plan().sources, names, narrowing, sort, page, kept),
             answer,
+            ahead=request.user.read_ahead,
         )
         if sent.groups:
             record_provider_groups(self.viewer, sent.groups, channel=CHANNEL)

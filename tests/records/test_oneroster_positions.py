@@ -121,3 +121,33 @@ def test_a_narrowed_grant_is_not_served_the_wider_grants_kept_page(feed, world):
     )
     narrow = feed.ids(V1P2, "students", limit="100")
     assert narrow == {world.a.students["elsewhere"].sourced_id} and narrow < wide
+
+
+def test_a_polled_page_reads_its_students_epochs_with_the_token(feed, world):
+    """The token statement reads the epochs of the students the same request named last
+    time, so a poll needs no query of its own for them; a write to one of them still
+    shows on the very next poll."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def poll():
+        with CaptureQueriesContext(connection) as queries:
+            response = feed.get(V1P2, "students", limit="100")
+        assert response.status_code == 200
+        executed = " ".join(q["sql"] for q in queries.captured_queries)
+        return response.json()["users"], executed
+
+    first, executed = poll()
+    assert "EXECUTE student_epochs" in executed  # nothing to read ahead yet
+    second, executed = poll()
+    assert second == first
+    assert "EXECUTE student_epochs" not in executed
+    assert "EXECUTE provider_client_by_token" in executed
+    own = world.a.students["own"]
+    DirectoryOptOut.unscoped.create(
+        district=world.a.district, student=own, field=DirectoryOptOut.ALL_FIELDS
+    )
+    third, executed = poll()
+    [withheld] = [obj for obj in third if obj["sourcedId"] == own.sourced_id]
+    assert "givenName" not in withheld
+    assert "EXECUTE student_epochs" not in executed

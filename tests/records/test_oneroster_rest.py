@@ -529,6 +529,23 @@ def test_a_client_over_its_rate_gets_429_server_busy(feed, settings, version):
     assert int(response["Retry-After"]) >= 1
 
 
+@pytest.mark.parametrize("accept", ["application/xml", "text/html", "*/*", ""])
+def test_every_answer_is_json_whatever_the_client_accepts(feed, accept):
+    response = feed.client.get(
+        ROOTS["v1p2"] + "orgs",
+        HTTP_AUTHORIZATION=f"Bearer {feed.token('v1p2')}",
+        HTTP_ACCEPT=accept,
+    )
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert "orgs" in response.json()
+    missing = feed.client.get(
+        ROOTS["v1p2"] + "orgs/no-such-org",
+        HTTP_AUTHORIZATION=f"Bearer {feed.token('v1p2')}",
+        HTTP_ACCEPT=accept,
+    )
+    assert missing.status_code == 404 and "imsx_codeMajor" in str(missing.json())
+
+
 @pytest.fixture
 def redis_cache(settings):
     """The default cache on this machine's Redis (a database of its own), as in production."""
