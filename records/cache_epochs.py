@@ -242,13 +242,3 @@ def student_epochs(
         )
     )
     return epochs
-    # Prepared once per session: every kept page a provider polls asks it.
-    epochs.update(
-        prepared.fetch(
-            "student_epochs",
-            "SELECT student_id, value FROM access_studentepoch "
-            "WHERE district_id = %s AND student_id = ANY(%s)",
-            [district_id, ids],
-        )
-    )
-    return epochs
