@@ -58,8 +58,9 @@ def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-# Stand-ins for the two values only the chain head knows; JSON escapes the NUL, so no
-# text an event carries can contain their encoding.
+# Stand-ins for the two values only the chain head knows. Their encoding (a quoted NUL
+# escape) could only come from a text that is exactly the stand-in, and PostgreSQL
+# stores no NUL; were one to appear twice, the split below raises (fails closed).
 _PREV_MARK, _SEQUENCE_MARK = "\0prev", "\0sequence"
 _PREV_ENCODED, _SEQUENCE_ENCODED = json.dumps(_PREV_MARK), json.dumps(_SEQUENCE_MARK)
 
@@ -288,6 +289,12 @@ def forget_prepared(sender, connection, **kwargs) -> None:
     connection.access_log_prepared = False
 
 
+# A district's chain head, made the first time it is needed (nothing if it exists).
+_HEAD_SQL = (
+    f'INSERT INTO "{AuditChain._meta.db_table}" (district_id, last_sequence, last_hash) '  # noqa: S608
+    f"VALUES (%s, 0, '{'0' * 64}') ON CONFLICT (district_id) DO NOTHING"
+)
+
 # The last events of a district's chain, read back while this transaction holds its head.
 _LAST_EVENTS_SQL = (
     f'SELECT id, sequence, prev_hash, entry_hash FROM "{AccessEvent._meta.db_table}" '  # noqa: S608
@@ -299,8 +306,7 @@ _LAST_EVENTS_SQL = (
 def _append_in_one_round_trip(events: list[tuple[AccessEvent, Read]]) -> None:
     """PostgreSQL: each event appended by the prepared statement, all of them sent as one
     query (one transaction of its own, or part of the caller's): one round trip and one
-    commit for a page, however many events it makes. A district's first event makes its
-    chain head first."""
+    commit for a page, however many events it makes."""
     executes, params = [], []
     for event, read in events:
         ids = list(read.student_ids)
@@ -310,6 +316,11 @@ def _append_in_one_round_trip(events: list[tuple[AccessEvent, Read]]) -> None:
         executes.append(f"EXECUTE {_PREPARED} ({', '.join(['%s'] * len(values))})")
         params += values
     district_id = events[0][0].district_id
+    # The district's chain head first, if it has none yet, in the same transaction: every
+    # EXECUTE then appends (were the head made by another request while this query ran,
+    # an EXECUTE before it would append nothing and one after it would).
+    executes.insert(0, _HEAD_SQL)
+    params[:0] = [district_id]
     if len(events) > 1:
         # The last EXECUTE answers only its own event; the head stays locked by this
         # transaction, so the events just under it are this query's.
@@ -321,10 +332,6 @@ def _append_in_one_round_trip(events: list[tuple[AccessEvent, Read]]) -> None:
             _prepare_append(cursor)
         cursor.execute(query, params)
         rows = cursor.fetchall()
-        if not rows:  # no chain head yet (nothing was appended): make it, then append
-            AuditChain.unscoped.get_or_create(district_id=district_id)
-            cursor.execute(query, params)
-            rows = cursor.fetchall()
     for (event, _), row in zip(events, rows, strict=True):
         event.pk, event.sequence, event.prev_hash, event.entry_hash = row
         event._state.adding, event._state.db = False, connection.alias

@@ -195,7 +195,7 @@ class ReadAhead:
 
 
 # Which students each recent (token, request) named: what its next poll reads ahead.
-_STUDENTS_KEPT = 10_000
+_STUDENTS_KEPT = 2_000  # at most 500 ids each: some 36 MB at worst
 _students_of: dict[tuple, tuple[int, ...]] = {}
 
 # The epochs of the students a read-ahead names: ``(student id, epoch)`` pairs, for the

@@ -192,7 +192,7 @@ def disclosure_log(request):
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     events = disclosure_events(viewer, data) if not form.errors else AccessEvent.unscoped.none()
     if search is None and request.GET.get("format") == "csv" and not form.errors:
-        return _csv(events)
+        return _csv(events, viewer.district.zone)  # streamed after the page returns
     page = Paginator(events, EVENTS_PER_PAGE).get_page(params.get("page"))
     labels = {key: str(label) for key, label in CATEGORY_LABELS.items()}
     rows = [
@@ -250,7 +250,7 @@ class _Echo:
         return value
 
 
-def _csv(events):
+def _csv(events, zone):
     writer = csv.writer(_Echo())
     header = [
         "occurred_at",
@@ -269,7 +269,7 @@ def _csv(events):
         for event in events.iterator(chunk_size=500):
             yield writer.writerow(
                 [
-                    timezone.localtime(event.occurred_at).isoformat(),
+                    timezone.localtime(event.occurred_at, zone).isoformat(),
                     event.party,
                     event.legal_basis,
                     event.grant_id or "",

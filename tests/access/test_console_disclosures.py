@@ -105,6 +105,34 @@ def test_the_csv_export_holds_the_filtered_log(client, world, log):
     assert world.a.students["elsewhere"].family_name not in lines[1]
 
 
+def test_the_log_and_its_csv_read_in_the_districts_time_zone(client, world, log):
+    """A Pacific district's log says Pacific times, on the page and in the export, and its
+    date filters are Pacific days."""
+    from datetime import UTC, datetime
+    from unittest import mock
+
+    district = world.a.district
+    district.timezone = "America/Los_Angeles"
+    district.save(update_fields=["timezone"])
+    tutor = f.ProviderFactory(district=district, name="Evening Tutors")
+    grant = f.GrantFactory(agreement=f.AgreementFactory(provider=tutor), categories=["directory"])
+    viewer = viewer_for_client(f.api_client_for(tutor))
+    scope = ProviderScope(viewer)
+    late_evening = datetime(2027, 1, 15, 3, 30, tzinfo=UTC)  # 7:30 p.m. on the 14th there
+    with mock.patch("access.audit.timezone.now", return_value=late_evening):
+        record_provider_reads(viewer, scope.allowed(list(scope.students())), channel="API")
+    client.force_login(world.a.users["district_admin"])
+    wanted = {"provider": grant.provider_id}
+    response = client.get("/district/disclosures/", {**wanted, "format": "csv"})
+    lines = b"".join(response.streaming_content).decode().strip().splitlines()
+    assert lines[1].startswith("2027-01-14T19:30:00-08:00,")
+    page = client.get("/district/disclosures/", {**wanted, "since": "2027-01-14"})
+    assert len(page.context["rows"]) == 1
+    assert "Jan. 14, 2027, 7:30 p.m." in page.content.decode()
+    later = client.get("/district/disclosures/", {**wanted, "since": "2027-01-15"})
+    assert len(later.context["rows"]) == 0
+
+
 def test_the_log_is_paged(client, world, log, monkeypatch):
     from access.views import disclosures
 
