@@ -1,0 +1,203 @@
+"""The small-cell rules and the audit that proves what a suppression pattern hides."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reports.suppression import (
+    Code,
+    Table,
+    attacker_intervals,
+    code_percent,
+    is_primary,
+    percent_ends,
+    protect,
+    unsafe_cells,
+)
+
+
+def with_margins(grid: list[list[int]]) -> tuple[Table, dict[tuple[int, int], int]]:
+    """A grid of counts with its row totals, column totals and grand total, as a Table;
+    and each inner cell's index by (row, column)."""
+    rows, columns = len(grid), len(grid[0])
+    counts, at = [], {}
+    for r in range(rows):
+        for c in range(columns):
+            at[r, c] = len(counts)
+            counts.append(grid[r][c])
+    row_totals = []
+    for r in range(rows):
+        row_totals.append(len(counts))
+        counts.append(sum(grid[r]))
+    column_totals = []
+    for c in range(columns):
+        column_totals.append(len(counts))
+        counts.append(sum(grid[r][c] for r in range(rows)))
+    grand = len(counts)
+    counts.append(sum(map(sum, grid)))
+    sums = [(row_totals[r], [at[r, c] for c in range(columns)]) for r in range(rows)]
+    sums += [(column_totals[c], [at[r, c] for r in range(rows)]) for c in range(columns)]
+    sums += [(grand, row_totals), (grand, column_totals)]
+    return Table(counts, sums), at
+
+
+def test_a_table_whose_sums_do_not_add_up_is_refused():
+    with pytest.raises(ValueError, match="not the sum"):
+        Table([1, 2, 4], [(2, [0, 1])])
+
+
+def test_a_small_cell_hidden_alone_beside_its_totals_is_recovered_exactly():
+    table, at = with_margins([[3, 20], [15, 30]])
+    intervals = attacker_intervals(table, [at[0, 0]])
+    assert intervals[at[0, 0]].low == intervals[at[0, 0]].high == 3
+    assert unsafe_cells(intervals, [at[0, 0]], 5) == [at[0, 0]]
+
+
+def test_two_hidden_cells_in_every_row_and_column_can_still_be_narrowed():
+    # The literature's point: hiding only the small cells, two to every row and column,
+    # looks safe and is not: non-negativity and the margins pin them to a width of 1.
+    table, at = with_margins([[3, 2, 40], [1, 0, 35], [30, 25, 50]])
+    small = [at[0, 0], at[0, 1], at[1, 0], at[1, 1]]
+    intervals = attacker_intervals(table, small)
+    assert intervals[at[0, 0]].low == 3 and intervals[at[0, 0]].high == 4
+    assert unsafe_cells(intervals, small, 5) == sorted(small)
+
+
+def test_hidden_zeros_whose_row_remainder_is_zero_are_recovered_exactly():
+    table, at = with_margins([[0, 0, 40], [12, 15, 35], [30, 25, 50]])
+    zeros = [at[0, 0], at[0, 1]]
+    hidden = [*zeros, at[1, 0], at[1, 1]]
+    intervals = attacker_intervals(table, hidden)
+    assert all(intervals[cell].width == 0 for cell in zeros)
+
+
+def test_complementary_cells_with_room_keep_the_small_cell_wide():
+    table, at = with_margins([[3, 40, 22], [25, 30, 35], [30, 25, 50]])
+    hidden = [at[0, 0], at[0, 1], at[1, 0], at[1, 1]]
+    intervals = attacker_intervals(table, hidden)
+    assert intervals[at[0, 0]].low == 0
+    assert intervals[at[0, 0]].width >= 5
+    assert unsafe_cells(intervals, [at[0, 0]], 5) == []
+
+
+def test_a_cell_no_sum_bounds_is_unbounded_above():
+    table = Table([4, 9], [])
+    assert attacker_intervals(table, [0])[0].high == math.inf
+
+
+def test_hiding_a_total_and_one_part_leaves_both_free():
+    # A school's count and the district's: hiding both is a block of one equation.
+    table = Table([3, 50, 53], [(2, [0, 1])])
+    intervals = attacker_intervals(table, [0, 2])
+    assert intervals[0].low == 0 and intervals[0].high == math.inf
+
+
+grids = st.integers(2, 4).flatmap(
+    lambda rows: st.integers(2, 4).flatmap(
+        lambda columns: st.lists(
+            st.lists(st.integers(0, 40), min_size=columns, max_size=columns),
+            min_size=rows,
+            max_size=rows,
+        )
+    )
+)
+
+
+@given(grids, st.data())
+def test_every_true_count_lies_inside_its_proven_interval(grid, data):
+    table, _ = with_margins(grid)
+    hidden = data.draw(st.sets(st.sampled_from(range(len(table.counts))), min_size=1))
+    intervals = attacker_intervals(table, hidden)
+    assert set(intervals) == hidden
+    for cell, interval in intervals.items():
+        assert interval.low >= -1e-9
+        assert interval.low - 1e-6 <= table.counts[cell] <= interval.high + 1e-6
+
+
+@given(grids, st.data())
+def test_a_sum_with_one_hidden_cell_gives_that_cell_away(grid, data):
+    table, at = with_margins(grid)
+    row = data.draw(st.integers(0, len(grid) - 1))
+    column = data.draw(st.integers(0, len(grid[0]) - 1))
+    interval = attacker_intervals(table, [at[row, column]])[at[row, column]]
+    assert interval.width == pytest.approx(0, abs=1e-6)
+    assert interval.low == pytest.approx(grid[row][column], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("size", "ends"),
+    [
+        (1000, (1, 99)),
+        (300, (1, 99)),
+        (299, (2, 98)),
+        (100, (2, 98)),
+        (99, (5, 95)),
+        (40, (5, 95)),
+        (39, (10, 90)),
+        (20, (10, 90)),
+        (19, (20, 80)),
+        (1, (20, 80)),
+    ],
+)
+def test_the_percent_ladder_follows_the_group_size(size, ends):
+    assert percent_ends(size) == ends
+
+
+def test_rates_are_coded_near_the_ends_and_exact_between():
+    assert code_percent(0, 400) == code_percent(4, 400)
+    assert code_percent(4, 400).text == "≤1%" and code_percent(4, 400).code == Code.PERCENT_CODED
+    assert code_percent(396, 400).text == "≥99%"
+    assert code_percent(5, 400).text == "1.2%" and code_percent(5, 400).code is None
+    assert code_percent(2, 50).text == "≤5%"
+    assert code_percent(25, 50).text == "50.0%"
+
+
+@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_percent_coding_never_shows_an_exact_rate_near_the_ends(rate):
+    numerator, denominator = rate
+    low, high = percent_ends(denominator)
+    shown = code_percent(numerator, denominator)
+    exact = numerator * 100 / denominator
+    if numerator in (0, denominator) or exact <= low or exact >= high:
+        assert shown.code == Code.PERCENT_CODED
+        assert shown.text in (f"≤{low}%", f"≥{high}%")
+    else:
+        assert shown.code is None
+        assert shown.text == f"{exact:.1f}%"
+
+
+def test_a_rate_that_is_not_one_is_refused():
+    with pytest.raises(ValueError):
+        code_percent(5, 4)
+    with pytest.raises(ValueError):
+        code_percent(0, 0)
+
+
+@given(st.integers(5, 30), st.integers(0, 100))
+def test_zero_and_every_count_below_n_are_primary(minimum_n, count):
+    assert is_primary(0, minimum_n)
+    assert is_primary(count, minimum_n) == (count < minimum_n)
+
+
+def test_protection_hides_the_cheapest_complements_until_the_audit_passes():
+    table, at = with_margins([[3, 40, 22], [25, 30, 35], [30, 25, 50]])
+    hidden, intervals = protect(table, [at[0, 0]], 5)
+    assert at[0, 0] in hidden and len(hidden) == 4
+    # The cheapest complements: 22 in its row, 25 in its column, then 30 to close them.
+    assert {at[0, 2], at[1, 0]} <= hidden
+    assert unsafe_cells(intervals, [at[0, 0]], 5) == []
+
+
+@given(grids, st.integers(5, 12), st.integers(1, 6))
+def test_after_protection_every_primary_cell_is_wide_enough(grid, minimum_n, width):
+    table, _ = with_margins(grid)
+    primary = [cell for cell, count in enumerate(table.counts) if is_primary(count, minimum_n)]
+    hidden, intervals = protect(table, primary, width)
+    assert set(primary) <= hidden
+    audited = attacker_intervals(table, hidden)  # independently, from the pattern alone
+    assert unsafe_cells(audited, primary, width) == []
+    assert intervals == audited
