@@ -4,7 +4,7 @@ that proves what an attacker can work out from a suppression pattern (REQUIREMEN
 A published table is a list of cells (counts of students) tied together by sums: a
 row total is the sum of its cells, a district's cell the sum of its schools' cells, and
 so on. Hiding a cell is not enough when the sums around it are published, so the audit
-asks linear programming (HiGHS, through scipy) for the smallest and largest value each
+asks linear programming (HiGHS) for the smallest and largest value each
 hidden cell can take given everything shown: that interval is what an attacker can prove,
 and a primary cell (a count below the district's minimum n, zeros included) is safe only
 when its interval is at least the required width.
@@ -20,9 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import highspy
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 
 class Code(StrEnum):
@@ -144,47 +143,57 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
 
 
 def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
-    """Minimise and maximise each cell of one block under the sums that touch it."""
+    """Minimise and maximise each cell of one block under the sums that touch it: one
+    HiGHS model per block, its objective changed cell by cell, each solve hot-started
+    from the last one's basis (a fresh LP per bound costs a hundred times more)."""
     column = {cell: at for at, cell in enumerate(block)}
-    rows, columns, values, rhs = [], [], [], []
+    starts, columns, values, rhs = [], [], [], []
     for total, parts in table.sums:
         terms = [(cell, 1.0) for cell in parts] + [(total, -1.0)]
         if not any(cell in column for cell, _ in terms):
             continue
+        starts.append(len(columns))
         shown = 0.0
         for cell, sign in terms:
             if cell in column:
-                rows.append(len(rhs))
                 columns.append(column[cell])
                 values.append(sign)
             else:
                 shown += sign * table.counts[cell]
         rhs.append(-shown)
-    equations = sparse.csr_array((values, (rows, columns)), shape=(len(rhs), len(block)))
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.addVars(len(block), np.zeros(len(block)), np.full(len(block), highspy.kHighsInf))
+    if rhs:
+        bound = np.array(rhs)
+        highs.addRows(
+            len(rhs), bound, bound, len(columns), np.array(starts), np.array(columns),
+            np.array(values),
+        )  # fmt: skip
     intervals = {}
     for cell, at in column.items():
-        objective = np.zeros(len(block))
-        objective[at] = 1.0
-        low = _optimum(objective, equations, rhs)
-        high = -_optimum(-objective, equations, rhs)
+        highs.changeColCost(at, 1.0)
+        low = _optimum(highs, highspy.ObjSense.kMinimize)
+        high = _optimum(highs, highspy.ObjSense.kMaximize)
+        highs.changeColCost(at, 0.0)
         intervals[cell] = Interval(low, high)
     return intervals
 
 
-def _optimum(objective, equations, rhs) -> float:
-    """The LP's optimal value over non-negative cells; ``-inf`` when unbounded below."""
-    result = linprog(
-        objective,
-        A_eq=equations if len(rhs) else None,
-        b_eq=rhs if len(rhs) else None,
-        bounds=(0, None),
-        method="highs",
+def _optimum(highs, sense) -> float:
+    """The model's optimal value in ``sense``; ``inf`` when unbounded above."""
+    highs.changeObjectiveSense(sense)
+    highs.run()
+    status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kOptimal:
+        return float(highs.getInfo().objective_function_value)
+    unbounded = (
+        highspy.HighsModelStatus.kUnbounded,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
     )
-    if result.status == 3:  # unbounded
-        return -math.inf
-    if result.status != 0:
-        raise RuntimeError(f"the audit's LP failed: {result.message}")
-    return float(result.fun)
+    if sense == highspy.ObjSense.kMaximize and status in unbounded:
+        return math.inf
+    raise RuntimeError(f"the audit's LP failed: {highs.modelStatusToString(status)}")
 
 
 def unsafe_cells(
