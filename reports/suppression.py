@@ -185,6 +185,12 @@ def _optimum(highs, sense) -> float:
     highs.changeObjectiveSense(sense)
     highs.run()
     status = highs.getModelStatus()
+    if status == highspy.HighsModelStatus.kUnknown:
+        # A hot start can stall on a degenerate basis (seen on tables of zeros); the
+        # same LP solved from scratch settles it.
+        highs.clearSolver()
+        highs.run()
+        status = highs.getModelStatus()
     if status == highspy.HighsModelStatus.kOptimal:
         return float(highs.getInfo().objective_function_value)
     unbounded = (
@@ -203,22 +209,32 @@ def unsafe_cells(
     return sorted(cell for cell in primary if intervals[cell].width < width - 1e-9)
 
 
-def protect(table: Table, primary: Iterable[int], width: float) -> tuple[set[int], dict]:
+def protect(
+    table: Table, primary: Iterable[int], width: float
+) -> tuple[set[int], dict[int, Interval]]:
     """Hide the primary cells, then complementary cells until the audit proves every
     primary cell's interval at least ``width`` wide. Returns the hidden cells and their
     audited intervals (the certificate).
 
     Each round, for each primary cell still too narrow, one more cell of a sum around
-    its block is hidden (``_complement``). Always ends: every round hides at least one
-    more cell, and a table with every cell hidden proves nothing."""
+    its block is hidden (``_complement``); only the blocks that changed are audited
+    again (a block's intervals depend on its own cells alone). Always ends: every round
+    hides at least one more cell, and a table with every cell hidden proves nothing."""
     primary = set(primary)
     hidden = set(primary)
+    audited: dict[frozenset[int], dict[int, Interval]] = {}
     while True:
-        intervals = attacker_intervals(table, hidden)
+        blocks = {}
+        intervals: dict[int, Interval] = {}
+        for block in _blocks(table, sorted(hidden)):
+            key = frozenset(block)
+            if key not in audited:
+                audited[key] = _audit_block(table, block)
+            intervals.update(audited[key])
+            blocks.update(dict.fromkeys(block, block))
         unsafe = unsafe_cells(intervals, primary, width)
         if not unsafe:
             return hidden, intervals
-        blocks = {cell: block for block in _blocks(table, sorted(hidden)) for cell in block}
         added: set[int] = set()
         for cell in unsafe:
             candidate = _complement(table, set(blocks[cell]), hidden | added)

@@ -201,3 +201,12 @@ def test_after_protection_every_primary_cell_is_wide_enough(grid, minimum_n, wid
     audited = attacker_intervals(table, hidden)  # independently, from the pattern alone
     assert unsafe_cells(audited, primary, width) == []
     assert intervals == audited
+
+
+def test_a_table_of_zeros_whose_hot_start_stalls_is_still_audited():
+    # Found by hypothesis: HiGHS's hot start answered "unknown" on this degenerate LP.
+    table, _ = with_margins([[0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0], [1, 0, 0, 0]])
+    hidden = [0, 2, 3, 5, 7, 8, 9, 11, 12, 13, 14, 15, 16, 18, 20, 23, 24]
+    intervals = attacker_intervals(table, hidden)
+    for cell in hidden:
+        assert intervals[cell].low - 1e-6 <= table.counts[cell] <= intervals[cell].high + 1e-6
