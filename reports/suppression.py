@@ -4,10 +4,10 @@ that proves what an attacker can work out from a suppression pattern (REQUIREMEN
 A published table is a list of cells (counts of students) tied together by sums: a
 row total is the sum of its cells, a district's cell the sum of its schools' cells, and
 so on. Hiding a cell is not enough when the sums around it are published, so the audit
-asks linear programming (HiGHS) for the smallest and largest value each
-hidden cell can take given everything shown: that interval is what an attacker can prove,
-and a primary cell (a count below the district's minimum n, zeros included) is safe only
-when its interval is at least the required width.
+asks linear programming (HiGHS) for the smallest and largest value each hidden cell can
+take given everything shown: that interval is what an attacker can prove, and a primary
+cell (a count below the district's minimum n, zeros included) is safe only when its
+interval is at least the required width.
 
 The audit works block by block: hidden cells that no sum connects cannot inform each
 other, so each connected block is its own small LP.
@@ -15,6 +15,7 @@ other, so each connected block is its own small LP.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -98,6 +99,21 @@ class Table:
             if sum(self.counts[part] for part in parts) != self.counts[total]:
                 raise ValueError(f"cell {total} is not the sum of cells {list(parts)}")
 
+    @functools.cached_property
+    def sums_of(self) -> dict[int, list[tuple[int, ...]]]:
+        """Each cell's sums, as ``(total, *parts)``: found by cell, not by scanning every
+        sum of the table for each block or each cell to protect."""
+        found: dict[int, list[tuple[int, ...]]] = {}
+        for total, parts in self.sums:
+            cells = (total, *parts)
+            for cell in cells:
+                found.setdefault(cell, []).append(cells)
+        return found
+
+    def sums_around(self, cells: Iterable[int]) -> list[tuple[int, ...]]:
+        """The sums that hold any of ``cells``, each once, in the table's order."""
+        return list({sum_: None for cell in cells for sum_ in self.sums_of.get(cell, ())})
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -115,11 +131,24 @@ def attacker_intervals(table: Table, hidden: Iterable[int]) -> dict[int, Interva
     """For each hidden cell, the tightest interval linear programming proves from the
     shown cells, the sums and that no count is negative (an upper end of ``inf`` when
     nothing bounds the cell from above)."""
-    hidden = sorted(set(hidden))
-    intervals: dict[int, Interval] = {}
-    for block in _blocks(table, hidden):
-        intervals.update(_audit_block(table, block))
+    intervals, _ = _audit(table, hidden, {})
     return intervals
+
+
+def _audit(
+    table: Table, hidden: Iterable[int], audited: dict[frozenset[int], dict[int, Interval]]
+) -> tuple[dict[int, Interval], dict[int, list[int]]]:
+    """The intervals of every hidden cell, and each hidden cell's block. A block already
+    in ``audited`` is not solved again: its intervals depend on its own cells alone."""
+    intervals: dict[int, Interval] = {}
+    block_of: dict[int, list[int]] = {}
+    for block in _blocks(table, sorted(set(hidden))):
+        key = frozenset(block)
+        if key not in audited:
+            audited[key] = _audit_block(table, block)
+        intervals.update(audited[key])
+        block_of.update(dict.fromkeys(block, block))
+    return intervals, block_of
 
 
 def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
@@ -132,8 +161,8 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
             cell = parent[cell]
         return cell
 
-    for total, parts in table.sums:
-        tied = [cell for cell in (total, *parts) if cell in parent]
+    for cells in table.sums_around(hidden):
+        tied = [cell for cell in cells if cell in parent]
         for cell in tied[1:]:
             parent[root(cell)] = root(tied[0])
     blocks: dict[int, list[int]] = {}
@@ -145,16 +174,13 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
 def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     """Minimise and maximise each cell of one block under the sums that touch it: one
     HiGHS model per block, its objective changed cell by cell, each solve hot-started
-    from the last one's basis (a fresh LP per bound costs a hundred times more)."""
+    from the last one's basis (a fresh SciPy LP per bound took nine times as long)."""
     column = {cell: at for at, cell in enumerate(block)}
     starts, columns, values, rhs = [], [], [], []
-    for total, parts in table.sums:
-        terms = [(cell, 1.0) for cell in parts] + [(total, -1.0)]
-        if not any(cell in column for cell, _ in terms):
-            continue
+    for total, *parts in table.sums_around(block):
         starts.append(len(columns))
         shown = 0.0
-        for cell, sign in terms:
+        for cell, sign in [(total, -1.0), *((part, 1.0) for part in parts)]:
             if cell in column:
                 columns.append(column[cell])
                 values.append(sign)
@@ -224,20 +250,13 @@ def protect(
     hidden = set(primary)
     audited: dict[frozenset[int], dict[int, Interval]] = {}
     while True:
-        blocks = {}
-        intervals: dict[int, Interval] = {}
-        for block in _blocks(table, sorted(hidden)):
-            key = frozenset(block)
-            if key not in audited:
-                audited[key] = _audit_block(table, block)
-            intervals.update(audited[key])
-            blocks.update(dict.fromkeys(block, block))
+        intervals, block_of = _audit(table, hidden, audited)
         unsafe = unsafe_cells(intervals, primary, width)
         if not unsafe:
             return hidden, intervals
         added: set[int] = set()
         for cell in unsafe:
-            candidate = _complement(table, set(blocks[cell]), hidden | added)
+            candidate = _complement(table, block_of[cell], hidden | added)
             if candidate is not None:
                 added.add(candidate)
         if not added:
@@ -245,12 +264,12 @@ def protect(
         hidden |= added
 
 
-def _complement(table: Table, block: set[int], hidden: set[int]) -> int | None:
+def _complement(table: Table, block: list[int], hidden: set[int]) -> int | None:
     """The next cell to hide for a block still too narrow: a sum around the block with
     a single hidden cell gives that cell away, so the shown cell closing the most such
     sums, then the one with the fewest students; else the smallest shown cell of any
     sum around the block (the block is pinned by its values, not by a lone cell)."""
-    around = [(total, *parts) for total, parts in table.sums if block.intersection((total, *parts))]
+    around = table.sums_around(block)
     closes: dict[int, int] = {}
     for cells in around:
         if sum(cell in hidden for cell in cells) == 1:
