@@ -92,6 +92,7 @@ UNCACHED_TABLES = {
     "records_directoryoptoutchange": "the opt-out's own history; the opt-out bumps",
     "records_attendancechange": "a correction's history; the corrected mark bumps",
     "authtoken_token": "API tokens are checked on every request, never cached",
+    "reports_release": "published aggregates: no access decision reads them",
     # A provider's viewer is built from its grants on every request, never cached.
     "access_provider": "providers: their viewers are never cached",
     "access_providercontact": "providers: their viewers are never cached",

@@ -249,7 +249,8 @@ def delete_district(district: District) -> None:
 
 
 def _append_only_tables(cursor, tables: Sequence[str]) -> list[str]:
-    """The append-only tables among ``tables`` (those whose triggers refuse DELETE).
+    """The append-only tables among ``tables`` (those whose triggers refuse DELETE:
+    the access log, its chain head, published report releases).
     Only they are altered: ALTER TABLE locks a table against every district's reads."""
     if connection.vendor != "postgresql":
         return []
@@ -257,7 +258,8 @@ def _append_only_tables(cursor, tables: Sequence[str]) -> list[str]:
         "SELECT DISTINCT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         "JOIN pg_proc p ON p.oid = t.tgfoid "
         "WHERE NOT t.tgisinternal AND c.relname = ANY(%s) "
-        "AND p.proname IN ('access_log_append_only', 'access_chain_forward_only') "
+        "AND p.proname IN ('access_log_append_only', 'access_chain_forward_only', "
+        "'reports_release_frozen') "
         "ORDER BY c.relname",
         [list(tables)],
     )

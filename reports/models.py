@@ -1,0 +1,85 @@
+"""Published report releases: immutable snapshots of a district's report cards."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from records.tenancy import TenantModel, tenant_constraints
+
+
+class Release(TenantModel):
+    """One build of a district's report cards for a school year.
+
+    A release is built as a preview; publishing it freezes it for good (a published cell
+    never changes). A correction or the next night's figures are a new release that
+    continues this one: it starts from this one's suppression pattern and is audited
+    jointly with every earlier published release of the year (REQUIREMENTS 15).
+    """
+
+    class Kind(models.TextChoices):
+        NIGHTLY = "nightly", "Nightly"
+        ON_REQUEST = "on_request", "Published by a district admin"
+        STATE = "state", "State release"
+
+    class Status(models.TextChoices):
+        PREVIEW = "preview", "Preview"
+        PUBLISHED = "published", "Published"
+        DISCARDED = "discarded", "Discarded"
+
+    school_year = models.PositiveSmallIntegerField(help_text="The calendar year it ends in.")
+    as_of = models.DateField(help_text="The district's date the figures describe.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEW)
+    continues = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    minimum_n = models.PositiveSmallIntegerField()
+    width = models.PositiveSmallIntegerField(help_text="Required width of a hidden interval.")
+    # What the public reads: names of schools and of the assessment, and each cell's
+    # published value (a number) or code.
+    content = models.JSONField()
+    # Every cell's true count: kept only so that later releases can be audited jointly
+    # with this one. Never served.
+    counts = models.JSONField()
+    # Each hidden cell's proven interval [low, high] (high null when unbounded).
+    certificate = models.JSONField()
+    summary = models.JSONField(help_text="Cells, primary, hidden, students hidden, seconds.")
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=~Q(status="published") | Q(published_at__isnull=False),
+                name="reports_release_published_has_time",
+            )
+        )
+        indexes = [
+            models.Index(
+                fields=["district", "school_year", "status", "-published_at"],
+                name="reports_release_latest_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.district_id} {self.school_year} release {self.pk} ({self.status})"
+
+    def save(self, *args, **kwargs):
+        if self.pk and self._published_in_database():
+            raise ValidationError("A published release never changes; publish a new one.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self._published_in_database():
+            raise ValidationError("A published release is never deleted.")
+        return super().delete(*args, **kwargs)
+
+    def _published_in_database(self) -> bool:
+        return Release.unscoped.filter(pk=self.pk, status=self.Status.PUBLISHED).exists()

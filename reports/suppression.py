@@ -131,24 +131,10 @@ def attacker_intervals(table: Table, hidden: Iterable[int]) -> dict[int, Interva
     """For each hidden cell, the tightest interval linear programming proves from the
     shown cells, the sums and that no count is negative (an upper end of ``inf`` when
     nothing bounds the cell from above)."""
-    intervals, _ = _audit(table, hidden, {})
-    return intervals
-
-
-def _audit(
-    table: Table, hidden: Iterable[int], audited: dict[frozenset[int], dict[int, Interval]]
-) -> tuple[dict[int, Interval], dict[int, list[int]]]:
-    """The intervals of every hidden cell, and each hidden cell's block. A block already
-    in ``audited`` is not solved again: its intervals depend on its own cells alone."""
     intervals: dict[int, Interval] = {}
-    block_of: dict[int, list[int]] = {}
     for block in _blocks(table, sorted(set(hidden))):
-        key = frozenset(block)
-        if key not in audited:
-            audited[key] = _audit_block(table, block)
-        intervals.update(audited[key])
-        block_of.update(dict.fromkeys(block, block))
-    return intervals, block_of
+        intervals.update(_audit_block(table, block))
+    return intervals
 
 
 def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
@@ -171,10 +157,25 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
     return list(blocks.values())
 
 
-def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
-    """Minimise and maximise each cell of one block under the sums that touch it: one
-    HiGHS model per block, its objective changed cell by cell, each solve hot-started
-    from the last one's basis (a fresh SciPy LP per bound took nine times as long)."""
+def _audit_block(
+    table: Table, block: list[int], cells: Iterable[int] | None = None
+) -> dict[int, Interval]:
+    """Minimise and maximise each of ``cells`` (default: the whole block) under the sums
+    that touch the block: one HiGHS model per block, its objective changed cell by cell,
+    each solve hot-started from the last one's basis (a fresh SciPy LP per bound took
+    nine times as long)."""
+    highs, column = _block_model(table, block)
+    intervals = {}
+    for cell in block if cells is None else cells:
+        intervals[cell] = Interval(
+            _bound(highs, column[cell], highspy.ObjSense.kMinimize),
+            _bound(highs, column[cell], highspy.ObjSense.kMaximize),
+        )
+    return intervals
+
+
+def _block_model(table: Table, block: list[int]):
+    """The block's LP: a variable per hidden cell (never negative), a row per sum."""
     column = {cell: at for at, cell in enumerate(block)}
     starts, columns, values, rhs = [], [], [], []
     for total, *parts in table.sums_around(block):
@@ -196,14 +197,30 @@ def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
             len(rhs), bound, bound, len(columns), np.array(starts), np.array(columns),
             np.array(values),
         )  # fmt: skip
-    intervals = {}
-    for cell, at in column.items():
-        highs.changeColCost(at, 1.0)
-        low = _optimum(highs, highspy.ObjSense.kMinimize)
-        high = _optimum(highs, highspy.ObjSense.kMaximize)
+    return highs, column
+
+
+def _bound(highs, at: int, sense) -> float:
+    highs.changeColCost(at, 1.0)
+    try:
+        return _optimum(highs, sense)
+    finally:
         highs.changeColCost(at, 0.0)
-        intervals[cell] = Interval(low, high)
-    return intervals
+
+
+def _proven_wide(table: Table, block: list[int], cells: Iterable[int], width: float) -> set[int]:
+    """Which of ``cells`` (hidden, in ``block``) the audit proves at least ``width`` wide.
+    The true value lies inside the interval, so a maximum ``width`` above it settles a
+    cell with one solve; only the others need their minimum."""
+    highs, column = _block_model(table, block)
+
+    def is_wide(cell: int) -> bool:
+        high = _bound(highs, column[cell], highspy.ObjSense.kMaximize)
+        if high - table.counts[cell] >= width - 1e-9:
+            return True
+        return high - _bound(highs, column[cell], highspy.ObjSense.kMinimize) >= width - 1e-9
+
+    return {cell for cell in cells if is_wide(cell)}
 
 
 def _optimum(highs, sense) -> float:
@@ -236,47 +253,68 @@ def unsafe_cells(
 
 
 def protect(
-    table: Table, primary: Iterable[int], width: float
+    table: Table, primary: Iterable[int], width: float, *, start: Iterable[int] = ()
 ) -> tuple[set[int], dict[int, Interval]]:
-    """Hide the primary cells, then complementary cells until the audit proves every
-    primary cell's interval at least ``width`` wide. Returns the hidden cells and their
-    audited intervals (the certificate).
+    """Hide the primary cells (and ``start``, an earlier release's pattern), then
+    complementary cells until the audit proves every primary cell's interval at least
+    ``width`` wide. Returns the hidden cells and the audited interval of each (the
+    certificate).
 
-    Each round, for each primary cell still too narrow, one more cell of a sum around
-    its block is hidden (``_complement``); only the blocks that changed are audited
-    again (a block's intervals depend on its own cells alone). Always ends: every round
-    hides at least one more cell, and a table with every cell hidden proves nothing."""
+    Hiding more never narrows an interval (a shown value becomes one more unknown), so a
+    primary cell proven wide stays wide: each round checks only the cells not yet proven,
+    and hides, for each of them, one more cell beside it (``_complement``). Always ends:
+    every round hides at least one more cell, and a table with every cell hidden proves
+    nothing."""
     primary = set(primary)
-    hidden = set(primary)
-    audited: dict[frozenset[int], dict[int, Interval]] = {}
-    while True:
-        intervals, block_of = _audit(table, hidden, audited)
-        unsafe = unsafe_cells(intervals, primary, width)
-        if not unsafe:
-            return hidden, intervals
+    hidden = primary | set(start)
+    unproven = set(primary)
+    while unproven:
         added: set[int] = set()
-        for cell in unsafe:
-            candidate = _complement(table, block_of[cell], hidden | added)
-            if candidate is not None:
-                added.add(candidate)
-        if not added:
+        for block in _blocks(table, sorted(hidden)):
+            waiting = [cell for cell in block if cell in unproven]
+            if waiting:
+                unproven -= _proven_wide(table, block, waiting, width)
+                still = sum(cell in unproven for cell in waiting)
+                added |= _complements(table, block, hidden, still)
+        if unproven and not added:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
         hidden |= added
+    return hidden, attacker_intervals(table, hidden)
 
 
-def _complement(table: Table, block: list[int], hidden: set[int]) -> int | None:
-    """The next cell to hide for a block still too narrow: a sum around the block with
-    a single hidden cell gives that cell away, so the shown cell closing the most such
-    sums, then the one with the fewest students; else the smallest shown cell of any
-    sum around the block (the block is pinned by its values, not by a lone cell)."""
+def _complements(table: Table, block: list[int], hidden: set[int], wanted: int) -> set[int]:
+    """Up to ``wanted`` more cells to hide around a block still too narrow, one per
+    primary cell not yet proven wide. A sum around the block with a single hidden cell
+    gives that cell away, so each pick is the shown cell closing the most such sums
+    (then the one with the fewest students); a sum it closes stops counting for the
+    next pick. When no sum is open, the block is pinned by values further out: the
+    smallest shown cell of any sum around it."""
     around = table.sums_around(block)
-    closes: dict[int, int] = {}
-    for cells in around:
-        if sum(cell in hidden for cell in cells) == 1:
-            for cell in cells:
-                if cell not in hidden:
-                    closes[cell] = closes.get(cell, 0) + 1
-    if closes:
-        return min(closes, key=lambda cell: (-closes[cell], table.counts[cell], cell))
-    shown = {cell for cells in around for cell in cells if cell not in hidden}
-    return min(shown, key=lambda cell: (table.counts[cell], cell), default=None)
+    open_sums = [cells for cells in around if sum(cell in hidden for cell in cells) == 1]
+    sums_closed_by: dict[int, list[int]] = {}
+    for at, cells in enumerate(open_sums):
+        for cell in cells:
+            if cell not in hidden:
+                sums_closed_by.setdefault(cell, []).append(at)
+    closes = {cell: len(sums) for cell, sums in sums_closed_by.items()}
+    closed: set[int] = set()
+    picked: set[int] = set()
+    for _ in range(wanted):
+        if closes:
+            pick = min(closes, key=lambda cell: (-closes[cell], table.counts[cell], cell))
+            for at in sums_closed_by[pick]:
+                if at not in closed:
+                    closed.add(at)
+                    for cell in open_sums[at]:
+                        if cell in closes:
+                            closes[cell] -= 1
+                            if not closes[cell]:
+                                del closes[cell]
+            closes.pop(pick, None)
+        else:
+            shown = {cell for cells in around for cell in cells} - hidden - picked
+            if not shown:
+                break
+            pick = min(shown, key=lambda cell: (table.counts[cell], cell))
+        picked.add(pick)
+    return picked

@@ -364,7 +364,8 @@ def test_statements_travel_with_their_field_to_those_who_see_its_category(world,
     on_birth = ask(world, field="birth_date", value="2014-03-05", category="demographics")
     refuse(world, on_birth)
     disagreement_statement_add(actor=world.a.users["parent"], amendment=on_birth, text="Born!")
-    today = on_birth.created_at.date().isoformat()
+    # The statement is dated in the district's time zone, not in UTC.
+    today = world.a.district.today(at=on_birth.created_at).isoformat()
     phone = {"category": "contact", "field": "phone", "text": "Phone!", "date": today}
     birth = {"category": "demographics", "field": "birth_date", "text": "Born!", "date": today}
     assert statements_by_reader(world, api_as, own) == {

@@ -210,3 +210,12 @@ def test_a_table_of_zeros_whose_hot_start_stalls_is_still_audited():
     intervals = attacker_intervals(table, hidden)
     for cell in hidden:
         assert intervals[cell].low - 1e-6 <= table.counts[cell] <= intervals[cell].high + 1e-6
+
+
+def test_a_reissue_keeps_hidden_every_cell_an_earlier_release_hid():
+    table, at = with_margins([[3, 40, 22], [25, 30, 35], [30, 25, 50]])
+    earlier, _ = protect(table, [at[0, 0]], 5)
+    corrected, at = with_margins([[3, 40, 22], [25, 30, 36], [30, 25, 50]])
+    hidden, intervals = protect(corrected, [at[0, 0]], 5, start=earlier)
+    assert earlier <= hidden
+    assert unsafe_cells(intervals, [at[0, 0]], 5) == []

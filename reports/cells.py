@@ -1,0 +1,207 @@
+"""The cells of a report card and the sums that tie them, built from per-student facts.
+
+Every published number is a cell named by a key, ``<scope>/<measure>/<row>``:
+
+- scope: ``d`` for the district, ``s<id>`` for a school;
+- measure: ``enrolled``; ``attendance.pop`` (students enrolled 10 days or more),
+  ``attendance.chronic`` and ``attendance.not_chronic``; per assessed subject
+  ``<subject>.tested`` (enrolled in a tested grade), ``.assessed``, ``.not_assessed`` and
+  ``.level<L>``;
+- row: ``all``, ``grade:<code>`` or ``group:<subgroup>``.
+
+A key names the same number wherever it appears (the "all grades" row of one table is
+the "all students" row of the next), so a cell is hidden everywhere or nowhere. The sums
+are the ones a reader can add up: a row's parts to its total, each grade or each subgroup
+of one dimension to all students, and every school to the district.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from reports.suppression import Table
+
+DISTRICT = "d"
+
+# Chronic absenteeism: missing at least 10% of the days enrolled, among students
+# enrolled at least 10 days (the usual ESSA definition).
+CHRONIC_SHARE = 0.10
+ATTENDANCE_MINIMUM_DAYS = 10
+
+# ESSA 1111(h)(1)(C)(ii) subgroups, one partition of all students per dimension.
+RACES = ("hispanic", "american_indian", "asian", "black", "pacific_islander", "white",
+         "two_or_more", "race_not_reported")  # fmt: skip
+DIMENSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("race", RACES),
+    ("disability", ("iep", "no_iep")),
+    ("english_learner", ("english_learner", "not_english_learner")),
+    ("economic", ("economically_disadvantaged", "not_economically_disadvantaged")),
+    ("sex", ("female", "male", "nonbinary", "sex_not_reported")),
+    ("homeless", ("homeless", "not_homeless")),
+    ("foster", ("foster", "not_foster")),
+)
+SUBGROUPS: tuple[str, ...] = tuple(group for _, groups in DIMENSIONS for group in groups)
+# Subgroups ESSA names that the records do not hold: the report says so.
+NOT_HELD: tuple[str, ...] = ("migrant", "military_connected")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One student as a report counts them: no name and no identifier."""
+
+    school: int
+    grade: str
+    groups: frozenset[str]  # one subgroup per dimension
+    days_enrolled: int = 0
+    days_absent: int = 0
+    levels: Mapping[str, int] = field(default_factory=dict)  # subject -> level
+
+
+def key(scope: str, measure: str, row: str = "all") -> str:
+    return f"{scope}/{measure}/{row}"
+
+
+def school_scope(school_id: int) -> str:
+    return f"s{school_id}"
+
+
+@dataclass
+class Cells:
+    """Named counts and their sums, ready for ``suppression.Table``."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    # Attendance rates' days (present, enrolled) by key: published as a rate only, and
+    # only beside a shown count of the students they cover.
+    days: dict[str, tuple[int, int]] = field(default_factory=dict)
+    sums: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+
+    def add_sum(self, total: str, parts: Sequence[str]) -> None:
+        parts = tuple(part for part in parts if part in self.counts)
+        if total in self.counts and parts:
+            self.sums.append((total, parts))
+
+    def table(self) -> tuple[Table, list[str]]:
+        """The cells as a ``Table`` of positions, and the key at each position."""
+        keys = list(self.counts)
+        position = {name: at for at, name in enumerate(keys)}
+        sums = [(position[total], [position[p] for p in parts]) for total, parts in self.sums]
+        return Table([self.counts[name] for name in keys], sums), keys
+
+
+def build_cells(
+    facts: Sequence[Fact], *, grade_order: Sequence[str], subjects: Sequence[str]
+) -> Cells:
+    """Every cell of the district's report card and of each school's, with their sums."""
+    # A subject's tested grades are the district's, so that a school's grade where
+    # nobody sat the test still shows as "not assessed" rather than vanishing.
+    tested_grades = {
+        subject: {fact.grade for fact in facts if subject in fact.levels} for subject in subjects
+    }
+    tallies: dict[str, Counter] = {}
+    for fact in facts:
+        for scope in (school_scope(fact.school), DISTRICT):
+            _tally_student(tallies.setdefault(scope, Counter()), fact, tested_grades)
+    levels = {
+        subject: sorted({fact.levels[subject] for fact in facts if subject in fact.levels})
+        for subject in subjects
+    }
+    cells = Cells()
+    scopes = sorted(tallies, key=lambda scope: (scope != DISTRICT, len(scope), scope))
+    for scope in scopes:
+        _add_scope(cells, scope, tallies[scope], grade_order, levels)
+    _add_hierarchy(cells, [scope for scope in scopes if scope != DISTRICT])
+    return cells
+
+
+def _tally_student(tally: Counter, fact: Fact, tested_grades: Mapping[str, set[str]]) -> None:
+    rows = ("all", f"grade:{fact.grade}", *(f"group:{group}" for group in fact.groups))
+    counted = ["enrolled"]
+    if fact.days_enrolled >= ATTENDANCE_MINIMUM_DAYS:
+        chronic = fact.days_absent >= CHRONIC_SHARE * fact.days_enrolled
+        counted += ["attendance.pop", "attendance.chronic" if chronic else "attendance.not_chronic"]
+        for row in rows:
+            tally["days.enrolled", row] += fact.days_enrolled
+            tally["days.present", row] += fact.days_enrolled - fact.days_absent
+    for subject, grades in tested_grades.items():
+        if fact.grade in grades:
+            level = fact.levels.get(subject)
+            counted.append(f"{subject}.tested")
+            counted += (
+                [f"{subject}.assessed", f"{subject}.level{level}"]
+                if level
+                else [f"{subject}.not_assessed"]
+            )
+    for measure in counted:
+        for row in rows:
+            tally[measure, row] += 1
+
+
+def _add_scope(
+    cells: Cells,
+    scope: str,
+    tally: Counter,
+    grade_order: Sequence[str],
+    levels: Mapping[str, Sequence[int]],
+) -> None:
+    grades = [grade for grade in grade_order if tally["enrolled", f"grade:{grade}"]]
+    group_rows = [f"group:{group}" for group in SUBGROUPS]
+
+    def add(measure: str, rows: Sequence[str]) -> None:
+        for row in rows:
+            cells.counts[key(scope, measure, row)] = tally[measure, row]
+
+    add("enrolled", ["all", *(f"grade:{grade}" for grade in grades), *group_rows])
+    _add_partition_sums(cells, scope, ["enrolled"], grades)
+    attendance = ("attendance.pop", "attendance.chronic", "attendance.not_chronic")
+    for measure in attendance:
+        add(measure, ["all", *group_rows])
+    for row in ["all", *group_rows]:
+        cells.days[key(scope, "attendance.rate", row)] = (
+            tally["days.present", row],
+            tally["days.enrolled", row],
+        )
+    _add_row_sums(cells, scope, attendance[0], attendance[1:], ["all", *group_rows])
+    _add_partition_sums(cells, scope, attendance, [])
+    for subject, subject_levels in levels.items():
+        tested = [grade for grade in grades if tally[f"{subject}.tested", f"grade:{grade}"]]
+        if not tested:
+            continue
+        rows = ["all", *(f"grade:{grade}" for grade in tested), *group_rows]
+        level_measures = [f"{subject}.level{level}" for level in subject_levels]
+        measures = [f"{subject}.tested", f"{subject}.assessed", f"{subject}.not_assessed"]
+        for measure in [*measures, *level_measures]:
+            add(measure, rows)
+        _add_row_sums(cells, scope, measures[0], measures[1:], rows)
+        _add_row_sums(cells, scope, measures[1], level_measures, rows)
+        _add_partition_sums(cells, scope, [*measures, *level_measures], tested)
+
+
+def _add_row_sums(
+    cells: Cells, scope: str, total: str, parts: Sequence[str], rows: Sequence[str]
+) -> None:
+    """Within each row, ``total`` is the sum of ``parts`` (assessed + not assessed...)."""
+    for row in rows:
+        cells.add_sum(key(scope, total, row), [key(scope, part, row) for part in parts])
+
+
+def _add_partition_sums(
+    cells: Cells, scope: str, measures: Sequence[str], grades: Sequence[str]
+) -> None:
+    """For each measure, its "all" row is the sum of its grade rows, and the sum of the
+    subgroups of each dimension."""
+    for measure in measures:
+        total = key(scope, measure)
+        if grades:
+            cells.add_sum(total, [key(scope, measure, f"grade:{grade}") for grade in grades])
+        for _, groups in DIMENSIONS:
+            cells.add_sum(total, [key(scope, measure, f"group:{group}") for group in groups])
+
+
+def _add_hierarchy(cells: Cells, schools: Sequence[str]) -> None:
+    """Each district cell is the sum of the same cell over the schools that have it."""
+    prefix = f"{DISTRICT}/"
+    for name in [name for name in cells.counts if name.startswith(prefix)]:
+        rest = name[len(prefix) :]
+        cells.add_sum(name, [f"{school}/{rest}" for school in schools])

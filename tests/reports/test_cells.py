@@ -1,0 +1,101 @@
+"""The cells of a report card: what each counts, and the sums a reader could add up."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reports.cells import DIMENSIONS, DISTRICT, Fact, build_cells, key, school_scope
+from reports.suppression import is_primary, protect, unsafe_cells
+
+GRADES = ["KG", "01", "02", "03", "04", "05"]
+SUBJECTS = ["Mathematics", "Reading"]
+
+
+def student(school=1, grade="03", *, absent=0, enrolled=100, levels=None, **groups) -> Fact:
+    chosen = {dimension: members[-1] for dimension, members in DIMENSIONS}
+    chosen.update(groups)
+    return Fact(school, grade, frozenset(chosen.values()), enrolled, absent, levels or {})
+
+
+def test_each_school_and_the_district_count_their_own_students():
+    cells = build_cells(
+        [student(1, "03"), student(1, "04"), student(2, "03")],
+        grade_order=GRADES, subjects=[],
+    )  # fmt: skip
+    counts = cells.counts
+    assert counts[key("s1", "enrolled")] == 2
+    assert counts[key("s2", "enrolled", "grade:03")] == 1
+    assert counts[key(DISTRICT, "enrolled", "grade:03")] == 2
+    # A grade the school does not serve is no cell at all, not a zero to hide.
+    assert key("s2", "enrolled", "grade:04") not in counts
+    # Every subgroup of a served dimension is a cell, zeros included.
+    assert counts[key("s1", "enrolled", "group:asian")] == 0
+
+
+def test_chronic_absence_is_a_tenth_of_enrolled_days_among_students_of_ten_days_or_more():
+    facts = [
+        student(absent=10, enrolled=100),  # exactly 10%: chronic
+        student(absent=9, enrolled=100),
+        student(absent=5, enrolled=9),  # too few days to count
+    ]
+    counts = build_cells(facts, grade_order=GRADES, subjects=[]).counts
+    assert counts[key(DISTRICT, "attendance.pop")] == 2
+    assert counts[key(DISTRICT, "attendance.chronic")] == 1
+    assert counts[key(DISTRICT, "attendance.not_chronic")] == 1
+
+
+def test_a_tested_grade_counts_the_students_who_did_not_sit_the_test():
+    facts = [
+        student(1, "03", levels={"Mathematics": 3}),
+        student(2, "03"),  # nobody at school 2 sat it: still a tested grade there
+        student(2, "01"),  # grade 1 is tested nowhere
+    ]
+    counts = build_cells(facts, grade_order=GRADES, subjects=["Mathematics"]).counts
+    assert counts[key("s2", "Mathematics.not_assessed", "grade:03")] == 1
+    assert counts[key("s2", "Mathematics.tested")] == 1
+    assert counts[key(DISTRICT, "Mathematics.level3")] == 1
+    assert key(DISTRICT, "Mathematics.tested", "grade:01") not in counts
+
+
+def test_the_district_cell_is_a_sum_of_its_schools_cells():
+    facts = [student(school, "03", levels={"Reading": school}) for school in (1, 2, 3)]
+    cells = build_cells(facts, grade_order=GRADES, subjects=["Reading"])
+    sums = {total: set(parts) for total, parts in cells.sums}
+    total = key(DISTRICT, "Reading.level2", "grade:03")
+    assert sums[total] == {key(school_scope(s), "Reading.level2", "grade:03") for s in (1, 2, 3)}
+
+
+groups_of_a_student = st.tuples(*(st.sampled_from(members) for _, members in DIMENSIONS))
+facts_strategy = st.lists(
+    st.builds(
+        lambda school, grade, groups, absent, level: Fact(
+            school, grade, frozenset(groups), 20, absent, {"Reading": level} if level else {}
+        ),
+        st.integers(1, 3),
+        st.sampled_from(GRADES[2:]),
+        groups_of_a_student,
+        st.integers(0, 20),
+        st.integers(0, 4),
+    ),
+    min_size=1,
+    max_size=120,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(facts_strategy)
+def test_every_sum_of_any_district_adds_up(facts):
+    """``Table`` refuses a sum that does not add up, so building one checks them all."""
+    table, keys = build_cells(facts, grade_order=GRADES, subjects=["Reading"]).table()
+    assert len(keys) == len(set(keys)) == len(table.counts)
+
+
+@settings(max_examples=4, deadline=None)
+@given(facts_strategy.filter(lambda facts: len(facts) <= 40))
+def test_a_protected_report_card_leaves_no_small_group_narrower_than_the_width(facts):
+    table, _ = build_cells(facts, grade_order=GRADES, subjects=["Reading"]).table()
+    primary = [at for at, count in enumerate(table.counts) if is_primary(count, 10)]
+    hidden, intervals = protect(table, primary, 5)
+    assert set(primary) <= hidden
+    assert unsafe_cells(intervals, primary, 5) == []
