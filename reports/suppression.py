@@ -24,6 +24,8 @@ from enum import StrEnum
 import highspy
 import numpy as np
 
+PRIMAL_SIMPLEX = 4  # HiGHS's simplex_strategy value for the primal simplex
+
 
 class Code(StrEnum):
     """Why a published value is not the exact number: machine-readable in downloads,
@@ -164,7 +166,7 @@ def _audit_block(
     that touch the block: one HiGHS model per block, its objective changed cell by cell,
     each solve hot-started from the last one's basis (a fresh SciPy LP per bound took
     nine times as long)."""
-    highs, column = _block_model(table, block)
+    highs, column, _ = _block_model(table, block)
     intervals = {}
     for cell in block if cells is None else cells:
         intervals[cell] = Interval(
@@ -178,7 +180,8 @@ def _block_model(table: Table, block: list[int]):
     """The block's LP: a variable per hidden cell (never negative), a row per sum."""
     column = {cell: at for at, cell in enumerate(block)}
     starts, columns, values, rhs = [], [], [], []
-    for total, *parts in table.sums_around(block):
+    around = table.sums_around(block)
+    for total, *parts in around:
         starts.append(len(columns))
         shown = 0.0
         for cell, sign in [(total, -1.0), *((part, 1.0) for part in parts)]:
@@ -190,6 +193,10 @@ def _block_model(table: Table, block: list[int]):
         rhs.append(-shown)
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
+    # Between solves only the objective changes, so the last basis stays feasible:
+    # primal simplex starts from it where dual simplex would start over (2.7x faster
+    # on a 700-cell block).
+    highs.setOptionValue("simplex_strategy", PRIMAL_SIMPLEX)
     highs.addVars(len(block), np.zeros(len(block)), np.full(len(block), highspy.kHighsInf))
     if rhs:
         bound = np.array(rhs)
@@ -197,7 +204,7 @@ def _block_model(table: Table, block: list[int]):
             len(rhs), bound, bound, len(columns), np.array(starts), np.array(columns),
             np.array(values),
         )  # fmt: skip
-    return highs, column
+    return highs, column, around
 
 
 def _bound(highs, at: int, sense) -> float:
@@ -208,19 +215,32 @@ def _bound(highs, at: int, sense) -> float:
         highs.changeColCost(at, 0.0)
 
 
-def _proven_wide(table: Table, block: list[int], cells: Iterable[int], width: float) -> set[int]:
-    """Which of ``cells`` (hidden, in ``block``) the audit proves at least ``width`` wide.
-    The true value lies inside the interval, so a maximum ``width`` above it settles a
-    cell with one solve; only the others need their minimum."""
-    highs, column = _block_model(table, block)
-
-    def is_wide(cell: int) -> bool:
+def _narrow_cells(
+    table: Table, block: list[int], cells: Iterable[int], width: float
+) -> dict[int, set[int]]:
+    """Which of ``cells`` (hidden, in ``block``) the audit cannot prove ``width`` wide,
+    each with the shown cells whose sums bind its bounds (the rows with a nonzero dual
+    at the optimum): hiding one of those is what can widen it. The true value lies
+    inside the interval, so a maximum ``width`` above it settles a cell with one solve."""
+    highs, column, around = _block_model(table, block)
+    narrow: dict[int, set[int]] = {}
+    for cell in cells:
         high = _bound(highs, column[cell], highspy.ObjSense.kMaximize)
         if high - table.counts[cell] >= width - 1e-9:
-            return True
-        return high - _bound(highs, column[cell], highspy.ObjSense.kMinimize) >= width - 1e-9
+            continue
+        binding = _binding_rows(highs)
+        low = _bound(highs, column[cell], highspy.ObjSense.kMinimize)
+        if high - low < width - 1e-9:
+            binding |= _binding_rows(highs)
+            narrow[cell] = {
+                other for row in binding for other in around[row] if other not in column
+            }
+    return narrow
 
-    return {cell for cell in cells if is_wide(cell)}
+
+def _binding_rows(highs) -> set[int]:
+    duals = highs.getSolution().row_dual
+    return {row for row, dual in enumerate(duals) if abs(dual) > 1e-9}
 
 
 def _optimum(highs, sense) -> float:
@@ -262,7 +282,8 @@ def protect(
 
     Hiding more never narrows an interval (a shown value becomes one more unknown), so a
     primary cell proven wide stays wide: each round checks only the cells not yet proven,
-    and hides, for each of them, one more cell beside it (``_complement``). Always ends:
+    and hides, for each of them, one shown cell whose sum binds its bound at the LP
+    optimum (``_relaxing``; ``_complements`` when no sum binds). Always ends:
     every round hides at least one more cell, and a table with every cell hidden proves
     nothing."""
     primary = set(primary)
@@ -272,14 +293,36 @@ def protect(
         added: set[int] = set()
         for block in _blocks(table, sorted(hidden)):
             waiting = [cell for cell in block if cell in unproven]
-            if waiting:
-                unproven -= _proven_wide(table, block, waiting, width)
-                still = sum(cell in unproven for cell in waiting)
-                added |= _complements(table, block, hidden, still)
+            if not waiting:
+                continue
+            narrow = _narrow_cells(table, block, waiting, width)
+            unproven -= set(waiting) - set(narrow)
+            relaxing = _relaxing(table, narrow, hidden | added)
+            if narrow and not relaxing:
+                relaxing = _complements(table, block, hidden | added, len(narrow))
+            added |= relaxing
         if unproven and not added:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
         hidden |= added
     return hidden, attacker_intervals(table, hidden)
+
+
+def _relaxing(table: Table, narrow: Mapping[int, set[int]], hidden: set[int]) -> set[int]:
+    """For each narrow cell, the shown cell binding its bounds that hides the fewest
+    students (preferring one that binds several narrow cells): the audit's own answer
+    to which cell to hide, where a rule of thumb picks cells that do not help."""
+    binds: dict[int, int] = {}
+    for candidates in narrow.values():
+        for cell in candidates - hidden:
+            binds[cell] = binds.get(cell, 0) + 1
+    picked: set[int] = set()
+    for candidates in narrow.values():
+        if candidates & picked:
+            continue
+        choices = candidates - hidden
+        if choices:
+            picked.add(min(choices, key=lambda cell: (table.counts[cell], -binds[cell], cell)))
+    return picked
 
 
 def _complements(table: Table, block: list[int], hidden: set[int], wanted: int) -> set[int]:
