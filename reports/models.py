@@ -15,8 +15,8 @@ class Release(TenantModel):
 
     A release is built as a preview; publishing it freezes it for good (a published cell
     never changes). A correction or the next night's figures are a new release that
-    continues this one: it starts from this one's suppression pattern and is audited
-    jointly with every earlier published release of the year (REQUIREMENTS 15).
+    ``continues`` this one, starting from its suppression pattern (REQUIREMENTS 15;
+    the joint audit across releases is not built yet).
     """
 
     class Kind(models.TextChoices):

@@ -4,11 +4,11 @@ it reads, for those students, only what the cells need."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
 from records.models import (
     AssessmentResult,
@@ -45,6 +45,10 @@ PROGRAM_GROUPS = {
     ProgramParticipation.Program.FOSTER: ("foster", "not_foster"),
 }
 ABSENT = (AttendanceRecord.Status.ABSENT, AttendanceRecord.Status.EXCUSED)
+# What a build reads of each student, and the record tables it reads: every one in a
+# category ``access.aggregates.AGGREGATE_CATEGORIES`` allows (tests hold them to it).
+STUDENT_COLUMNS = ("grade_level", "sex", "hispanic_or_latino", *RACE_FLAGS)
+RECORD_TABLES_READ = (SchoolMembership, ProgramParticipation, AttendanceRecord, AssessmentResult)
 
 
 @dataclass(frozen=True)
@@ -61,17 +65,18 @@ def report_facts(
 ) -> tuple[list[Fact], Assessment | None]:
     """One fact per student of ``population``, and the assessment their levels are of."""
     schools: dict[int, tuple] = {}
-    race_fields = ["student__hispanic_or_latino", *(f"student__{f}" for f in RACE_FLAGS)]
-    rows = population.values_list(
-        "student_id", "school_id", "student__grade_level", "student__sex", *race_fields
-    )
+    columns = (f"student__{column}" for column in STUDENT_COLUMNS)
+    rows = population.values_list("student_id", "school_id", *columns)
     for student_id, school_id, grade, sex, *races in rows.iterator(chunk_size=5000):
         schools.setdefault(student_id, (school_id, grade, sex, races))
     counted = {"district_id": district_id, "student_id__in": population.values("student_id")}
     programs = _programs(counted, day)
     days = _attendance(counted, year_start, day)
-    assessment = _assessment(counted, year_start, day)
-    levels = _levels(counted, assessment) if assessment else {}
+    this_year = AssessmentResult.unscoped.filter(
+        administered_on__gte=year_start, administered_on__lte=day, **counted
+    )
+    assessment = _assessment(this_year)
+    levels = _levels(this_year.filter(assessment=assessment.name)) if assessment else {}
     facts = []
     for student_id, (school_id, grade, sex, races) in schools.items():
         groups = {_race(races), SEX_GROUPS.get(sex, "sex_not_reported")}
@@ -121,25 +126,21 @@ def _attendance(counted: dict, since: date, day: date) -> dict[int, tuple[int, i
     return {student_id: (days, absent) for student_id, days, absent in rows.iterator()}
 
 
-def _assessment(counted: dict, since: date, day: date) -> Assessment | None:
-    results = AssessmentResult.unscoped.filter(
-        administered_on__gte=since, administered_on__lte=day, **counted
-    )
-    by_name = results.values("assessment").annotate(n=Count("id"))
-    sat = Counter(dict(by_name.values_list("assessment", "n")))
-    if not sat:
+def _assessment(results: QuerySet[AssessmentResult]) -> Assessment | None:
+    """The assessment most of ``results`` are of (by name, on a tie), and its dates."""
+    by_name = results.values("assessment").annotate(n=Count("id")).order_by("-n", "assessment")
+    name = by_name.values_list("assessment", flat=True).first()
+    if name is None:
         return None
-    name = min(sat, key=lambda assessment: (-sat[assessment], assessment))
-    days = results.filter(assessment=name).values_list("administered_on", flat=True)
-    return Assessment(name, min(days), max(days))
+    dates = results.filter(assessment=name).aggregate(first=Min("administered_on"),
+                                                      last=Max("administered_on"))  # fmt: skip
+    return Assessment(name, dates["first"], dates["last"])
 
 
-def _levels(counted: dict, assessment: Assessment) -> dict[int, dict[str, int]]:
-    """Each student's level per subject in ``assessment`` (the latest when sat twice)."""
+def _levels(results: QuerySet[AssessmentResult]) -> dict[int, dict[str, int]]:
+    """Each student's level per subject among ``results`` (the latest when sat twice)."""
     rows = (
-        AssessmentResult.unscoped.filter(
-            assessment=assessment.name, performance_level__isnull=False, **counted
-        )
+        results.filter(performance_level__isnull=False)
         .order_by("student_id", "subject", "administered_on")
         .values_list("student_id", "subject", "performance_level")
     )

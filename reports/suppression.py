@@ -159,16 +159,13 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
     return list(blocks.values())
 
 
-def _audit_block(
-    table: Table, block: list[int], cells: Iterable[int] | None = None
-) -> dict[int, Interval]:
-    """Minimise and maximise each of ``cells`` (default: the whole block) under the sums
-    that touch the block: one HiGHS model per block, its objective changed cell by cell,
-    each solve hot-started from the last one's basis (a fresh SciPy LP per bound took
-    nine times as long)."""
+def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
+    """Minimise and maximise each cell of one block under the sums that touch it: one
+    HiGHS model per block, its objective changed cell by cell, each solve hot-started
+    from the last one's basis (a fresh SciPy LP per bound took nine times as long)."""
     highs, column, _ = _block_model(table, block)
     intervals = {}
-    for cell in block if cells is None else cells:
+    for cell in block:
         intervals[cell] = Interval(
             _bound(highs, column[cell], highspy.ObjSense.kMinimize),
             _bound(highs, column[cell], highspy.ObjSense.kMaximize),

@@ -8,8 +8,9 @@ import datetime
 import pytest
 
 from access.aggregates import AGGREGATE_CATEGORIES, report_population
+from access.categories import RECORD_TABLES, category_of_field
 from records.models import AssessmentResult, AttendanceRecord, ProgramParticipation, Student
-from reports.selectors import report_facts
+from reports.selectors import RECORD_TABLES_READ, STUDENT_COLUMNS, report_facts
 from tests.factories import DistrictFactory, SchoolFactory, SchoolMembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,8 +33,10 @@ def facts_of(district):
     return report_facts(population, district_id=district.pk, year_start=YEAR_START, day=DAY)
 
 
-def test_public_aggregates_never_draw_on_health_discipline_contact_or_identifiers():
+def test_a_build_reads_only_what_public_aggregates_may_draw_on():
     assert not AGGREGATE_CATEGORIES & {"health", "discipline", "contact", "identifiers"}
+    assert {category_of_field(column) for column in STUDENT_COLUMNS} <= AGGREGATE_CATEGORIES
+    assert {RECORD_TABLES[table] for table in RECORD_TABLES_READ} <= AGGREGATE_CATEGORIES
 
 
 def test_the_population_is_each_active_student_once_at_their_primary_school():
@@ -66,6 +69,10 @@ def test_a_student_becomes_their_subgroups_days_and_levels():
             assessment="Fall Benchmark", subject=subject, performance_level=level,
             administered_on=DAY - datetime.timedelta(days=30), **add,
         )  # fmt: skip
+    AssessmentResult.unscoped.create(  # after the report's date: not counted
+        assessment="Fall Benchmark", subject="Reading", performance_level=1,
+        administered_on=DAY + datetime.timedelta(days=1), **add,
+    )  # fmt: skip
     (fact,), assessment = facts_of(district)
     assert fact.groups == {
         "two_or_more", "nonbinary", "iep", "not_english_learner",
@@ -74,3 +81,4 @@ def test_a_student_becomes_their_subgroups_days_and_levels():
     assert (fact.days_enrolled, fact.days_absent) == (4, 2)
     assert fact.levels == {"Reading": 2, "Mathematics": 4}
     assert assessment.name == "Fall Benchmark"
+    assert assessment.first_day == assessment.last_day == DAY - datetime.timedelta(days=30)
