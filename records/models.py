@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as django_timezone
@@ -61,6 +61,15 @@ class District(models.Model):
     min_cell_size = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(5), MaxValueValidator(30)]
     )
+    # The narrowest range an attacker may prove for a small published group (REQUIREMENTS
+    # 13): complementary cells are hidden until every primary cell's range is this wide.
+    suppression_width = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(5), MaxValueValidator(50)]
+    )
+    # The state (USPS code) whose report cards and state analysts include this district.
+    state = models.CharField(
+        max_length=2, blank=True, validators=[RegexValidator(r"^[A-Z]{2}$", "Two capital letters.")]
+    )
     k_anonymity = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(2)])
     inspection_due_days = models.PositiveSmallIntegerField(default=45)
     # Days a teacher still sees a student after the enrollment (or the term) ended, to
@@ -95,6 +104,10 @@ class District(models.Model):
             models.CheckConstraint(
                 condition=Q(min_cell_size__gte=5, min_cell_size__lte=30),
                 name="records_district_min_cell_size_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(suppression_width__gte=5, suppression_width__lte=50),
+                name="records_district_suppression_width_range",
             ),
             models.CheckConstraint(
                 condition=Q(k_anonymity__gte=2), name="records_district_k_anonymity_min"

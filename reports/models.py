@@ -15,8 +15,8 @@ class Release(TenantModel):
 
     A release is built as a preview; publishing it freezes it for good (a published cell
     never changes). A correction or the next night's figures are a new release that
-    ``continues`` this one, starting from its suppression pattern (REQUIREMENTS 15;
-    the joint audit across releases is not built yet).
+    ``continues`` this one, starting from its suppression pattern and audited jointly
+    with every release before it (REQUIREMENTS 15, reports/ledger.py).
     """
 
     class Kind(models.TextChoices):
@@ -47,9 +47,10 @@ class Release(TenantModel):
     # What the public reads: names of schools and of the assessment, and each cell's
     # published value (a number) or code.
     content = models.JSONField()
-    # Every cell's true count: kept only so that later releases can be audited jointly
-    # with this one. Never served.
-    counts = models.JSONField()
+    # Every value published this school year up to this release, true counts and sums
+    # (reports/ledger.py): kept only so that the next release is audited jointly with
+    # all of them. Never served.
+    ledger = models.JSONField()
     # Each hidden cell's proven interval [low, high] (high null when unbounded).
     certificate = models.JSONField()
     summary = models.JSONField(help_text="Cells, primary, hidden, students hidden, seconds.")

@@ -73,13 +73,15 @@ class Percent:
     code: Code | None = None
 
 
-def code_percent(numerator: int, denominator: int) -> Percent:
+def code_percent(numerator: int, denominator: int, *, group_size: int | None = None) -> Percent:
     """``numerator`` of ``denominator`` as a percentage, coded near the ends by the
-    group's size (``≤5%``, ``≥95%``): 0% and 100% are always coded. The caller decides
-    first whether the numerator and denominator may be shown at all."""
+    group's size (``≤5%``, ``≥95%``): 0% and 100% are always coded. The group is the
+    denominator unless ``group_size`` says otherwise (an attendance rate counts days of
+    that many students). The caller decides first whether the numerator and denominator
+    may be shown at all."""
     if denominator <= 0 or not 0 <= numerator <= denominator:
         raise ValueError(f"not a rate: {numerator} of {denominator}")
-    low, high = percent_ends(denominator)
+    low, high = percent_ends(denominator if group_size is None else group_size)
     # Compared in integers, so that 1 of 100 is "≤1%"-side exactly, not by rounding.
     if numerator * 100 <= low * denominator:
         return Percent(f"≤{low}%", Code.PERCENT_CODED)
@@ -270,21 +272,29 @@ def unsafe_cells(
 
 
 def protect(
-    table: Table, primary: Iterable[int], width: float, *, start: Iterable[int] = ()
+    table: Table,
+    primary: Iterable[int],
+    width: float,
+    *,
+    start: Iterable[int] = (),
+    fixed: Iterable[int] = (),
 ) -> tuple[set[int], dict[int, Interval]]:
     """Hide the primary cells (and ``start``, an earlier release's pattern), then
     complementary cells until the audit proves every primary cell's interval at least
     ``width`` wide. Returns the hidden cells and the audited interval of each (the
-    certificate).
+    certificate). Cells in ``fixed`` are never picked as complements: cells an earlier
+    release already published (or hid) stay as they were.
 
     Hiding more never narrows an interval (a shown value becomes one more unknown), so a
     primary cell proven wide stays wide: each round checks only the cells not yet proven,
     and hides, for each of them, one shown cell whose sum binds its bound at the LP
-    optimum (``_relaxing``; ``_complements`` when no sum binds). Always ends:
-    every round hides at least one more cell, and a table with every cell hidden proves
-    nothing."""
+    optimum (``_relaxing``; ``_complements`` when no sum binds). Always ends: every
+    round hides at least one more cell or gives up (an error: nothing left that may be
+    hidden), and a table with every cell hidden proves nothing."""
     primary = set(primary)
     hidden = primary | set(start)
+    # A fixed cell counts as hidden when choosing: never picked, whether shown or not.
+    unavailable = hidden | set(fixed)
     unproven = set(primary)
     while unproven:
         added: set[int] = set()
@@ -294,13 +304,14 @@ def protect(
                 continue
             narrow = _narrow_cells(table, block, waiting, width)
             unproven -= set(waiting) - set(narrow)
-            relaxing = _relaxing(table, narrow, hidden | added)
+            relaxing = _relaxing(table, narrow, unavailable | added)
             if narrow and not relaxing:
-                relaxing = _complements(table, block, hidden | added, len(narrow))
+                relaxing = _complements(table, block, hidden | added, len(narrow), unavailable)
             added |= relaxing
         if unproven and not added:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
         hidden |= added
+        unavailable |= added
     return hidden, attacker_intervals(table, hidden)
 
 
@@ -322,7 +333,9 @@ def _relaxing(table: Table, narrow: Mapping[int, set[int]], hidden: set[int]) ->
     return picked
 
 
-def _complements(table: Table, block: list[int], hidden: set[int], wanted: int) -> set[int]:
+def _complements(
+    table: Table, block: list[int], hidden: set[int], wanted: int, unavailable: set[int]
+) -> set[int]:
     """Up to ``wanted`` more cells to hide around a block still too narrow, one per
     primary cell not yet proven wide. A sum around the block with a single hidden cell
     gives that cell away, so each pick is the shown cell closing the most such sums
@@ -334,7 +347,7 @@ def _complements(table: Table, block: list[int], hidden: set[int], wanted: int) 
     sums_closed_by: dict[int, list[int]] = {}
     for at, cells in enumerate(open_sums):
         for cell in cells:
-            if cell not in hidden:
+            if cell not in hidden and cell not in unavailable:
                 sums_closed_by.setdefault(cell, []).append(at)
     closes = {cell: len(sums) for cell, sums in sums_closed_by.items()}
     closed: set[int] = set()
@@ -352,7 +365,7 @@ def _complements(table: Table, block: list[int], hidden: set[int], wanted: int) 
                                 del closes[cell]
             closes.pop(pick, None)
         else:
-            shown = {cell for cells in around for cell in cells} - hidden - picked
+            shown = {cell for cells in around for cell in cells} - hidden - unavailable - picked
             if not shown:
                 break
             pick = min(shown, key=lambda cell: (table.counts[cell], cell))

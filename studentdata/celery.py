@@ -22,4 +22,6 @@ app.conf.beat_schedule = {
     "notify-ending-grants": {"task": "access.notify_ending_grants", "schedule": 60 * 60},
     "process-ended-grants": {"task": "access.process_ended_grants", "schedule": 60 * 60},
     "expire-deliveries": {"task": "access.expire_deliveries", "schedule": 60 * 60},
+    # Report cards: hourly, each district built once in its own nightly hour.
+    "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
 }

@@ -21,7 +21,7 @@ def release(district, **fields) -> Release:
     return Release.unscoped.create(
         district=district, school_year=2027, as_of=datetime.date(2026, 12, 4),
         kind=Release.Kind.ON_REQUEST, minimum_n=10, width=5,
-        content={"cells": {"d/enrolled/all": 120}}, counts={"d/enrolled/all": 120},
+        content={"cells": {"d/enrolled/all": 120}}, ledger={},
         certificate={}, summary={"cells": 1}, **fields,
     )  # fmt: skip
 

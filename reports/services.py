@@ -1,0 +1,302 @@
+"""Building, publishing and discarding report releases (REQUIREMENTS 12–15).
+
+A build counts the population ``access.aggregates`` gives it, turns the facts into cells,
+hides what the rules ask (primary cells, then complements until the LP audit, run
+jointly with every release published earlier in the school year, proves each primary
+cell at least the district's width wide), and stores what the public may read: counts,
+percentages and codes, never a student row. Pages and the API read releases only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from access.aggregates import report_population
+from records.models import District, GradeLevel, School
+from records.selectors import school_year_bounds
+from reports.cells import DISTRICT, NOT_HELD, Cells, build_cells, school_scope
+from reports.ledger import Ledger
+from reports.models import Release
+from reports.selectors import Assessment, report_facts
+from reports.suppression import (
+    Code,
+    Interval,
+    Table,
+    below_n_mark,
+    code_percent,
+    is_primary,
+    protect,
+)
+
+logger = logging.getLogger(__name__)
+
+GRADES: tuple[str, ...] = tuple(GradeLevel.values)
+
+# The mark shown in place of a complementary cell (explained in words on every page).
+COMPLEMENTARY_MARK = "*"
+# Measures published as a count, and those published as a percentage of another (an
+# assessment's levels are percentages of the students assessed).
+COUNTED = ("enrolled", "attendance.pop", "tested", "assessed")
+PERCENT_OF = {
+    "attendance.chronic": "attendance.pop",
+    "assessed": "tested",
+    "not_assessed": "tested",
+}
+
+
+class ReleaseError(Exception):
+    """A release cannot be built or published as asked; the message says why."""
+
+
+def school_year_of(district: District, day: datetime.date) -> tuple[int, datetime.date]:
+    """The school year ``day`` falls in (the calendar year it ends in) and its first day:
+    the district's school-year session, else July 1 to June 30."""
+    bounds = school_year_bounds(district_id=district.pk, today=day)
+    if bounds:
+        return bounds[1].year, bounds[0]
+    first = datetime.date(day.year if day.month >= 7 else day.year - 1, 7, 1)
+    return first.year + 1, first
+
+
+def latest_published(district_id: int, school_year: int | None = None) -> Release | None:
+    releases = Release.unscoped.filter(district_id=district_id, status=Release.Status.PUBLISHED)
+    if school_year is not None:
+        releases = releases.filter(school_year=school_year)
+    return releases.order_by("-school_year", "-published_at", "-pk").first()
+
+
+def build_release(
+    district: District,
+    *,
+    kind: str,
+    day: datetime.date | None = None,
+    requested_by_id: int | None = None,
+) -> Release:
+    """A preview release of ``district``'s report cards on ``day`` (the district's today)."""
+    started = time.perf_counter()
+    day = day or district.today()
+    school_year, year_start = school_year_of(district, day)
+    facts, assessment = report_facts(
+        report_population(district, day), district_id=district.pk, year_start=year_start,
+        day=day,
+    )  # fmt: skip
+    subjects = sorted({subject for fact in facts for subject in fact.levels})
+    cells = build_cells(facts, grade_order=GRADES, subjects=subjects)
+    earlier = latest_published(district.pk, school_year)
+    ledger = Ledger.from_json(earlier.ledger if earlier else None)
+    protection = protect_cells(cells, ledger, district.min_cell_size, district.suppression_width)
+    return Release.unscoped.create(
+        district=district,
+        school_year=school_year,
+        as_of=day,
+        kind=kind,
+        continues=earlier,
+        requested_by_id=requested_by_id,
+        minimum_n=district.min_cell_size,
+        width=district.suppression_width,
+        content=_content(district, cells, protection.codes, assessment, day, school_year),
+        ledger=ledger.after(protection.keys, protection.table.counts, protection.hidden).as_json(),
+        certificate=protection.certificate(),
+        summary={**protection.summary(), "seconds": round(time.perf_counter() - started, 2)},
+    )
+
+
+@dataclass
+class Protection:
+    """A release's cells and what protecting them hid, with the audit's intervals."""
+
+    table: Table
+    keys: list[str]
+    primary: set[int]
+    hidden: set[int]
+    known: set[int]  # shown by an earlier release with the same value
+    intervals: dict[int, Interval]
+
+    @property
+    def codes(self) -> dict[str, Code]:
+        """Each hidden cell's code: below n, or complementary."""
+        return {
+            self.keys[at]: Code.BELOW_MINIMUM_N if at in self.primary else Code.COMPLEMENTARY
+            for at in self.hidden
+        }
+
+    def certificate(self) -> dict[str, list]:
+        """Each hidden cell's proven interval, ``[low, high]`` (``high`` null when nothing
+        bounds it), by key; a cell an earlier release showed is known: its value twice."""
+        certificate = {}
+        for at in sorted(self.hidden):
+            interval = self.intervals.get(at)
+            if interval is None:
+                value = self.table.counts[at]
+                certificate[self.keys[at]] = [value, value]
+                continue
+            high = None if math.isinf(interval.high) else round(interval.high, 6)
+            certificate[self.keys[at]] = [round(interval.low, 6), high]
+        return certificate
+
+    def summary(self) -> dict:
+        widths = [self.intervals[at].width for at in self.primary if at in self.intervals]
+        return {
+            "cells": len(self.keys),
+            "primary": len(self.primary),
+            "hidden": len(self.hidden),
+            "students_in_hidden_cells": sum(self.table.counts[at] for at in self.hidden),
+            "known_from_earlier_releases": len(self.known),
+            "narrowest_primary_interval": round(min(widths), 6) if widths else None,
+        }
+
+
+def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> Protection:
+    """Hide the primary cells, every cell an earlier release hid, and complements until
+    the audit proves each primary cell ``width`` wide, crediting the attacker with every
+    value an earlier release showed (reports/ledger.py)."""
+    table, keys = cells.table()
+    primary = {at for at, count in enumerate(table.counts) if is_primary(count, minimum_n)}
+    known = ledger.known(keys, table.counts)
+    start = ledger.once_hidden(keys)
+    try:
+        hidden, intervals = protect(table, primary - known, width, start=start - known, fixed=known)
+    except RuntimeError as error:
+        raise ReleaseError(f"The report cards cannot be protected: {error}.") from error
+    # A primary cell an earlier release showed (the minimum n rose since) is public
+    # already, yet still hidden here, as rule 12 asks; so is every cell hidden before.
+    hidden |= primary | start
+    return Protection(table, keys, primary, hidden, known, intervals)
+
+
+def _content(
+    district: District,
+    cells: Cells,
+    codes: Mapping[str, Code],
+    assessment: Assessment | None,
+    day: datetime.date,
+    school_year: int,
+) -> dict:
+    """What the public reads: every published value by key, and the names around them."""
+    school_ids = {int(scope[1:]) for scope in _scopes(cells) if scope != DISTRICT}
+    schools = School.unscoped.filter(district=district, pk__in=school_ids)
+    return {
+        "district": {"id": district.pk, "name": district.name, "state": district.state},
+        "school_year": school_year,
+        "as_of": day.isoformat(),
+        "minimum_n": district.min_cell_size,
+        "schools": {
+            school_scope(school.pk): {"id": school.pk, "name": school.name}
+            for school in schools.order_by("name")
+        },
+        "assessment": {
+            "name": assessment.name,
+            "first_day": assessment.first_day.isoformat(),
+            "last_day": assessment.last_day.isoformat(),
+        }
+        if assessment
+        else None,
+        "not_held": list(NOT_HELD),
+        "values": published_values(cells, codes, district.min_cell_size),
+    }
+
+
+def _scopes(cells: Cells) -> set[str]:
+    return {name.split("/", 1)[0] for name in cells.counts}
+
+
+def published_values(cells: Cells, codes: Mapping[str, Code], minimum_n: int) -> dict[str, list]:
+    """``key -> [text, code]``: each count published as a count, each numerator as a
+    percentage of its denominator (coded near 0% and 100%), each hidden value as its mark
+    and code. A percentage is shown only when both its counts are."""
+    values: dict[str, list] = {}
+
+    def mark(name: str) -> list | None:
+        code = codes.get(name)
+        if code is None:
+            return None
+        text = below_n_mark(minimum_n) if code == Code.BELOW_MINIMUM_N else COMPLEMENTARY_MARK
+        return [text, code.value]
+
+    for name, count in cells.counts.items():
+        scope, measure, row = split_key(name)
+        subject, part = split_measure(measure)
+        if part in COUNTED:
+            values[name] = mark(name) or [str(count), None]
+        whole_part = PERCENT_OF.get(part) or ("assessed" if subject and part.startswith("level")
+                                              else None)  # fmt: skip
+        if whole_part is None:
+            continue
+        whole = f"{scope}/{f'{subject}.{whole_part}' if subject else whole_part}/{row}"
+        values[f"{scope}/{measure}.percent/{row}"] = (
+            mark(name) or mark(whole) or _percent(count, cells.counts[whole])
+        )
+    for name, (present, enrolled) in cells.days.items():
+        scope, _, row = split_key(name)
+        students = f"{scope}/attendance.pop/{row}"
+        if students in cells.counts:
+            values[name] = mark(students) or (
+                _percent(present, enrolled, group_size=cells.counts[students])
+                if enrolled
+                else ["–", None]
+            )
+    return values
+
+
+def split_key(name: str) -> tuple[str, str, str]:
+    """``scope``, ``measure`` and ``row`` of a cell's key (a subject may hold a "/")."""
+    scope, rest = name.split("/", 1)
+    measure, row = rest.rsplit("/", 1)
+    return scope, measure, row
+
+
+def split_measure(measure: str) -> tuple[str, str]:
+    """``(subject, part)`` of an assessment measure, ``("", measure)`` of the others."""
+    if measure == "enrolled" or measure.startswith("attendance."):
+        return "", measure
+    subject, _, part = measure.rpartition(".")
+    return subject, part
+
+
+def _percent(numerator: int, denominator: int, *, group_size: int | None = None) -> list:
+    if denominator == 0:
+        return ["–", None]  # nobody to count: no rate, and nothing hidden
+    percent = code_percent(numerator, denominator, group_size=group_size)
+    return [percent.text, percent.code.value if percent.code else None]
+
+
+@transaction.atomic
+def publish(release: Release) -> Release:
+    """Publish a preview. Only the preview built on the latest published release may be
+    published: one built before another was published missed it in its joint audit."""
+    release = Release.unscoped.select_for_update().get(pk=release.pk)
+    if release.status != Release.Status.PREVIEW:
+        raise ReleaseError(f"This release is {release.get_status_display().lower()}.")
+    latest = latest_published(release.district_id, release.school_year)
+    if latest is not None and latest.pk != release.continues_id:
+        raise ReleaseError("Another release was published since this preview: build it again.")
+    release.status, release.published_at = Release.Status.PUBLISHED, timezone.now()
+    release.save(update_fields=["status", "published_at"])
+    logger.info("published report release %s of district %s", release.pk, release.district_id)
+    return release
+
+
+def discard(release: Release) -> None:
+    if release.status != Release.Status.PREVIEW:
+        raise ReleaseError("Only a preview may be discarded.")
+    release.status = Release.Status.DISCARDED
+    release.save(update_fields=["status"])
+
+
+def publish_nightly(district: District) -> Release | None:
+    """Tonight's release, published unless its published values are the same as the
+    latest release's (then it is discarded, and the latest stays current)."""
+    release = build_release(district, kind=Release.Kind.NIGHTLY)
+    latest = release.continues
+    if latest is not None and latest.content["values"] == release.content["values"]:
+        discard(release)
+        return None
+    return publish(release)

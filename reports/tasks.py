@@ -1,0 +1,49 @@
+"""Report builds run by Celery: tonight's releases, and a district admin's preview."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from records.models import District
+from reports import services
+from reports.models import Release
+
+logger = logging.getLogger(__name__)
+
+# The district's local hour at which its nightly release is built: after the day's
+# attendance is in and before anyone reads the morning's figures.
+NIGHTLY_HOUR = 2
+
+
+@shared_task(name="reports.publish_nightly_releases")
+def publish_nightly_releases() -> int:
+    """Run hourly: each district whose local time is in its nightly hour, and which has
+    no nightly release of its date yet, gets one (published unless nothing changed).
+    Returns how many districts were built."""
+    built = 0
+    for district in District.objects.order_by("pk"):
+        if district.now().hour != NIGHTLY_HOUR or _built_tonight(district):
+            continue
+        try:
+            services.publish_nightly(district)
+        except Exception:
+            # One district's failure must not cost the others their release.
+            logger.exception("the nightly report release of district %s failed", district.pk)
+            continue
+        built += 1
+    return built
+
+
+def _built_tonight(district: District) -> bool:
+    return Release.unscoped.filter(
+        district=district, kind=Release.Kind.NIGHTLY, as_of=district.today()
+    ).exists()
+
+
+@shared_task(name="reports.build_preview", ignore_result=True)
+def build_preview(district_id: int, user_id: int | None) -> None:
+    """A district admin's "publish now": a preview they then publish or discard."""
+    district = District.objects.get(pk=district_id)
+    services.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)

@@ -1,0 +1,108 @@
+"""Building releases from a district's records: a preview, published once; tonight's
+release continuing the last; what the public reads holds no student."""
+
+from __future__ import annotations
+
+import datetime
+from unittest import mock
+
+import pytest
+
+from records import models as m
+from records.seeding import seed_demo
+from reports import services, tasks
+from reports.models import Release
+from reports.suppression import Code
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = datetime.date(2026, 11, 18)
+
+
+@pytest.fixture
+def district():
+    [result] = seed_demo(students=240, seed=11, as_of=AS_OF, district="reports")
+    return result.district
+
+
+def build(district, kind=Release.Kind.ON_REQUEST) -> Release:
+    return services.build_release(district, kind=kind, day=AS_OF)
+
+
+def test_a_preview_hides_every_small_group_and_proves_it(district):
+    release = build(district)
+    assert release.status == Release.Status.PREVIEW
+    assert release.school_year == 2027 and release.minimum_n == 10 and release.width == 5
+    values = release.content["values"]
+    total = m.SchoolMembership.unscoped.filter(district=district, is_primary=True).count()
+    # Most of a 240-student district's groups are small, so even a total may be hidden.
+    assert values["d/enrolled/all"] in ([str(total), None], ["*", Code.COMPLEMENTARY])
+    for name, (low, high) in release.certificate.items():
+        if name.split("/")[1] == "enrolled" and values[name][1] == Code.BELOW_MINIMUM_N:
+            assert values[name][0] == "n<10"
+            assert high is None or high - low >= 5
+    shown = [int(text) for text, code in values.values() if code is None and text.isdigit()]
+    assert min(shown) >= 10
+    assert release.summary["narrowest_primary_interval"] >= 5
+
+
+def test_percentages_are_shown_only_beside_shown_counts(district):
+    values = build(district).content["values"]
+    for name, (text, code) in values.items():
+        scope, rest = name.split("/", 1)
+        if ".percent/" in name and code is None:
+            measure, row = rest.rsplit("/", 1)
+            numerator = f"{scope}/{measure.removesuffix('.percent')}/{row}"
+            assert text.endswith("%") or text == "–", name
+            assert values.get(numerator, ["", None])[1] is None
+
+
+def test_a_preview_is_published_once_and_the_next_continues_it(district):
+    first = services.publish(build(district))
+    assert first.published_at is not None
+    with pytest.raises(services.ReleaseError):
+        services.publish(first)
+    second = build(district)
+    assert second.continues == first
+    hidden_before = {name for name, (_, code) in first.content["values"].items() if code}
+    hidden_after = {name for name, (_, code) in second.content["values"].items() if code}
+    assert hidden_before & set(second.content["values"]) <= hidden_after
+
+
+def test_a_preview_built_before_another_was_published_must_be_built_again(district):
+    stale, current = build(district), build(district)
+    services.publish(current)
+    with pytest.raises(services.ReleaseError, match="build it again"):
+        services.publish(stale)
+
+
+def test_tonights_release_is_published_only_when_the_figures_changed(district):
+    services.publish(build(district))
+    with mock.patch.object(m.District, "today", return_value=AS_OF):
+        assert services.publish_nightly(district) is None
+        m.SchoolMembership.unscoped.filter(district=district).order_by("pk").first().delete()
+        tonight = services.publish_nightly(district)
+    assert tonight.kind == Release.Kind.NIGHTLY and tonight.status == Release.Status.PUBLISHED
+
+
+def test_the_nightly_task_builds_each_district_once_in_its_nightly_hour(district):
+    night = datetime.datetime(2026, 11, 18, tasks.NIGHTLY_HOUR, 5, tzinfo=district.zone)
+    with (
+        mock.patch.object(m.District, "now", return_value=night),
+        mock.patch.object(m.District, "today", return_value=AS_OF),
+    ):
+        assert tasks.publish_nightly_releases() == 1
+        assert tasks.publish_nightly_releases() == 0  # already built tonight
+    assert Release.unscoped.filter(district=district, kind=Release.Kind.NIGHTLY).count() == 1
+
+
+def test_nothing_a_release_serves_names_or_identifies_a_student(district):
+    release = build(district)
+    served = str(release.content)
+    students = m.Student.unscoped.filter(district=district)
+    for given, family, sourced_id, local_id in students.values_list(
+        "given_name", "family_name", "sourced_id", "local_id"
+    ):
+        assert f"{given} {family}" not in served
+        assert sourced_id not in served
+        assert not local_id or local_id not in served
