@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from access.aggregates import report_population
-from records.models import District, GradeLevel, School
+from records.models import District, School
 from records.selectors import school_year_bounds
-from reports.cells import DISTRICT, NOT_HELD, Cells, build_cells, school_scope
+from reports import published
+from reports.cells import DISTRICT, NOT_HELD, Cells, school_scope
 from reports.ledger import Ledger
 from reports.models import Release
-from reports.selectors import Assessment, report_facts
+from reports.selectors import Assessment
 from reports.suppression import (
     Code,
     Interval,
@@ -37,8 +37,6 @@ from reports.suppression import (
 )
 
 logger = logging.getLogger(__name__)
-
-GRADES: tuple[str, ...] = tuple(GradeLevel.values)
 
 # The mark shown in place of a complementary cell (explained in words on every page).
 COMPLEMENTARY_MARK = "*"
@@ -73,23 +71,19 @@ def latest_published(district_id: int, school_year: int | None = None) -> Releas
     return releases.order_by("-school_year", "-published_at", "-pk").first()
 
 
-def build_release(
+def create_release(
     district: District,
+    cells: Cells,
     *,
+    assessment: Assessment | None,
     kind: str,
-    day: datetime.date | None = None,
+    day: datetime.date,
+    school_year: int,
     requested_by_id: int | None = None,
 ) -> Release:
-    """A preview release of ``district``'s report cards on ``day`` (the district's today)."""
+    """A preview release of ``cells``: protected jointly with the school year's latest
+    published release, and stored with what the public may read."""
     started = time.perf_counter()
-    day = day or district.today()
-    school_year, year_start = school_year_of(district, day)
-    facts, assessment = report_facts(
-        report_population(district, day), district_id=district.pk, year_start=year_start,
-        day=day,
-    )  # fmt: skip
-    subjects = sorted({subject for fact in facts for subject in fact.levels})
-    cells = build_cells(facts, grade_order=GRADES, subjects=subjects)
     earlier = latest_published(district.pk, school_year)
     ledger = Ledger.from_json(earlier.ledger if earlier else None)
     protection = protect_cells(cells, ledger, district.min_cell_size, district.suppression_width)
@@ -163,7 +157,10 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
     known = ledger.known(keys, table.counts)
     start = ledger.once_hidden(keys)
     try:
-        hidden, intervals = protect(table, primary - known, width, start=start - known, fixed=known)
+        hidden, intervals = protect(
+            table, primary - known, width, start=start - known, fixed=known,
+            cost=hiding_costs(keys, table.counts),
+        )  # fmt: skip
     except RuntimeError as error:
         raise ReleaseError(f"The report cards cannot be protected: {error}.") from error
     # A primary cell an earlier release showed (the minimum n rose since) is public
@@ -246,6 +243,28 @@ def published_values(cells: Cells, codes: Mapping[str, Code], minimum_n: int) ->
     return values
 
 
+# How much more it costs a reader to lose a cell than its count says: an "all students"
+# row is what most readers come for, a district figure stands for every school, and a
+# denominator carries every percentage of its row (the students assessed carry every
+# level's).
+ALL_STUDENTS_WEIGHT, DISTRICT_WEIGHT = 8, 4
+DENOMINATOR_WEIGHTS = {"attendance.pop": 2, "tested": 2, "assessed": 3}
+
+
+def hiding_costs(keys: list[str], counts: list[int]) -> list[float]:
+    """What hiding each cell costs: its students, weighted (complements are chosen to
+    hide the fewest students, totals and denominators last)."""
+    costs = []
+    for name, count in zip(keys, counts, strict=True):
+        scope, measure, row = split_key(name)
+        part = split_measure(measure)[1]
+        weight = ALL_STUDENTS_WEIGHT if row == "all" else 1
+        weight *= DISTRICT_WEIGHT if scope == DISTRICT else 1
+        weight *= DENOMINATOR_WEIGHTS.get(part, 1)
+        costs.append((count + 1) * weight)
+    return costs
+
+
 def split_key(name: str) -> tuple[str, str, str]:
     """``scope``, ``measure`` and ``row`` of a cell's key (a subject may hold a "/")."""
     scope, rest = name.split("/", 1)
@@ -280,6 +299,10 @@ def publish(release: Release) -> Release:
         raise ReleaseError("Another release was published since this preview: build it again.")
     release.status, release.published_at = Release.Status.PUBLISHED, timezone.now()
     release.save(update_fields=["status", "published_at"])
+    # This process shows the new release at once (and again once committed, in case a
+    # request between the two looked the latest up); other processes within seconds.
+    published.forget_latest(release.district_id)
+    transaction.on_commit(lambda: published.forget_latest(release.district_id))
     logger.info("published report release %s of district %s", release.pk, release.district_id)
     return release
 
@@ -289,14 +312,3 @@ def discard(release: Release) -> None:
         raise ReleaseError("Only a preview may be discarded.")
     release.status = Release.Status.DISCARDED
     release.save(update_fields=["status"])
-
-
-def publish_nightly(district: District) -> Release | None:
-    """Tonight's release, published unless its published values are the same as the
-    latest release's (then it is discarded, and the latest stays current)."""
-    release = build_release(district, kind=Release.Kind.NIGHTLY)
-    latest = release.continues
-    if latest is not None and latest.content["values"] == release.content["values"]:
-        discard(release)
-        return None
-    return publish(release)

@@ -278,12 +278,14 @@ def protect(
     *,
     start: Iterable[int] = (),
     fixed: Iterable[int] = (),
+    cost: Sequence[float] | None = None,
 ) -> tuple[set[int], dict[int, Interval]]:
     """Hide the primary cells (and ``start``, an earlier release's pattern), then
     complementary cells until the audit proves every primary cell's interval at least
     ``width`` wide. Returns the hidden cells and the audited interval of each (the
     certificate). Cells in ``fixed`` are never picked as complements: cells an earlier
-    release already published (or hid) stay as they were.
+    release already published (or hid) stay as they were. Complements are chosen for the
+    least ``cost`` (by default a cell's count: the fewest students hidden).
 
     Hiding more never narrows an interval (a shown value becomes one more unknown), so a
     primary cell proven wide stays wide: each round checks only the cells not yet proven,
@@ -291,6 +293,7 @@ def protect(
     optimum (``_relaxing``; ``_complements`` when no sum binds). Always ends: every
     round hides at least one more cell or gives up (an error: nothing left that may be
     hidden), and a table with every cell hidden proves nothing."""
+    cost = table.counts if cost is None else cost
     primary = set(primary)
     hidden = primary | set(start)
     # A fixed cell counts as hidden when choosing: never picked, whether shown or not.
@@ -304,9 +307,11 @@ def protect(
                 continue
             narrow = _narrow_cells(table, block, waiting, width)
             unproven -= set(waiting) - set(narrow)
-            relaxing = _relaxing(table, narrow, unavailable | added)
+            relaxing = _relaxing(narrow, unavailable | added, cost)
             if narrow and not relaxing:
-                relaxing = _complements(table, block, hidden | added, len(narrow), unavailable)
+                relaxing = _complements(
+                    table, block, hidden | added, len(narrow), unavailable, cost
+                )
             added |= relaxing
         if unproven and not added:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
@@ -315,10 +320,10 @@ def protect(
     return hidden, attacker_intervals(table, hidden)
 
 
-def _relaxing(table: Table, narrow: Mapping[int, set[int]], hidden: set[int]) -> set[int]:
-    """For each narrow cell, the shown cell binding its bounds that hides the fewest
-    students (preferring one that binds several narrow cells): the audit's own answer
-    to which cell to hide, where a rule of thumb picks cells that do not help."""
+def _relaxing(narrow: Mapping[int, set[int]], hidden: set[int], cost: Sequence[float]) -> set[int]:
+    """For each narrow cell, the shown cell binding its bounds that costs least to hide
+    (preferring one that binds several narrow cells): the audit's own answer to which
+    cell to hide, where a rule of thumb picks cells that do not help."""
     binds: dict[int, int] = {}
     for candidates in narrow.values():
         for cell in candidates - hidden:
@@ -329,19 +334,24 @@ def _relaxing(table: Table, narrow: Mapping[int, set[int]], hidden: set[int]) ->
             continue
         choices = candidates - hidden
         if choices:
-            picked.add(min(choices, key=lambda cell: (table.counts[cell], -binds[cell], cell)))
+            picked.add(min(choices, key=lambda cell: (cost[cell], -binds[cell], cell)))
     return picked
 
 
 def _complements(
-    table: Table, block: list[int], hidden: set[int], wanted: int, unavailable: set[int]
+    table: Table,
+    block: list[int],
+    hidden: set[int],
+    wanted: int,
+    unavailable: set[int],
+    cost: Sequence[float],
 ) -> set[int]:
     """Up to ``wanted`` more cells to hide around a block still too narrow, one per
     primary cell not yet proven wide. A sum around the block with a single hidden cell
     gives that cell away, so each pick is the shown cell closing the most such sums
-    (then the one with the fewest students); a sum it closes stops counting for the
+    (then the cheapest); a sum it closes stops counting for the
     next pick. When no sum is open, the block is pinned by values further out: the
-    smallest shown cell of any sum around it."""
+    cheapest shown cell of any sum around it."""
     around = table.sums_around(block)
     open_sums = [cells for cells in around if sum(cell in hidden for cell in cells) == 1]
     sums_closed_by: dict[int, list[int]] = {}
@@ -354,7 +364,7 @@ def _complements(
     picked: set[int] = set()
     for _ in range(wanted):
         if closes:
-            pick = min(closes, key=lambda cell: (-closes[cell], table.counts[cell], cell))
+            pick = min(closes, key=lambda cell: (-closes[cell], cost[cell], cell))
             for at in sums_closed_by[pick]:
                 if at not in closed:
                     closed.add(at)
@@ -368,6 +378,6 @@ def _complements(
             shown = {cell for cells in around for cell in cells} - hidden - unavailable - picked
             if not shown:
                 break
-            pick = min(shown, key=lambda cell: (table.counts[cell], cell))
+            pick = min(shown, key=lambda cell: (cost[cell], cell))
         picked.add(pick)
     return picked

@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from records.models import District
-from reports import services
+from reports import builds
 from reports.models import Release
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def publish_nightly_releases() -> int:
         if district.now().hour != NIGHTLY_HOUR or _built_tonight(district):
             continue
         try:
-            services.publish_nightly(district)
+            builds.publish_nightly(district)
         except Exception:
             # One district's failure must not cost the others their release.
             logger.exception("the nightly report release of district %s failed", district.pk)
@@ -46,4 +46,4 @@ def _built_tonight(district: District) -> bool:
 def build_preview(district_id: int, user_id: int | None) -> None:
     """A district admin's "publish now": a preview they then publish or discard."""
     district = District.objects.get(pk=district_id)
-    services.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)
+    builds.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)

@@ -10,8 +10,9 @@ from rest_framework.permissions import AllowAny
 
 from records.urls import api_urlpatterns as records_api
 from records.urls import classes_urlpatterns, family_urlpatterns
+from reports.urls import api_urlpatterns as reports_api
 
-api_v1 = [*records_api]
+api_v1 = [*records_api, *reports_api]
 
 
 @never_cache
@@ -39,6 +40,8 @@ urlpatterns = [
     # A teacher's classes: rosters, their CSV export, attendance taking.
     path("classes/", include((classes_urlpatterns, "classes"), namespace="classes")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    # The public report cards: no login, published releases only.
+    path("reports/", include("reports.urls")),
     # Providers' OAuth 2 token endpoint: client credentials (HTTP Basic), OneRoster scopes.
     path("oauth/token/", TokenView.as_view(), name="oauth-token"),
     # The API's description holds no student data, so it is readable without signing in.

@@ -10,7 +10,7 @@ import pytest
 
 from records import models as m
 from records.seeding import seed_demo
-from reports import services, tasks
+from reports import builds, services, tasks
 from reports.models import Release
 from reports.suppression import Code
 
@@ -26,7 +26,7 @@ def district():
 
 
 def build(district, kind=Release.Kind.ON_REQUEST) -> Release:
-    return services.build_release(district, kind=kind, day=AS_OF)
+    return builds.build_release(district, kind=kind, day=AS_OF)
 
 
 def test_a_preview_hides_every_small_group_and_proves_it(district):
@@ -79,9 +79,9 @@ def test_a_preview_built_before_another_was_published_must_be_built_again(distri
 def test_tonights_release_is_published_only_when_the_figures_changed(district):
     services.publish(build(district))
     with mock.patch.object(m.District, "today", return_value=AS_OF):
-        assert services.publish_nightly(district) is None
+        assert builds.publish_nightly(district) is None
         m.SchoolMembership.unscoped.filter(district=district).order_by("pk").first().delete()
-        tonight = services.publish_nightly(district)
+        tonight = builds.publish_nightly(district)
     assert tonight.kind == Release.Kind.NIGHTLY and tonight.status == Release.Status.PUBLISHED
 
 
@@ -96,13 +96,29 @@ def test_the_nightly_task_builds_each_district_once_in_its_nightly_hour(district
     assert Release.unscoped.filter(district=district, kind=Release.Kind.NIGHTLY).count() == 1
 
 
-def test_nothing_a_release_serves_names_or_identifies_a_student(district):
-    release = build(district)
-    served = str(release.content)
+def test_no_public_page_csv_or_json_names_or_identifies_a_student(district, client):
+    """Everything under /reports/ and /api/v1/public/ for a published release, scanned
+    for every student's name and identifiers."""
+    release = services.publish(build(district))
+    urls = ["/reports/", f"/reports/districts/{district.pk}/",
+            f"/reports/districts/{district.pk}/report.csv",
+            f"/reports/districts/{district.pk}/methodology/",
+            f"/api/v1/public/districts/{district.pk}/report/"]  # fmt: skip
+    for school in release.content["schools"].values():
+        urls += [f"/reports/schools/{school['id']}/", f"/reports/schools/{school['id']}/report.csv",
+                 f"/api/v1/public/schools/{school['id']}/report/"]  # fmt: skip
+    served = []
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        served.append(response.content.decode())
+    served = "\n".join([*served, str(release.content)])
     students = m.Student.unscoped.filter(district=district)
-    for given, family, sourced_id, local_id in students.values_list(
-        "given_name", "family_name", "sourced_id", "local_id"
-    ):
+    identifiers = students.values_list(
+        "given_name", "family_name", "sourced_id", "local_id", "state_id"
+    )
+    for given, family, *ids in identifiers:
         assert f"{given} {family}" not in served
-        assert sourced_id not in served
-        assert not local_id or local_id not in served
+        assert f"{family}, {given}" not in served
+        for identifier in ids:
+            assert not identifier or identifier not in served, identifier

@@ -1,0 +1,49 @@
+"""A report build: the population ``access/`` gives it, counted into cells, protected and
+stored as a preview release (reports/services.py). The one place a build asks who is
+counted; nothing here reads a student table itself."""
+
+from __future__ import annotations
+
+import datetime
+
+from access.aggregates import report_population
+from records.models import District, GradeLevel
+from reports import services
+from reports.cells import build_cells
+from reports.models import Release
+from reports.selectors import report_facts
+
+GRADES: tuple[str, ...] = tuple(GradeLevel.values)
+
+
+def build_release(
+    district: District,
+    *,
+    kind: str,
+    day: datetime.date | None = None,
+    requested_by_id: int | None = None,
+) -> Release:
+    """A preview release of ``district``'s report cards on ``day`` (the district's today)."""
+    day = day or district.today()
+    school_year, year_start = services.school_year_of(district, day)
+    facts, assessment = report_facts(
+        report_population(district, day), district_id=district.pk, year_start=year_start,
+        day=day,
+    )  # fmt: skip
+    subjects = sorted({subject for fact in facts for subject in fact.levels})
+    cells = build_cells(facts, grade_order=GRADES, subjects=subjects)
+    return services.create_release(
+        district, cells, assessment=assessment, kind=kind, day=day, school_year=school_year,
+        requested_by_id=requested_by_id,
+    )  # fmt: skip
+
+
+def publish_nightly(district: District) -> Release | None:
+    """Tonight's release, published unless its published values are the same as the
+    latest release's (then it is discarded, and the latest stays current)."""
+    release = build_release(district, kind=Release.Kind.NIGHTLY)
+    latest = release.continues
+    if latest is not None and latest.content["values"] == release.content["values"]:
+        services.discard(release)
+        return None
+    return services.publish(release)

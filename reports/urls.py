@@ -1,0 +1,30 @@
+"""The public report cards: /reports/ (no login)."""
+
+from django.urls import path
+
+from reports import api, views
+
+app_name = "reports"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("districts/<int:district_id>/", views.district_page, name="district"),
+    path("districts/<int:district_id>/report.csv", views.district_csv, name="district-csv"),
+    path("districts/<int:district_id>/methodology/", views.methodology, name="methodology"),
+    path("schools/<int:school_id>/", views.school_page, name="school"),
+    path("schools/<int:school_id>/report.csv", views.school_csv, name="school-csv"),
+]
+
+# Under /api/v1/ (studentdata/urls.py): the same published releases as JSON.
+api_urlpatterns = [
+    path(
+        "public/schools/<int:school_id>/report/",
+        api.SchoolReportView.as_view(),
+        name="public-school-report",
+    ),
+    path(
+        "public/districts/<int:district_id>/report/",
+        api.DistrictReportView.as_view(),
+        name="public-district-report",
+    ),
+]

@@ -1,0 +1,290 @@
+"""The public report cards: no login, read from published releases only (never a student
+row), cacheable by anyone (ETag and Cache-Control), in English and Spanish.
+
+A page's language is ``?lang=`` when given (so that a link or a cache can name it), else
+the visitor's (cookie or browser). Pages are rendered once per release and language in
+each process (``published.rendered``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
+
+from reports import published
+from reports.cells import DISTRICT, school_scope
+from reports.charts import bar_chart
+from reports.suppression import PERCENT_LADDER, Code
+from reports.tables import CODE_MEANINGS, Report, ReportTable, Value
+
+MAX_AGE = 300  # seconds a browser or proxy may reuse a page without asking
+LANGUAGES = dict(settings.LANGUAGES)
+PAGE_VERSION = "1"  # bump when templates change, so cached pages and ETags renew
+
+
+def _language(request: HttpRequest) -> tuple[str, bool]:
+    """The page's language, and whether the URL chose it."""
+    chosen = request.GET.get("lang")
+    if chosen in LANGUAGES:
+        return chosen, True
+    return translation.get_language_from_request(request), False
+
+
+def _respond(
+    request: HttpRequest,
+    release: published.Published,
+    name: str,
+    render: Callable[[str, str], bytes],
+    content_type: str = "text/html; charset=utf-8",
+) -> HttpResponse:
+    """A cacheable response for page ``name`` of ``release``: 304 when the client holds
+    it, else the page rendered once per process, release and language."""
+    language, chosen = _language(request)
+    etag = f'"{release.etag}-{name}-{language}-v{PAGE_VERSION}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        query = f"?lang={language}" if chosen else ""
+        with translation.override(language):
+            body = published.rendered(
+                (release.id, name, language, query), lambda: render(language, query)
+            )
+        response = HttpResponse(body, content_type=content_type)
+        response["Content-Language"] = language
+    response["ETag"] = etag
+    patch_cache_control(response, public=True, max_age=MAX_AGE)
+    if not chosen:
+        patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
+
+
+def _page(template: str, context: dict, language: str, query: str) -> bytes:
+    context = {**context, "LANGUAGE_CODE": language, "lang_query": query,
+               "languages": settings.LANGUAGES}  # fmt: skip
+    return render_to_string(template, context).encode()
+
+
+def district_release(district_id: int) -> published.Published:
+    release = published.latest_release(district_id)
+    if release is None:
+        raise Http404("This district has published no report card yet.")
+    return release
+
+
+def school_release(school_id: int) -> published.Published:
+    district_id = published.school_district_id(school_id)
+    release = published.latest_release(district_id) if district_id else None
+    if release is None or school_scope(school_id) not in release.content["schools"]:
+        raise Http404("This school has no published report card.")
+    return release
+
+
+@require_safe
+def index(request: HttpRequest) -> HttpResponse:
+    """States, their districts and schools; ``?q=`` finds schools by name."""
+    query = request.GET.get("q", "").strip()[:100]
+    districts = published.districts_with_releases()
+    language, chosen = _language(request)
+    with translation.override(language):
+        states: dict[str, list] = {}
+        matches = []
+        for district, release in districts:
+            schools = list(release.content["schools"].values())
+            states.setdefault(district.state, []).append((district, schools))
+            matches += [
+                (school, district)
+                for school in schools
+                if query and query.casefold() in school["name"].casefold()
+            ]
+        body = _page(
+            "reports/index.html",
+            {"states": sorted(states.items()), "query": query, "matches": matches},
+            language,
+            f"?lang={language}" if chosen else "",
+        )
+    response = HttpResponse(body)
+    patch_cache_control(response, public=True, max_age=60)
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
+
+
+@require_safe
+def district_page(request: HttpRequest, district_id: int) -> HttpResponse:
+    release = district_release(district_id)
+
+    def render(language: str, query: str) -> bytes:
+        report = Report(release.content, DISTRICT)
+        return _page("reports/report.html", _report_context(release, report, None), language,
+                     query)  # fmt: skip
+
+    return _respond(request, release, "district", render)
+
+
+@require_safe
+def school_page(request: HttpRequest, school_id: int) -> HttpResponse:
+    release = school_release(school_id)
+
+    def render(language: str, query: str) -> bytes:
+        report = Report(release.content, school_scope(school_id))
+        district = Report(release.content, DISTRICT)
+        return _page("reports/report.html", _report_context(release, report, district),
+                     language, query)  # fmt: skip
+
+    return _respond(request, release, f"school-{school_id}", render)
+
+
+def _report_context(release: published.Published, report: Report, district: Report | None) -> dict:
+    content = release.content
+    school = content["schools"].get(report.scope)
+    tables = report.tables()
+    return {
+        "release": release,
+        "content": content,
+        "school": school,
+        "district": content["district"],
+        "tables": tables,
+        "headline": _headline(report),
+        "charts": _charts(report, tables),
+        "comparison": _comparison(report, district) if district else [],
+        "codes_used": _codes_used(tables),
+        "not_held": report.not_held(),
+        "csv_name": f"school-{school['id']}" if school else f"district-{content['district']['id']}",
+    }
+
+
+def _headline(report: Report) -> list[tuple[str, Value]]:
+    figures = [
+        (_("Students enrolled"), report.value("enrolled")),
+        (_("Attendance rate"), report.value("attendance.rate")),
+        (_("Chronically absent"), report.value("attendance.chronic.percent")),
+    ]
+    for subject in report.subjects:
+        figures.append(
+            (_("%(subject)s participation") % {"subject": subject},
+             report.value(f"{subject}.assessed.percent"))
+        )  # fmt: skip
+    return figures
+
+
+def _charts(report: Report, tables: list[ReportTable]) -> list:
+    charts = []
+    for table in tables:
+        if not table.id.startswith("assessment-"):
+            continue
+        row = table.row("all")
+        levels = [(column.label, value) for column, value in zip(table.columns, row.values,
+                  strict=True) if column.id.startswith("level")]  # fmt: skip
+        title = _("%(table)s: all students by level") % {"table": table.title}
+        charts.append((title, bar_chart(f"chart-{table.id}", title, levels)))
+    return charts
+
+
+def _comparison(report: Report, district: Report) -> list[tuple[str, Value, Value]]:
+    """The school's figures for all students beside the district's."""
+    measures = [
+        (_("Attendance rate"), "attendance.rate"),
+        (_("Chronically absent"), "attendance.chronic.percent"),
+    ]
+    for subject in report.subjects:
+        measures.append((_("%(subject)s participation") % {"subject": subject},
+                         f"{subject}.assessed.percent"))  # fmt: skip
+        for level in report.levels(subject):
+            measures.append(
+                (_("%(subject)s: level %(level)s") % {"subject": subject, "level": level},
+                 f"{subject}.level{level}.percent")
+            )  # fmt: skip
+    return [(label, report.value(m), district.value(m)) for label, m in measures]
+
+
+def _codes_used(tables: list[ReportTable]) -> list[tuple[str, str]]:
+    used = {value.code for table in tables for row in table.rows for value in row.values}
+    return [(code.value, str(CODE_MEANINGS[code])) for code in Code if code.value in used]
+
+
+@require_safe
+def district_csv(request: HttpRequest, district_id: int) -> HttpResponse:
+    release = district_release(district_id)
+    return _csv_response(request, release, DISTRICT, f"district-{district_id}")
+
+
+@require_safe
+def school_csv(request: HttpRequest, school_id: int) -> HttpResponse:
+    release = school_release(school_id)
+    return _csv_response(request, release, school_scope(school_id), f"school-{school_id}")
+
+
+CSV_HEADER = ("school_year", "as_of", "district", "school", "table", "row", "column", "value",
+              "code", "code_meaning")  # fmt: skip
+
+
+def _csv_response(
+    request: HttpRequest, release: published.Published, scope: str, name: str
+) -> HttpResponse:
+    def render(language: str, query: str) -> bytes:
+        return report_csv(release, scope).encode()
+
+    response = _respond(request, release, f"csv-{scope}", render, "text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{name}-report-{release.school_year}.csv"'
+    )
+    return response
+
+
+def report_csv(release: published.Published, scope: str) -> str:
+    """Exactly what the page shows, one value per line: never a blank where a value is
+    hidden, but its code, and the code's meaning beside it."""
+    content = release.content
+    school = content["schools"].get(scope, {}).get("name", "")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for table in Report(content, scope).tables():
+        for row in table.rows:
+            for column, value in zip(table.columns, row.values, strict=True):
+                writer.writerow((
+                    content["school_year"], content["as_of"], content["district"]["name"],
+                    school, table.title, row.label, column.label, value.text,
+                    value.code or "", value.meaning,
+                ))  # fmt: skip
+    return out.getvalue()
+
+
+@require_safe
+def methodology(request: HttpRequest, district_id: int) -> HttpResponse:
+    release = district_release(district_id)
+
+    def render(language: str, query: str) -> bytes:
+        context = {
+            "release": release,
+            "content": release.content,
+            "district": release.content["district"],
+            "summary": release.certificate_summary,
+            "ladder": _ladder(),
+            "codes": [(code.value, str(CODE_MEANINGS[code])) for code in Code],
+        }
+        return _page("reports/methodology.html", context, language, query)
+
+    return _respond(request, release, "methodology", render)
+
+
+def _ladder() -> list[tuple[str, str, str]]:
+    """REQUIREMENTS 14's ladder as rows: group size, low end, high end."""
+    rows, above = [], None
+    for smallest, low, high in PERCENT_LADDER:
+        if above is None:
+            size = _("%(n)s or more") % {"n": smallest}
+        elif smallest == 0:
+            size = _("fewer than %(n)s") % {"n": above}
+        else:
+            size = _("%(low)s to %(high)s") % {"low": smallest, "high": above - 1}
+        rows.append((size, f"≤{low}%", f"≥{high}%"))
+        above = smallest
+    return rows
