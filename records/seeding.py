@@ -953,6 +953,7 @@ class _DistrictSeeder:
             sourced_id=self._uuid(),
             timezone=tz,
             directory_fields=DIRECTORY_FIELDS,
+            state=self.state,
         )
         return self.district
 

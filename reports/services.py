@@ -137,7 +137,9 @@ class Protection:
         return certificate
 
     def summary(self) -> dict:
-        widths = [self.intervals[at].width for at in self.primary if at in self.intervals]
+        # An unbounded interval (nothing caps the cell) is left out: None when all are.
+        widths = [self.intervals[at].width for at in self.primary
+                  if at in self.intervals and math.isfinite(self.intervals[at].width)]  # fmt: skip
         return {
             "cells": len(self.keys),
             "primary": len(self.primary),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import api, views
+from reports import api, console_views, views
 
 app_name = "reports"
 
@@ -27,4 +27,12 @@ api_urlpatterns = [
         api.DistrictReportView.as_view(),
         name="public-district-report",
     ),
+]
+
+# Under /district/reports/ (studentdata/urls.py): the district admin's releases.
+console_urlpatterns = [
+    path("", console_views.release_list, name="list"),
+    path("<int:release_id>/", console_views.release_detail, name="detail"),
+    path("<int:release_id>/publish/", console_views.release_publish, name="publish"),
+    path("<int:release_id>/discard/", console_views.release_discard, name="discard"),
 ]

@@ -122,7 +122,7 @@ def district_page(request: HttpRequest, district_id: int) -> HttpResponse:
 
     def render(language: str, query: str) -> bytes:
         report = Report(release.content, DISTRICT)
-        return _page("reports/report.html", _report_context(release, report, None), language,
+        return _page("reports/report.html", report_context(release, report, None), language,
                      query)  # fmt: skip
 
     return _respond(request, release, "district", render)
@@ -135,13 +135,13 @@ def school_page(request: HttpRequest, school_id: int) -> HttpResponse:
     def render(language: str, query: str) -> bytes:
         report = Report(release.content, school_scope(school_id))
         district = Report(release.content, DISTRICT)
-        return _page("reports/report.html", _report_context(release, report, district),
+        return _page("reports/report.html", report_context(release, report, district),
                      language, query)  # fmt: skip
 
     return _respond(request, release, f"school-{school_id}", render)
 
 
-def _report_context(release: published.Published, report: Report, district: Report | None) -> dict:
+def report_context(release: published.Published, report: Report, district: Report | None) -> dict:
     content = release.content
     school = content["schools"].get(report.scope)
     tables = report.tables()

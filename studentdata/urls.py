@@ -11,6 +11,7 @@ from rest_framework.permissions import AllowAny
 from records.urls import api_urlpatterns as records_api
 from records.urls import classes_urlpatterns, family_urlpatterns
 from reports.urls import api_urlpatterns as reports_api
+from reports.urls import console_urlpatterns as report_console
 
 api_v1 = [*records_api, *reports_api]
 
@@ -31,6 +32,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     # Records pages: /district/imports/ (the district admin's roster imports).
     path("", include("records.urls")),
+    # The district admin's report card releases: preview, publish, discard.
+    path("district/reports/", include((report_console, "report-console"))),
     # The district console for providers (/district/...) and the provider's page (/provider/).
     path("", include("access.urls")),
     # Providers' OneRoster CSV deliveries: /provider/deliveries/, /district/deliveries/.

@@ -18,6 +18,9 @@ from records.seeding import (
     SeedResult,
     seed_demo,
 )
+from reports.builds import build_release
+from reports.models import Release
+from reports.services import latest_published, publish
 
 
 def _as_of(value: str) -> date:
@@ -67,6 +70,24 @@ class Command(BaseCommand):
             self._print_logins(result)
         if district is None:
             self._seed_provider(results)
+        self._publish_report_cards(results, as_of)
+
+    def _publish_report_cards(self, results: list[SeedResult], as_of: date | None) -> None:
+        """Each seeded district's first public report card, so that /reports/ has one."""
+        out = self.stdout
+        out.write("")
+        out.write(self.style.MIGRATE_HEADING("Public report cards (no login): /reports/"))
+        for result in results:
+            district = result.district
+            if latest_published(district.pk) is not None:
+                out.write(f"  {district.name}: already published")
+                continue
+            release = publish(build_release(district, kind=Release.Kind.ON_REQUEST, day=as_of))
+            summary = release.summary
+            out.write(
+                f"  {district.name}: published, {summary['hidden']:,} of {summary['cells']:,} "
+                f"values hidden ({summary['seconds']:.1f} s)"
+            )
 
     def _seed_provider(self, results: list[SeedResult]) -> None:
         """The demo district's bus company (access/demo_providers.py), with its logins."""

@@ -1,0 +1,119 @@
+"""The district admin's report cards (``/district/reports/``): the releases published so
+far, "publish now" (a preview built by Celery, showing what will be hidden before anyone
+sees it), and publishing or discarding a preview."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from access.views.common import admin_pages
+from reports import services, tasks
+from reports.cells import DISTRICT
+from reports.models import Release
+from reports.services import split_key
+from reports.tables import Report
+from reports.views import report_context
+
+RECENT = 20
+
+
+def _release(request, release_id: int) -> Release:
+    return get_object_or_404(Release.unscoped, district=request.viewer.district, pk=release_id)
+
+
+@admin_pages(methods=("GET", "HEAD", "POST"))
+def release_list(request):
+    """The releases, newest first; POST asks for a preview of today's figures."""
+    district = request.viewer.district
+    if request.method == "POST":
+        tasks.build_preview.delay(district.pk, request.user.pk)
+        messages.success(request, _("A preview of today's figures is being built. It appears "
+                                    "below when ready, usually within a minute."))  # fmt: skip
+        return redirect("report-console:list")
+    releases = Release.unscoped.filter(district=district).defer(
+        "content", "ledger", "certificate"
+    )  # fmt: skip
+    context = {
+        "district": district,
+        "previews": releases.filter(status=Release.Status.PREVIEW).order_by("-created_at"),
+        "published": releases.filter(status=Release.Status.PUBLISHED).order_by("-published_at")[
+            :RECENT
+        ],
+        "latest": services.latest_published(district.pk),
+    }
+    return render(request, "reports/console/list.html", context)
+
+
+@admin_pages
+def release_detail(request, release_id: int):
+    """A release as the public would read it, with what the protection hid: for a
+    preview, what publishing would show."""
+    release = _release(request, release_id)
+    content = release.content
+    scope = request.GET.get("scope", DISTRICT)
+    if scope != DISTRICT and scope not in content["schools"]:
+        scope = DISTRICT
+    report = Report(content, scope)
+    district_report = Report(content, DISTRICT) if scope != DISTRICT else None
+    context = {
+        **report_context(_PreviewRelease(release), report, district_report),
+        "the_release": release,
+        "hidden_by_scope": _hidden_by_scope(release),
+        "scope": scope,
+        "may_publish": release.status == Release.Status.PREVIEW,
+    }
+    return render(request, "reports/console/detail.html", context)
+
+
+class _PreviewRelease:
+    """A release (perhaps a preview) shaped like ``published.Published`` for the page."""
+
+    def __init__(self, release: Release):
+        self.id = release.pk
+        self.minimum_n = release.minimum_n
+        self.width = release.width
+        self.school_year = release.school_year
+        self.content = release.content
+        self.certificate_summary = release.summary
+
+
+def _hidden_by_scope(release: Release) -> list[tuple[str, str, int, int]]:
+    """Per school (and the district): its name, scope, values below n and complements."""
+    counts: dict[str, Counter] = {}
+    for name, (_text, code) in release.content["values"].items():
+        if code in ("SN", "SC"):
+            counts.setdefault(split_key(name)[0], Counter())[code] += 1
+    names = {DISTRICT: release.content["district"]["name"]}
+    names |= {scope: school["name"] for scope, school in release.content["schools"].items()}
+    return [
+        (names[scope], scope, counts.get(scope, Counter())["SN"],
+         counts.get(scope, Counter())["SC"])
+        for scope in names
+    ]  # fmt: skip
+
+
+@admin_pages(methods=("POST",))
+def release_publish(request, release_id: int):
+    return _act(request, release_id, services.publish,
+                _("Published. The public report cards now show these figures."))  # fmt: skip
+
+
+@admin_pages(methods=("POST",))
+def release_discard(request, release_id: int):
+    return _act(request, release_id, services.discard, _("Preview discarded."))
+
+
+def _act(request, release_id: int, action, done: str):
+    """Publish or discard: back to the release with the reason when refused."""
+    release = _release(request, release_id)
+    try:
+        action(release)
+    except services.ReleaseError as refused:
+        messages.error(request, str(refused))
+        return redirect("report-console:detail", release_id=release.pk)
+    messages.success(request, done)
+    return redirect("report-console:list")
