@@ -37,3 +37,18 @@ def report_population(district: District, day: date) -> QuerySet[SchoolMembershi
         student__enrollment_status=Student.Status.ACTIVE,
     )
     return memberships.order_by("student_id", "school_id")
+
+
+def analyst_states(user) -> list[str]:
+    """The states whose analyst pages ``user`` may open (REQUIREMENTS 12–15: aggregates
+    across a state's districts, never a student row). Granted per state, to an active
+    signed-in person only."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    from reports.models import StateAnalyst  # reports builds on access, not the reverse
+
+    return sorted(StateAnalyst.objects.filter(user=user).values_list("state", flat=True))
+
+
+def may_analyse_state(user, state: str) -> bool:
+    return state in analyst_states(user)

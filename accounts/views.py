@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from access import emergency
+from access.aggregates import analyst_states
 from access.classes import teaches_classes
 from access.deliveries import member_provider_ids
 from access.districts import may_manage_district
@@ -99,6 +100,7 @@ def home(request):
         "has_school_view": has_school_view(viewer),
         "may_request_emergency": emergency.may_request(viewer),
         "reviews_emergencies": emergency.may_review(viewer),
+        "analyst_states": analyst_states(request.user),
     }
     return render(request, "accounts/home.html", context)
 

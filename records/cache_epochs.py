@@ -93,6 +93,8 @@ UNCACHED_TABLES = {
     "records_attendancechange": "a correction's history; the corrected mark bumps",
     "authtoken_token": "API tokens are checked on every request, never cached",
     "reports_release": "published aggregates: no access decision reads them",
+    "reports_staterelease": "published aggregates: no access decision reads them",
+    "reports_stateanalyst": "read afresh by each /state/ page: no viewer caches it",
     # A provider's viewer is built from its grants on every request, never cached.
     "access_provider": "providers: their viewers are never cached",
     "access_providercontact": "providers: their viewers are never cached",

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reports import published, views
-from reports.cells import DISTRICT, school_scope
+from reports.cells import DISTRICT, STATE, school_scope
 from reports.suppression import Code
 from reports.tables import CODE_MEANINGS, Report
 
@@ -74,8 +74,9 @@ class ReleaseSerializer(serializers.Serializer):
 
 class ReportSerializer(serializers.Serializer):
     release = ReleaseSerializer()
-    district = DistrictSerializer()
-    school = NamedSerializer(allow_null=True)
+    state = serializers.CharField(allow_null=True, help_text="USPS code of the state.")
+    district = DistrictSerializer(allow_null=True, help_text="Null for a state's report card.")
+    school = NamedSerializer(allow_null=True, help_text="Null unless a school's report card.")
     codes = serializers.DictField(child=serializers.CharField(), help_text="Each code's meaning.")
     not_held = serializers.ListField(
         child=serializers.CharField(), help_text="Subgroups the district's records do not hold."
@@ -96,7 +97,8 @@ def report_json(release: published.Published, scope: str) -> dict:
             "published_at": release.published_at, "minimum_n": release.minimum_n,
             "width": release.width,
         },
-        "district": content["district"],
+        "state": content.get("state") or content["district"].get("state") or None,
+        "district": content["district"] if content["district"].get("id") else None,
         "school": content["schools"].get(scope),
         "codes": {code.value: str(CODE_MEANINGS[code]) for code in Code},
         "not_held": report.not_held(),
@@ -155,3 +157,14 @@ class DistrictReportView(PublicReportView):
     )  # fmt: skip
     def get(self, request: Request, district_id: int) -> Response:
         return self.respond(request, views.district_release(district_id), DISTRICT)
+
+
+class StateReportView(PublicReportView):
+    @extend_schema(
+        summary="A state's published report card",
+        description="The latest published state release: every table summed over the "
+        "state's districts, protected together with their releases. No login.",
+        parameters=[LANGUAGE], responses=ReportSerializer, auth=[],
+    )  # fmt: skip
+    def get(self, request: Request, state: str) -> Response:
+        return self.respond(request, views.state_release_or_404(state), STATE)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from reports.suppression import Table
 
 DISTRICT = "d"
+STATE = "st"  # a state release's own cells (reports/state.py)
 
 # Chronic absenteeism: missing at least 10% of the days enrolled, among students
 # enrolled at least 10 days (the usual ESSA definition).

@@ -60,7 +60,7 @@ def release_detail(request, release_id: int):
     report = Report(content, scope)
     district_report = Report(content, DISTRICT) if scope != DISTRICT else None
     context = {
-        **report_context(_PreviewRelease(release), report, district_report),
+        **report_context(_PreviewRelease(release), report, district=district_report),
         "the_release": release,
         "hidden_by_scope": _hidden_by_scope(release),
         "scope": scope,

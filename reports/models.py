@@ -51,6 +51,9 @@ class Release(TenantModel):
     # (reports/ledger.py): kept only so that the next release is audited jointly with
     # all of them. Never served.
     ledger = models.JSONField()
+    # Every cell's true count and the sums tying them ({"keys", "counts", "sums"}): read
+    # by the state release, which audits the districts' tables together. Never served.
+    table = models.JSONField(default=dict)
     # Each hidden cell's proven interval [low, high] (high null when unbounded).
     certificate = models.JSONField()
     summary = models.JSONField(help_text="Cells, primary, hidden, students hidden, seconds.")
@@ -84,3 +87,59 @@ class Release(TenantModel):
 
     def _published_in_database(self) -> bool:
         return Release.unscoped.filter(pk=self.pk, status=self.Status.PUBLISHED).exists()
+
+
+class StateRelease(models.Model):
+    """One build of a state's report card: the sums over its districts' latest published
+    releases, protected together with them (a district's hidden cell is never the state
+    total minus the other districts). Published when built, and then never changed."""
+
+    state = models.CharField(max_length=2)
+    school_year = models.PositiveSmallIntegerField()
+    as_of = models.DateField(help_text="The latest date among the districts' figures.")
+    status = models.CharField(
+        max_length=16, choices=Release.Status.choices, default=Release.Status.PUBLISHED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField()
+    releases = models.JSONField(help_text="The district releases it sums, by district id.")
+    minimum_n = models.PositiveSmallIntegerField()
+    width = models.PositiveSmallIntegerField()
+    content = models.JSONField()
+    ledger = models.JSONField()
+    certificate = models.JSONField()
+    summary = models.JSONField()
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "-published_at"], name="reports_state_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.school_year} state release {self.pk}"
+
+    def save(self, *args, **kwargs):
+        if self.pk and StateRelease.objects.filter(pk=self.pk).exists():
+            raise ValidationError("A published release never changes; publish a new one.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("A published release is never deleted.")
+
+
+class StateAnalyst(models.Model):
+    """A person granted a state's analyst pages (``/state/``): the report cards of every
+    district of the state side by side, and its state release. Aggregates only: never a
+    student row."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="state_analyst_grants"
+    )
+    state = models.CharField(max_length=2)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "state"], name="reports_state_analyst_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} analyses {self.state}"

@@ -18,22 +18,22 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from records.models import District, School
-from reports.models import Release
+from reports.models import Release, StateRelease
 
 LATEST_SECONDS = 30.0
 RENDERED_PAGES = 512
 
-_latest: dict[int, tuple[float, int | None]] = {}
+_latest: dict[int | str, tuple[float, int | None]] = {}
 _rendered: OrderedDict[tuple, bytes] = OrderedDict()
 _lock = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Published:
-    """A published release's identity and content (read-only: shared between requests)."""
+    """A published release, a district's or a state's: its identity and content
+    (read-only: shared between requests)."""
 
     id: int
-    district_id: int
     school_year: int
     as_of: str
     published_at: str
@@ -41,10 +41,26 @@ class Published:
     width: int
     content: dict
     certificate_summary: dict
+    district_id: int | None = None  # None for a state's
+    state: str = ""
 
     @property
     def etag(self) -> str:
-        return f"release-{self.id}"
+        return f"release-{self.id}" if self.district_id else f"state-{self.id}"
+
+    @classmethod
+    def of(cls, row: Release | StateRelease, **owner) -> Published:
+        return cls(
+            id=row.pk,
+            school_year=row.school_year,
+            as_of=row.as_of.isoformat(),
+            published_at=row.published_at.isoformat(),
+            minimum_n=row.minimum_n,
+            width=row.width,
+            content=row.content,
+            certificate_summary=row.summary,
+            **owner,
+        )
 
 
 def _published_releases():
@@ -60,36 +76,55 @@ def _latest_query(district_id):
     )
 
 
-def latest_release_id(district_id: int) -> int | None:
+def _remembered(owner: int | str, look_up: Callable[[], int | None]) -> int | None:
     now = time.monotonic()
-    cached = _latest.get(district_id)
+    cached = _latest.get(owner)
     if cached and now - cached[0] < LATEST_SECONDS:
         return cached[1]
-    release_id = _latest_query(district_id).values_list("pk", flat=True).first()
-    _latest[district_id] = (now, release_id)
+    release_id = look_up()
+    _latest[owner] = (now, release_id)
     return release_id
 
 
-def forget_latest(district_id: int) -> None:
-    """Called on publishing, so that this process shows the new release at once."""
-    _latest.pop(district_id, None)
+def latest_release_id(district_id: int) -> int | None:
+    return _remembered(
+        district_id, lambda: _latest_query(district_id).values_list("pk", flat=True).first()
+    )
+
+
+def forget_latest(owner: int | str) -> None:
+    """Called on publishing (a district's id, or a state's code), so that this process
+    shows the new release at once."""
+    _latest.pop(owner, None)
 
 
 @functools.lru_cache(maxsize=64)
 def release(release_id: int) -> Published:
     """A published release by id (cached: it never changes)."""
     row = _published_releases().get(pk=release_id)
-    return Published(
-        id=row.pk,
-        district_id=row.district_id,
-        school_year=row.school_year,
-        as_of=row.as_of.isoformat(),
-        published_at=row.published_at.isoformat(),
-        minimum_n=row.minimum_n,
-        width=row.width,
-        content=row.content,
-        certificate_summary=row.summary,
+    return Published.of(row, district_id=row.district_id)
+
+
+def latest_state_release(state: str) -> Published | None:
+    """The state's latest published release (cached like a district's)."""
+    if not state:
+        return None
+    release_id = _remembered(
+        state,
+        lambda: (
+            StateRelease.objects.filter(state=state, status=Release.Status.PUBLISHED)
+            .order_by("-school_year", "-published_at", "-pk")
+            .values_list("pk", flat=True)
+            .first()
+        ),
     )
+    return state_release(release_id) if release_id else None
+
+
+@functools.lru_cache(maxsize=16)
+def state_release(release_id: int) -> Published:
+    row = StateRelease.objects.get(pk=release_id, status=Release.Status.PUBLISHED)
+    return Published.of(row, state=row.state)
 
 
 def latest_release(district_id: int) -> Published | None:

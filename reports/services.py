@@ -22,7 +22,7 @@ from django.utils import timezone
 from records.models import District, School
 from records.selectors import school_year_bounds
 from reports import published
-from reports.cells import DISTRICT, NOT_HELD, Cells, school_scope
+from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, school_scope
 from reports.ledger import Ledger
 from reports.models import Release
 from reports.selectors import Assessment
@@ -98,6 +98,12 @@ def create_release(
         width=district.suppression_width,
         content=_content(district, cells, protection.codes, assessment, day, school_year),
         ledger=ledger.after(protection.keys, protection.table.counts, protection.hidden).as_json(),
+        table={
+            **protection.table_json(),
+            "days": {
+                name: list(days) for name, days in cells.days.items() if name.startswith("d/")
+            },
+        },
         certificate=protection.certificate(),
         summary={**protection.summary(), "seconds": round(time.perf_counter() - started, 2)},
     )
@@ -120,6 +126,14 @@ class Protection:
         return {
             self.keys[at]: Code.BELOW_MINIMUM_N if at in self.primary else Code.COMPLEMENTARY
             for at in self.hidden
+        }
+
+    def table_json(self) -> dict:
+        """Every cell's true count and the sums, by position (never served)."""
+        return {
+            "keys": self.keys,
+            "counts": list(self.table.counts),
+            "sums": [[total, *parts] for total, parts in self.table.sums],
         }
 
     def certificate(self) -> dict[str, list]:
@@ -157,10 +171,25 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
     table, keys = cells.table()
     primary = {at for at, count in enumerate(table.counts) if is_primary(count, minimum_n)}
     known = ledger.known(keys, table.counts)
-    start = ledger.once_hidden(keys)
+    return protect_table(table, keys, primary, known, ledger.once_hidden(keys), width)
+
+
+def protect_table(
+    table: Table,
+    keys: list[str],
+    primary: set[int],
+    known: set[int],
+    start: set[int],
+    width: int,
+    *,
+    fixed: set[int] = frozenset(),
+) -> Protection:
+    """``protect`` with what earlier releases published: ``known`` cells are constants to
+    the attacker (never complements), ``start`` cells stay hidden, ``fixed`` cells (other
+    releases' own) are never picked."""
     try:
         hidden, intervals = protect(
-            table, primary - known, width, start=start - known, fixed=known,
+            table, primary - known, width, start=start - known, fixed=known | fixed,
             cost=hiding_costs(keys, table.counts),
         )  # fmt: skip
     except RuntimeError as error:
@@ -261,7 +290,7 @@ def hiding_costs(keys: list[str], counts: list[int]) -> list[float]:
         scope, measure, row = split_key(name)
         part = split_measure(measure)[1]
         weight = ALL_STUDENTS_WEIGHT if row == "all" else 1
-        weight *= DISTRICT_WEIGHT if scope == DISTRICT else 1
+        weight *= DISTRICT_WEIGHT if scope in (DISTRICT, STATE) else 1
         weight *= DENOMINATOR_WEIGHTS.get(part, 1)
         costs.append((count + 1) * weight)
     return costs

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from records.models import District
 from reports import builds
+from reports import state as state_module
 from reports.models import Release
 
 logger = logging.getLogger(__name__)
@@ -47,3 +48,46 @@ def build_preview(district_id: int, user_id: int | None) -> None:
     """A district admin's "publish now": a preview they then publish or discard."""
     district = District.objects.get(pk=district_id)
     builds.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)
+
+
+@shared_task(name="reports.publish_state_releases")
+def publish_state_releases() -> int:
+    """Run daily, after every district's nightly hour: each state whose districts
+    published since its last state release gets a new one. Returns how many."""
+    built = 0
+    for state in District.objects.exclude(state="").values_list("state", flat=True).distinct():
+        if not state_release_is_stale(state):
+            continue
+        try:
+            build_state_release(state)
+        except Exception:
+            logger.exception("the state report release of %s failed", state)
+            continue
+        built += 1
+    return built
+
+
+def state_release_is_stale(state: str) -> bool:
+    latest_district = (
+        Release.unscoped.filter(district__state=state, status=Release.Status.PUBLISHED)
+        .order_by("-published_at")
+        .values_list("published_at", "school_year")
+        .first()
+    )
+    if latest_district is None:
+        return False
+    latest_state = state_module.latest_state_release(state, latest_district[1])
+    return latest_state is None or latest_state.published_at < latest_district[0]
+
+
+@shared_task(name="reports.build_state_release", ignore_result=True)
+def build_state_release(state: str) -> None:
+    """A state release from the districts' latest releases of the current school year."""
+    latest = (
+        Release.unscoped.filter(district__state=state, status=Release.Status.PUBLISHED)
+        .order_by("-school_year")
+        .values_list("school_year", flat=True)
+        .first()
+    )
+    if latest is not None:
+        state_module.publish_state_release(state, latest)

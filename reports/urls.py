@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import api, console_views, views
+from reports import api, console_views, state_views, views
 
 app_name = "reports"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("districts/<int:district_id>/methodology/", views.methodology, name="methodology"),
     path("schools/<int:school_id>/", views.school_page, name="school"),
     path("schools/<int:school_id>/report.csv", views.school_csv, name="school-csv"),
+    path("states/<str:state>/", views.state_page, name="state"),
+    path("states/<str:state>/report.csv", views.state_csv, name="state-csv"),
 ]
 
 # Under /api/v1/ (studentdata/urls.py): the same published releases as JSON.
@@ -27,6 +29,11 @@ api_urlpatterns = [
         api.DistrictReportView.as_view(),
         name="public-district-report",
     ),
+    path(
+        "public/states/<str:state>/report/",
+        api.StateReportView.as_view(),
+        name="public-state-report",
+    ),
 ]
 
 # Under /district/reports/ (studentdata/urls.py): the district admin's releases.
@@ -35,4 +42,10 @@ console_urlpatterns = [
     path("<int:release_id>/", console_views.release_detail, name="detail"),
     path("<int:release_id>/publish/", console_views.release_publish, name="publish"),
     path("<int:release_id>/discard/", console_views.release_discard, name="discard"),
+]
+
+# Under /state/ (studentdata/urls.py): a state analyst's pages.
+state_urlpatterns = [
+    path("", state_views.state_home, name="home"),
+    path("<str:state>/", state_views.state_detail, name="detail"),
 ]

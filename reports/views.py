@@ -14,13 +14,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from reports import published
-from reports.cells import DISTRICT, school_scope
+from reports.cells import DISTRICT, STATE, school_scope
 from reports.charts import bar_chart
 from reports.suppression import PERCENT_LADDER, Code
 from reports.tables import CODE_MEANINGS, Report, ReportTable, Value
@@ -44,18 +45,22 @@ def _respond(
     name: str,
     render: Callable[[str, str], bytes],
     content_type: str = "text/html; charset=utf-8",
+    *,
+    also=None,
 ) -> HttpResponse:
-    """A cacheable response for page ``name`` of ``release``: 304 when the client holds
-    it, else the page rendered once per process, release and language."""
+    """A cacheable response for page ``name`` of ``release`` (and of ``also``, the state
+    release it compares with): 304 when the client holds it, else the page rendered once
+    per process, release and language."""
     language, chosen = _language(request)
-    etag = f'"{release.etag}-{name}-{language}-v{PAGE_VERSION}"'
+    version = f"{release.etag}-{also.etag}" if also else release.etag
+    etag = f'"{version}-{name}-{language}-v{PAGE_VERSION}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
     else:
         query = f"?lang={language}" if chosen else ""
         with translation.override(language):
             body = published.rendered(
-                (release.id, name, language, query), lambda: render(language, query)
+                (version, name, language, query), lambda: render(language, query)
             )
         response = HttpResponse(body, content_type=content_type)
         response["Content-Language"] = language
@@ -104,9 +109,12 @@ def index(request: HttpRequest) -> HttpResponse:
                 for school in schools
                 if query and query.casefold() in school["name"].casefold()
             ]
+        state_pages = {state for state in states if published.latest_state_release(state)}
+        context = {"states": sorted(states.items()), "query": query, "matches": matches,
+                   "state_pages": state_pages}  # fmt: skip
         body = _page(
             "reports/index.html",
-            {"states": sorted(states.items()), "query": query, "matches": matches},
+            context,
             language,
             f"?lang={language}" if chosen else "",
         )
@@ -119,44 +127,90 @@ def index(request: HttpRequest) -> HttpResponse:
 @require_safe
 def district_page(request: HttpRequest, district_id: int) -> HttpResponse:
     release = district_release(district_id)
+    state = published.latest_state_release(release.content["district"]["state"])
 
     def render(language: str, query: str) -> bytes:
         report = Report(release.content, DISTRICT)
-        return _page("reports/report.html", report_context(release, report, None), language,
-                     query)  # fmt: skip
+        context = report_context(release, report, state=state)
+        context |= {
+            "csv_url": reverse("reports:district-csv", args=[district_id]) + query,
+            "methodology_url": reverse("reports:methodology", args=[district_id]) + query,
+            "children": _children(
+                _("Schools"), release.content["schools"], "reports:school", query
+            ),
+        }
+        return _page("reports/report.html", context, language, query)
 
-    return _respond(request, release, "district", render)
+    return _respond(request, release, "district", render, also=state)
 
 
 @require_safe
 def school_page(request: HttpRequest, school_id: int) -> HttpResponse:
     release = school_release(school_id)
+    state = published.latest_state_release(release.content["district"]["state"])
 
     def render(language: str, query: str) -> bytes:
         report = Report(release.content, school_scope(school_id))
-        district = Report(release.content, DISTRICT)
-        return _page("reports/report.html", report_context(release, report, district),
-                     language, query)  # fmt: skip
+        context = report_context(release, report, district=Report(release.content, DISTRICT),
+                                 state=state)  # fmt: skip
+        context |= {
+            "csv_url": reverse("reports:school-csv", args=[school_id]) + query,
+            "methodology_url": reverse("reports:methodology", args=[release.district_id]) + query,
+        }
+        return _page("reports/report.html", context, language, query)
 
-    return _respond(request, release, f"school-{school_id}", render)
+    return _respond(request, release, f"school-{school_id}", render, also=state)
 
 
-def report_context(release: published.Published, report: Report, district: Report | None) -> dict:
+@require_safe
+def state_page(request: HttpRequest, state: str) -> HttpResponse:
+    release = state_release_or_404(state)
+
+    def render(language: str, query: str) -> bytes:
+        report = Report(release.content, STATE)
+        context = report_context(release, report)
+        context |= {
+            "state": release.state,
+            "csv_url": reverse("reports:state-csv", args=[release.state]) + query,
+            "children": _children(
+                _("Districts"), release.content["districts"], "reports:district", query
+            ),
+        }
+        return _page("reports/report.html", context, language, query)
+
+    return _respond(request, release, "state", render)
+
+
+def state_release_or_404(state: str) -> published.PublishedState:
+    release = published.latest_state_release(state.upper())
+    if release is None:
+        raise Http404("This state has published no report card yet.")
+    return release
+
+
+def _children(title: str, members: dict, url_name: str, query: str) -> dict:
+    links = [(member["name"], reverse(url_name, args=[member["id"]]) + query)
+             for member in members.values()]  # fmt: skip
+    return {"title": title, "links": links}
+
+
+def report_context(release, report: Report, *, district: Report | None = None,
+                   state=None) -> dict:  # fmt: skip
+    """What a report page shows of one scope: headline, comparison, charts, tables, marks.
+    ``district`` and ``state``, when given, are compared with the scope's figures."""
     content = release.content
-    school = content["schools"].get(report.scope)
     tables = report.tables()
     return {
         "release": release,
         "content": content,
-        "school": school,
+        "school": content["schools"].get(report.scope),
         "district": content["district"],
         "tables": tables,
         "headline": _headline(report),
-        "charts": _charts(report, tables),
-        "comparison": _comparison(report, district) if district else [],
+        "charts": _charts(tables),
+        "comparison": _comparison(report, district, state),
         "codes_used": _codes_used(tables),
         "not_held": report.not_held(),
-        "csv_name": f"school-{school['id']}" if school else f"district-{content['district']['id']}",
     }
 
 
@@ -174,7 +228,7 @@ def _headline(report: Report) -> list[tuple[str, Value]]:
     return figures
 
 
-def _charts(report: Report, tables: list[ReportTable]) -> list:
+def _charts(tables: list[ReportTable]) -> list:
     charts = []
     for table in tables:
         if not table.id.startswith("assessment-"):
@@ -187,8 +241,15 @@ def _charts(report: Report, tables: list[ReportTable]) -> list:
     return charts
 
 
-def _comparison(report: Report, district: Report) -> list[tuple[str, Value, Value]]:
-    """The school's figures for all students beside the district's."""
+def _comparison(report: Report, district: Report | None, state) -> dict | None:
+    """The scope's figures for all students beside its district's and its state's."""
+    others = []
+    if district is not None:
+        others.append((_("District"), district))
+    if state is not None:
+        others.append((_("State"), Report(state.content, STATE)))
+    if not others:
+        return None
     measures = [
         (_("Attendance rate"), "attendance.rate"),
         (_("Chronically absent"), "attendance.chronic.percent"),
@@ -201,7 +262,20 @@ def _comparison(report: Report, district: Report) -> list[tuple[str, Value, Valu
                 (_("%(subject)s: level %(level)s") % {"subject": subject, "level": level},
                  f"{subject}.level{level}.percent")
             )  # fmt: skip
-    return [(label, report.value(m), district.value(m)) for label, m in measures]
+    mine = _("This school") if report.content["schools"].get(report.scope) else _("This district")
+    return {
+        "title": _comparison_title(district is not None, state is not None),
+        "caption": _("Figures for all students, side by side"),
+        "headings": [mine, *(label for label, _other in others)],
+        "rows": [(label, [report.value(measure), *(other.value(measure) for _l, other in others)])
+                 for label, measure in measures],
+    }  # fmt: skip
+
+
+def _comparison_title(with_district: bool, with_state: bool) -> str:
+    if with_district and with_state:
+        return _("Compared with the district and the state")
+    return _("Compared with the district") if with_district else _("Compared with the state")
 
 
 def _codes_used(tables: list[ReportTable]) -> list[tuple[str, str]]:
@@ -219,6 +293,12 @@ def district_csv(request: HttpRequest, district_id: int) -> HttpResponse:
 def school_csv(request: HttpRequest, school_id: int) -> HttpResponse:
     release = school_release(school_id)
     return _csv_response(request, release, school_scope(school_id), f"school-{school_id}")
+
+
+@require_safe
+def state_csv(request: HttpRequest, state: str) -> HttpResponse:
+    release = state_release_or_404(state)
+    return _csv_response(request, release, STATE, f"state-{release.state}")
 
 
 CSV_HEADER = ("school_year", "as_of", "district", "school", "table", "row", "column", "value",

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
 
@@ -24,4 +25,9 @@ app.conf.beat_schedule = {
     "expire-deliveries": {"task": "access.expire_deliveries", "schedule": 60 * 60},
     # Report cards: hourly, each district built once in its own nightly hour.
     "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
+    # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii.
+    "publish-state-releases": {
+        "task": "reports.publish_state_releases",
+        "schedule": crontab(hour=11, minute=0),
+    },
 }

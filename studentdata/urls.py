@@ -12,6 +12,7 @@ from records.urls import api_urlpatterns as records_api
 from records.urls import classes_urlpatterns, family_urlpatterns
 from reports.urls import api_urlpatterns as reports_api
 from reports.urls import console_urlpatterns as report_console
+from reports.urls import state_urlpatterns
 
 api_v1 = [*records_api, *reports_api]
 
@@ -45,6 +46,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     # The public report cards: no login, published releases only.
     path("reports/", include("reports.urls")),
+    # A state analyst's pages: the districts of a state compared, the state release.
+    path("state/", include((state_urlpatterns, "state"))),
     # Providers' OAuth 2 token endpoint: client credentials (HTTP Basic), OneRoster scopes.
     path("oauth/token/", TokenView.as_view(), name="oauth-token"),
     # The API's description holds no student data, so it is readable without signing in.

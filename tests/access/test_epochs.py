@@ -437,9 +437,12 @@ def test_a_new_emergency_grant_opens_the_student_to_the_next_viewer(world):
 def test_an_expired_emergency_grant_ends_without_any_write(world):
     teacher, schoolmate = world.a.users["teacher"], world.a.students["schoolmate"]
     now = timezone.now()
-    grant = grant_for_teacher(
-        world, granted_at=now - timedelta(hours=1), expires_at=now + timedelta(hours=1)
-    )
+    # Expiring before the district's midnight, which would end the viewer first (a run
+    # between 23:00 and midnight in the district's zone failed here).
+    local = timezone.localtime(now, world.a.district.zone)
+    midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    expires_at = min(now + timedelta(hours=1), midnight - timedelta(seconds=30))
+    grant = grant_for_teacher(world, granted_at=now - timedelta(hours=1), expires_at=expires_at)
     before = cached_viewer(teacher)
     assert before.valid_until == grant.expires_at
     assert schoolmate.pk in reached(before)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.text import slugify
 
 from access.demo_providers import PROVIDER_NAME, seed_demo_provider
+from accounts.models import User
 from records.seeding import (
     DEFAULT_SLUG,
     LOGIN_LABELS,
@@ -19,8 +20,10 @@ from records.seeding import (
     seed_demo,
 )
 from reports.builds import build_release
-from reports.models import Release
+from reports.models import Release, StateAnalyst
 from reports.services import latest_published, publish
+from reports.state import publish_state_release
+from reports.tasks import state_release_is_stale
 
 
 def _as_of(value: str) -> date:
@@ -87,6 +90,31 @@ class Command(BaseCommand):
             out.write(
                 f"  {district.name}: published, {summary['hidden']:,} of {summary['cells']:,} "
                 f"values hidden ({summary['seconds']:.1f} s)"
+            )
+        self._publish_state_report_cards(results)
+
+    def _publish_state_report_cards(self, results: list[SeedResult]) -> None:
+        """Each seeded state's report card, and a state analyst to read it at /state/."""
+        out = self.stdout
+        for state in sorted({result.district.state for result in results} - {""}):
+            if not state_release_is_stale(state):
+                out.write(f"  State of {state}: already published")
+                continue
+            release = latest_published(
+                next(r.district.pk for r in results if r.district.state == state)
+            )
+            state_release = publish_state_release(state, release.school_year)
+            analyst, _ = User.objects.get_or_create(
+                username=f"state.analyst@{state.lower()}",
+                defaults={"first_name": "State", "last_name": "Analyst"},
+            )
+            analyst.set_password(results[0].password)
+            analyst.save()
+            StateAnalyst.objects.get_or_create(user=analyst, state=state)
+            out.write(
+                f"  State of {state}: published, {state_release.summary['hidden']:,} of "
+                f"{state_release.summary['cells']:,} values hidden; state analyst "
+                f"{analyst.username} at /state/"
             )
 
     def _seed_provider(self, results: list[SeedResult]) -> None:
