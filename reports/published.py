@@ -21,7 +21,7 @@ from records.models import District, School
 from reports.models import Release, StateRelease
 
 LATEST_SECONDS = 30.0
-RENDERED_PAGES = 512
+RENDERED_PAGES = 256
 
 _latest: dict[int | str, tuple[float, int | None]] = {}
 _rendered: OrderedDict[tuple, bytes] = OrderedDict()
@@ -136,14 +136,27 @@ def school_district_id(school_id: int) -> int | None:
     return School.unscoped.filter(pk=school_id).values_list("district_id", flat=True).first()
 
 
+def _districts_published():
+    districts = District.objects.annotate(latest=Subquery(_latest_query(OuterRef("pk"))))
+    return districts.filter(latest__isnull=False).order_by("state", "name")
+
+
 def districts_with_releases() -> list[tuple[District, Published]]:
     """Every district with a published release, with its latest, by state and name."""
-    districts = District.objects.annotate(latest=Subquery(_latest_query(OuterRef("pk"))))
-    found = [
-        (district, release(district.latest))
-        for district in districts.filter(latest__isnull=False).order_by("state", "name")
-    ]
-    return found
+    return [(district, release(district.latest)) for district in _districts_published()]
+
+
+def district_directory() -> list[tuple[District, list[dict]]]:
+    """Every district with a published release and the schools of its latest, by state
+    and name: read as the schools' names alone (JSON key), not each release's content,
+    so that the index costs the same with a thousand districts."""
+    districts = list(_districts_published())
+    schools = dict(
+        Release.unscoped.filter(pk__in=[district.latest for district in districts]).values_list(
+            "pk", "content__schools"
+        )
+    )
+    return [(district, list(schools[district.latest].values())) for district in districts]
 
 
 def rendered(cache_key: tuple, render: Callable[[], bytes]) -> bytes:

@@ -96,13 +96,12 @@ def school_release(school_id: int) -> published.Published:
 def index(request: HttpRequest) -> HttpResponse:
     """States, their districts and schools; ``?q=`` finds schools by name."""
     query = request.GET.get("q", "").strip()[:100]
-    districts = published.districts_with_releases()
+    districts = published.district_directory()
     language, chosen = _language(request)
     with translation.override(language):
         states: dict[str, list] = {}
         matches = []
-        for district, release in districts:
-            schools = list(release.content["schools"].values())
+        for district, schools in districts:
             states.setdefault(district.state, []).append((district, schools))
             matches += [
                 (school, district)
