@@ -40,10 +40,11 @@ def build_release(
 
 def publish_nightly(district: District) -> Release | None:
     """Tonight's release, published unless its published values are the same as the
-    latest release's (then it is discarded, and the latest stays current)."""
+    latest release's: then it is deleted (it was never public, and a night without
+    changes should not cost a release's storage), and the latest stays current."""
     release = build_release(district, kind=Release.Kind.NIGHTLY)
     latest = release.continues
     if latest is not None and latest.content["values"] == release.content["values"]:
-        services.discard(release)
+        release.delete()
         return None
     return services.publish(release)

@@ -12,7 +12,8 @@ Every published number is a cell named by a key, ``<scope>/<measure>/<row>``:
 A key names the same number wherever it appears (the "all grades" row of one table is
 the "all students" row of the next), so a cell is hidden everywhere or nowhere. The sums
 are the ones a reader can add up: a row's parts to its total, each grade or each subgroup
-of one dimension to all students, and every school to the district.
+of one dimension to all students, every school to the district, and the identities (a
+tested grade's students are its enrollment).
 """
 
 from __future__ import annotations
@@ -177,6 +178,26 @@ def _add_scope(
         _add_row_sums(cells, scope, measures[0], measures[1:], rows)
         _add_row_sums(cells, scope, measures[1], level_measures, rows)
         _add_partition_sums(cells, scope, [*measures, *level_measures], tested)
+        _add_tested_identities(cells, scope, measures[0], tested, grades, group_rows)
+
+
+def _add_tested_identities(
+    cells: Cells,
+    scope: str,
+    tested_measure: str,
+    tested: Sequence[str],
+    grades: Sequence[str],
+    group_rows: Sequence[str],
+) -> None:
+    """Every student of a tested grade counts as tested, so a grade's tested count is its
+    enrollment, a number the enrollment table shows: an identity a reader can use (a
+    one-part sum). Where the scope tests every grade it serves, so are the all-students
+    and every subgroup's."""
+    rows = [f"grade:{grade}" for grade in tested]
+    if set(tested) == set(grades):
+        rows += ["all", *group_rows]
+    for row in rows:
+        cells.add_sum(key(scope, tested_measure, row), [key(scope, "enrolled", row)])
 
 
 def _add_row_sums(

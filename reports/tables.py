@@ -176,10 +176,13 @@ class Report:
         assessment = self.content.get("assessment")
         for subject in self.subjects:
             levels = self.levels(subject)
-            name = assessment["name"] if assessment else ""
+            # A state sums districts' own assessments: then the subject alone names it.
+            title = (_("%(subject)s: %(assessment)s")
+                     % {"subject": subject, "assessment": assessment["name"]}
+                     if assessment else subject)  # fmt: skip
             table = self._table(
                 f"assessment-{slugify(subject)}",
-                _("%(subject)s: %(assessment)s") % {"subject": subject, "assessment": name},
+                title,
                 _("Students enrolled in a tested grade on %(date)s; levels are shares of the "
                   "students assessed.") % {"date": as_of},
                 [Column("tested", str(_("Students in tested grades")), "count"),

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reports.cells import DIMENSIONS, DISTRICT, Fact, build_cells, key, school_scope
-from reports.suppression import is_primary, protect, unsafe_cells
+from reports.suppression import attacker_intervals, is_primary, protect, unsafe_cells
 
 GRADES = ["KG", "01", "02", "03", "04", "05"]
 SUBJECTS = ["Mathematics", "Reading"]
@@ -56,6 +56,25 @@ def test_a_tested_grade_counts_the_students_who_did_not_sit_the_test():
     assert counts[key("s2", "Mathematics.tested")] == 1
     assert counts[key(DISTRICT, "Mathematics.level3")] == 1
     assert key(DISTRICT, "Mathematics.tested", "grade:01") not in counts
+
+
+def test_a_tested_grades_students_are_its_enrollment_for_the_audit_too():
+    """Hiding a tested count while the enrollment table shows the same number protects
+    nothing: the audit knows they are equal."""
+    facts = [student(1, "03", levels={"Mathematics": 2}) for _ in range(30)]
+    facts += [student(1, "03", race="hispanic") for _ in range(3)]  # not assessed
+    cells = build_cells(facts, grade_order=GRADES, subjects=["Mathematics"])
+    sums = {(total, tuple(parts)) for total, parts in cells.sums}
+    for row in ("grade:03", "all", "group:hispanic"):  # every grade served is tested
+        assert (key("s1", "Mathematics.tested", row), (key("s1", "enrolled", row),)) in sums
+    table, keys = cells.table()
+    at = {name: position for position, name in enumerate(keys)}
+    small = at[key("s1", "Mathematics.not_assessed", "group:hispanic")]
+    # Every tested and every not-assessed count hidden: enrollment still gives the small
+    # group away (tested minus assessed), as it would to a reader.
+    hidden = {position for name, position in at.items()
+              if ".tested/" in name or ".not_assessed/" in name}  # fmt: skip
+    assert attacker_intervals(table, hidden)[small].width == 0
 
 
 def test_the_district_cell_is_a_sum_of_its_schools_cells():
