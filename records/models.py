@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone as django_timezone
+from django.utils.translation import gettext_lazy as _
 
 from records.tenancy import TenantModel, tenant_constraints
 
@@ -244,27 +245,27 @@ class Section(TenantModel):
 class GradeLevel(models.TextChoices):
     """OneRoster / CEDS grade codes."""
 
-    INFANT = "IT", "Infant/toddler"
-    PRESCHOOL = "PR", "Preschool"
-    PREKINDERGARTEN = "PK", "Pre-kindergarten"
-    TRANSITIONAL_K = "TK", "Transitional kindergarten"
-    KINDERGARTEN = "KG", "Kindergarten"
-    G01 = "01", "Grade 1"
-    G02 = "02", "Grade 2"
-    G03 = "03", "Grade 3"
-    G04 = "04", "Grade 4"
-    G05 = "05", "Grade 5"
-    G06 = "06", "Grade 6"
-    G07 = "07", "Grade 7"
-    G08 = "08", "Grade 8"
-    G09 = "09", "Grade 9"
-    G10 = "10", "Grade 10"
-    G11 = "11", "Grade 11"
-    G12 = "12", "Grade 12"
-    G13 = "13", "Grade 13"
-    POSTSECONDARY = "PS", "Postsecondary"
-    UNGRADED = "UG", "Ungraded"
-    OTHER = "Other", "Other"
+    INFANT = "IT", _("Infant/toddler")
+    PRESCHOOL = "PR", _("Preschool")
+    PREKINDERGARTEN = "PK", _("Pre-kindergarten")
+    TRANSITIONAL_K = "TK", _("Transitional kindergarten")
+    KINDERGARTEN = "KG", _("Kindergarten")
+    G01 = "01", _("Grade 1")
+    G02 = "02", _("Grade 2")
+    G03 = "03", _("Grade 3")
+    G04 = "04", _("Grade 4")
+    G05 = "05", _("Grade 5")
+    G06 = "06", _("Grade 6")
+    G07 = "07", _("Grade 7")
+    G08 = "08", _("Grade 8")
+    G09 = "09", _("Grade 9")
+    G10 = "10", _("Grade 10")
+    G11 = "11", _("Grade 11")
+    G12 = "12", _("Grade 12")
+    G13 = "13", _("Grade 13")
+    POSTSECONDARY = "PS", _("Postsecondary")
+    UNGRADED = "UG", _("Ungraded")
+    OTHER = "Other", _("Other")
 
 
 class Student(TenantModel):

@@ -65,6 +65,44 @@ def key(scope: str, measure: str, row: str = "all") -> str:
     return f"{scope}/{measure}/{row}"
 
 
+def split_key(name: str) -> tuple[str, str, str]:
+    """``scope``, ``measure`` and ``row`` of a cell's key (a subject may hold a "/")."""
+    scope, rest = name.split("/", 1)
+    measure, row = rest.rsplit("/", 1)
+    return scope, measure, row
+
+
+def split_measure(measure: str) -> tuple[str, str]:
+    """``(subject, part)`` of an assessment measure, ``("", measure)`` of the others."""
+    if measure == "enrolled" or measure.startswith("attendance."):
+        return "", measure
+    subject, _, part = measure.rpartition(".")
+    return subject, part
+
+
+# Cells no page shows: their complements, and the students a measure leaves out (enrolled
+# under 10 days; in a grade the test does not cover). They are in the table for the
+# audit: what a reader can work out from the published cells (a total minus its shown
+# part), or bound (a measure never counts more students than are enrolled), the audit
+# works out too. Each is always hidden; the LP derives it where the sums give it away.
+UNPUBLISHED_PARTS = frozenset({"attendance.not_chronic", "attendance.short", "not_assessed",
+                               "untested"})  # fmt: skip
+
+
+def is_published(name: str) -> bool:
+    return split_measure(split_key(name)[1])[1] not in UNPUBLISHED_PARTS
+
+
+# Of those, the ones that only bound others (who is outside a measure: enrolled under 10
+# days, in an untested grade) say nothing about any student's attendance or results:
+# never primary cells themselves, however small.
+BOUNDING_PARTS = frozenset({"attendance.short", "untested"})
+
+
+def may_be_primary(name: str) -> bool:
+    return split_measure(split_key(name)[1])[1] not in BOUNDING_PARTS
+
+
 def school_scope(school_id: int) -> str:
     return f"s{school_id}"
 
@@ -126,8 +164,12 @@ def _tally_student(tally: Counter, fact: Fact, tested_grades: Mapping[str, set[s
         for row in rows:
             tally["days.enrolled", row] += fact.days_enrolled
             tally["days.present", row] += fact.days_enrolled - fact.days_absent
+    else:
+        counted.append("attendance.short")
     for subject, grades in tested_grades.items():
-        if fact.grade in grades:
+        if fact.grade not in grades:
+            counted.append(f"{subject}.untested")
+        else:
             level = fact.levels.get(subject)
             counted.append(f"{subject}.tested")
             counted += (
@@ -157,7 +199,7 @@ def _add_scope(
     add("enrolled", ["all", *(f"grade:{grade}" for grade in grades), *group_rows])
     _add_partition_sums(cells, scope, ["enrolled"], grades)
     attendance = ("attendance.pop", "attendance.chronic", "attendance.not_chronic")
-    for measure in attendance:
+    for measure in [*attendance, "attendance.short"]:
         add(measure, ["all", *group_rows])
     for row in ["all", *group_rows]:
         cells.days[key(scope, "attendance.rate", row)] = (
@@ -165,10 +207,20 @@ def _add_scope(
             tally["days.enrolled", row],
         )
     _add_row_sums(cells, scope, attendance[0], attendance[1:], ["all", *group_rows])
-    _add_partition_sums(cells, scope, attendance, [])
+    # Enrolled = counted for attendance + enrolled under 10 days: bounds the attendance
+    # counts by the enrollment a reader sees.
+    _add_row_sums(cells, scope, "enrolled", ["attendance.pop", "attendance.short"],
+                  ["all", *group_rows])  # fmt: skip
+    _add_partition_sums(cells, scope, [*attendance, "attendance.short"], [])
     for subject, subject_levels in levels.items():
         tested = [grade for grade in grades if tally[f"{subject}.tested", f"grade:{grade}"]]
-        if not tested:
+        totals = ["all", *group_rows]
+        untested = f"{subject}.untested"
+        if set(tested) != set(grades):
+            add(untested, totals)
+            _add_partition_sums(cells, scope, [untested], [])
+        if not tested:  # a scope whose grades the test does not cover
+            _add_row_sums(cells, scope, "enrolled", [untested], totals)
             continue
         rows = ["all", *(f"grade:{grade}" for grade in tested), *group_rows]
         level_measures = [f"{subject}.level{level}" for level in subject_levels]
@@ -178,25 +230,19 @@ def _add_scope(
         _add_row_sums(cells, scope, measures[0], measures[1:], rows)
         _add_row_sums(cells, scope, measures[1], level_measures, rows)
         _add_partition_sums(cells, scope, [*measures, *level_measures], tested)
-        _add_tested_identities(cells, scope, measures[0], tested, grades, group_rows)
+        _add_tested_identities(cells, scope, measures[0], tested)
+        # Enrolled = in a tested grade + not: bounds the tested counts by enrollment.
+        _add_row_sums(cells, scope, "enrolled", [measures[0], untested], totals)
 
 
 def _add_tested_identities(
-    cells: Cells,
-    scope: str,
-    tested_measure: str,
-    tested: Sequence[str],
-    grades: Sequence[str],
-    group_rows: Sequence[str],
+    cells: Cells, scope: str, tested_measure: str, tested: Sequence[str]
 ) -> None:
     """Every student of a tested grade counts as tested, so a grade's tested count is its
     enrollment, a number the enrollment table shows: an identity a reader can use (a
-    one-part sum). Where the scope tests every grade it serves, so are the all-students
-    and every subgroup's."""
-    rows = [f"grade:{grade}" for grade in tested]
-    if set(tested) == set(grades):
-        rows += ["all", *group_rows]
-    for row in rows:
+    one-part sum). (The all-students and subgroup rows are tested plus untested.)"""
+    for grade in tested:
+        row = f"grade:{grade}"
         cells.add_sum(key(scope, tested_measure, row), [key(scope, "enrolled", row)])
 
 

@@ -13,7 +13,8 @@ from django.utils.safestring import SafeString
 
 from reports.tables import Value
 
-BAR_HEIGHT, GAP, LABEL_WIDTH, BAR_AREA, TEXT_WIDTH = 22, 8, 190, 260, 70
+# Narrow enough that a phone shows the text near its CSS size (the SVG scales to fit).
+BAR_HEIGHT, GAP, LABEL_WIDTH, BAR_AREA, TEXT_WIDTH = 24, 8, 78, 220, 62
 
 
 def percent_of(value: Value) -> float | None:
@@ -43,17 +44,23 @@ def _bar(at: int, label: str, value: Value) -> SafeString:
     y = GAP + at * (BAR_HEIGHT + GAP)
     middle = y + BAR_HEIGHT / 2 + 5
     percent = percent_of(value)
-    # No bar for a value that is not an exact percentage: a grey track, its text beside.
-    css, bar_width = ("bar", max(percent, 0.5) * BAR_AREA / 100) if percent is not None else (
-        "bar-none", BAR_AREA)  # fmt: skip
-    bar = format_html(
-        '<rect x="{}" y="{}" width="{}" height="{}" rx="3" class="{}"></rect>',
-        LABEL_WIDTH, y, f"{bar_width:.1f}", BAR_HEIGHT, css,
+    # A light 0–100% track under every bar; a value that is not an exact percentage gets
+    # the track alone, its mark beside it.
+    track = format_html(
+        '<rect x="{}" y="{}" width="{}" height="{}" rx="3" class="bar-track"></rect>',
+        LABEL_WIDTH, y, BAR_AREA, BAR_HEIGHT,
     )  # fmt: skip
+    bar = ""
+    if percent is not None:
+        bar = format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" rx="3" class="bar"></rect>',
+            LABEL_WIDTH, y, f"{max(percent, 0.5) * BAR_AREA / 100:.1f}", BAR_HEIGHT,
+        )  # fmt: skip
     return format_html(
         '<g aria-hidden="true"><text x="{}" y="{}" text-anchor="end" class="bar-label">{}</text>'
-        '{}<text x="{}" y="{}" class="bar-value">{}</text></g>',
-        LABEL_WIDTH - 8, middle, label, bar, LABEL_WIDTH + BAR_AREA + 6, middle, value.text,
+        '{}{}<text x="{}" y="{}" class="bar-value">{}</text></g>',
+        LABEL_WIDTH - 8, middle, label, track, bar, LABEL_WIDTH + BAR_AREA + 6, middle,
+        value.text,
     )  # fmt: skip
 
 

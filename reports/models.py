@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from records.tenancy import TenantModel, tenant_constraints
 
@@ -20,14 +21,14 @@ class Release(TenantModel):
     """
 
     class Kind(models.TextChoices):
-        NIGHTLY = "nightly", "Nightly"
-        ON_REQUEST = "on_request", "Published by a district admin"
-        STATE = "state", "State release"
+        NIGHTLY = "nightly", _("Nightly")
+        ON_REQUEST = "on_request", _("Published by a district admin")
+        STATE = "state", _("State release")
 
     class Status(models.TextChoices):
-        PREVIEW = "preview", "Preview"
-        PUBLISHED = "published", "Published"
-        DISCARDED = "discarded", "Discarded"
+        PREVIEW = "preview", _("Preview")
+        PUBLISHED = "published", _("Published")
+        DISCARDED = "discarded", _("Discarded")
 
     school_year = models.PositiveSmallIntegerField(help_text="The calendar year it ends in.")
     as_of = models.DateField(help_text="The district's date the figures describe.")

@@ -10,6 +10,7 @@ percentages and codes, never a student row. Pages and the API read releases only
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import math
 import time
@@ -18,11 +19,22 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from records.models import District, School
 from records.selectors import school_year_bounds
 from reports import published
-from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, school_scope
+from reports.cells import (
+    DISTRICT,
+    NOT_HELD,
+    STATE,
+    Cells,
+    is_published,
+    may_be_primary,
+    school_scope,
+    split_key,
+    split_measure,
+)
 from reports.ledger import Ledger
 from reports.models import Release
 from reports.selectors import Assessment
@@ -46,7 +58,6 @@ COUNTED = ("enrolled", "attendance.pop", "tested", "assessed")
 PERCENT_OF = {
     "attendance.chronic": "attendance.pop",
     "assessed": "tested",
-    "not_assessed": "tested",
 }
 
 
@@ -120,6 +131,11 @@ class Protection:
     known: set[int]  # shown by an earlier release with the same value
     intervals: dict[int, Interval]
 
+    @functools.cached_property
+    def published(self) -> set[int]:
+        """The cells a page shows (as a count or a percentage), hidden or not."""
+        return {at for at, name in enumerate(self.keys) if is_published(name)}
+
     @property
     def codes(self) -> dict[str, Code]:
         """Each hidden cell's code: below n, or complementary."""
@@ -154,11 +170,13 @@ class Protection:
         # An unbounded interval (nothing caps the cell) is left out: None when all are.
         widths = [self.intervals[at].width for at in self.primary
                   if at in self.intervals and math.isfinite(self.intervals[at].width)]  # fmt: skip
+        # Counted over the published cells: the unpublished are hidden by definition.
+        hidden = self.hidden & self.published
         return {
-            "cells": len(self.keys),
-            "primary": len(self.primary),
-            "hidden": len(self.hidden),
-            "students_in_hidden_cells": sum(self.table.counts[at] for at in self.hidden),
+            "cells": len(self.published),
+            "primary": len(self.primary & self.published),
+            "hidden": len(hidden),
+            "students_in_hidden_cells": sum(self.table.counts[at] for at in hidden),
             "known_from_earlier_releases": len(self.known),
             "narrowest_primary_interval": round(min(widths), 6) if widths else None,
         }
@@ -169,9 +187,16 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
     the audit proves each primary cell ``width`` wide, crediting the attacker with every
     value an earlier release showed (reports/ledger.py)."""
     table, keys = cells.table()
-    primary = {at for at, count in enumerate(table.counts) if is_primary(count, minimum_n)}
+    primary = {at for at, count in enumerate(table.counts)
+               if is_primary(count, minimum_n) and may_be_primary(keys[at])}  # fmt: skip
     known = ledger.known(keys, table.counts)
-    return protect_table(table, keys, primary, known, ledger.once_hidden(keys), width)
+    start = ledger.once_hidden(keys) | unpublished(keys)
+    return protect_table(table, keys, primary, known, start, width)
+
+
+def unpublished(keys: list[str]) -> set[int]:
+    """The positions of the cells no page shows: always hidden (reports/cells.py)."""
+    return {at for at, name in enumerate(keys) if not is_published(name)}
 
 
 def protect_table(
@@ -193,7 +218,9 @@ def protect_table(
             cost=hiding_costs(keys, table.counts),
         )  # fmt: skip
     except RuntimeError as error:
-        raise ReleaseError(f"The report cards cannot be protected: {error}.") from error
+        raise ReleaseError(
+            gettext("The report cards cannot be protected: %(error)s.") % {"error": error}
+        ) from error
     # A primary cell an earlier release showed (the minimum n rose since) is public
     # already, yet still hidden here, as rule 12 asks; so is every cell hidden before.
     hidden |= primary | start
@@ -296,21 +323,6 @@ def hiding_costs(keys: list[str], counts: list[int]) -> list[float]:
     return costs
 
 
-def split_key(name: str) -> tuple[str, str, str]:
-    """``scope``, ``measure`` and ``row`` of a cell's key (a subject may hold a "/")."""
-    scope, rest = name.split("/", 1)
-    measure, row = rest.rsplit("/", 1)
-    return scope, measure, row
-
-
-def split_measure(measure: str) -> tuple[str, str]:
-    """``(subject, part)`` of an assessment measure, ``("", measure)`` of the others."""
-    if measure == "enrolled" or measure.startswith("attendance."):
-        return "", measure
-    subject, _, part = measure.rpartition(".")
-    return subject, part
-
-
 def _percent(numerator: int, denominator: int, *, group_size: int | None = None) -> list:
     if denominator == 0:
         return ["–", None]  # nobody to count: no rate, and nothing hidden
@@ -324,10 +336,15 @@ def publish(release: Release) -> Release:
     published: one built before another was published missed it in its joint audit."""
     release = Release.unscoped.select_for_update().get(pk=release.pk)
     if release.status != Release.Status.PREVIEW:
-        raise ReleaseError(f"This release is {release.get_status_display().lower()}.")
+        raise ReleaseError(
+            gettext("This release is %(status)s.")
+            % {"status": release.get_status_display().lower()}
+        )
     latest = latest_published(release.district_id, release.school_year)
     if latest is not None and latest.pk != release.continues_id:
-        raise ReleaseError("Another release was published since this preview: build it again.")
+        raise ReleaseError(
+            gettext("Another release was published since this preview: build it again.")
+        )
     release.status, release.published_at = Release.Status.PUBLISHED, timezone.now()
     release.save(update_fields=["status", "published_at"])
     # This process shows the new release at once (and again once committed, in case a
@@ -340,6 +357,6 @@ def publish(release: Release) -> Release:
 
 def discard(release: Release) -> None:
     if release.status != Release.Status.PREVIEW:
-        raise ReleaseError("Only a preview may be discarded.")
+        raise ReleaseError(gettext("Only a preview may be discarded."))
     release.status = Release.Status.DISCARDED
     release.save(update_fields=["status"])

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from records.models import District
 from reports import published
-from reports.cells import DISTRICT, NOT_HELD, STATE, Cells
+from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, may_be_primary
 from reports.ledger import Ledger
 from reports.models import Release, StateRelease
 from reports.services import (
@@ -29,6 +29,7 @@ from reports.services import (
     protect_table,
     published_values,
     split_key,
+    unpublished,
 )
 from reports.suppression import is_primary
 
@@ -72,11 +73,12 @@ def publish_state_release(state: str, school_year: int) -> StateRelease:
     hidden_outside = {at for at in districts_side if keys[at] in hidden_keys}
     earlier = latest_state_release(state, school_year)
     ledger = Ledger.from_json(earlier.ledger if earlier else None)
-    primary = {at for at in own | hidden_outside if is_primary(table.counts[at], minimum_n)}
+    primary = {at for at in own | hidden_outside
+               if is_primary(table.counts[at], minimum_n) and may_be_primary(keys[at])}  # fmt: skip
     protection = protect_table(
         table, keys, primary,
         known=(districts_side - hidden_outside) | (ledger.known(keys, table.counts) & own),
-        start=hidden_outside | (ledger.once_hidden(keys) & own),
+        start=hidden_outside | ((ledger.once_hidden(keys) | unpublished(keys)) & own),
         width=max(release.width for release in releases), fixed=districts_side,
     )  # fmt: skip
     own_keys = [keys[at] for at in sorted(own)]
@@ -101,10 +103,12 @@ def publish_state_release(state: str, school_year: int) -> StateRelease:
         certificate={name: certificate[name] for name in codes},
         summary={
             **protection.summary(),
-            "cells": len(own_keys),
-            "primary": len(primary & own),
-            "hidden": len(hidden),
-            "students_in_hidden_cells": sum(cells.counts[name] for name in codes),
+            "cells": len(own & protection.published),
+            "primary": len(primary & own & protection.published),
+            "hidden": len(protection.hidden & own & protection.published),
+            "students_in_hidden_cells": sum(
+                table.counts[at] for at in protection.hidden & own & protection.published
+            ),
             "district_cells_audited": len(districts_side),
             "seconds": round(time.perf_counter() - started, 2),
         },

@@ -16,7 +16,7 @@ from access.aggregates import analyst_states, may_analyse_state
 from reports import published, tasks
 from reports.cells import DISTRICT, STATE
 from reports.state import latest_state_release
-from reports.tables import Report
+from reports.tables import Report, state_name
 
 # The all-students figures compared across districts: (label, measure) pairs.
 FIGURES = (
@@ -58,6 +58,7 @@ def state_detail(request, state: str):
     state_release = latest_state_release(state)
     context = {
         "state": state,
+        "state_name": state_name(state),
         "comparison": _district_comparison(districts, state_release),
         "state_release": state_release,
     }

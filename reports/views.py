@@ -24,11 +24,11 @@ from reports import published
 from reports.cells import DISTRICT, STATE, school_scope
 from reports.charts import bar_chart
 from reports.suppression import PERCENT_LADDER, Code
-from reports.tables import CODE_MEANINGS, Report, ReportTable, Value
+from reports.tables import CODE_MEANINGS, Report, ReportTable, Value, state_name
 
 MAX_AGE = 300  # seconds a browser or proxy may reuse a page without asking
 LANGUAGES = dict(settings.LANGUAGES)
-PAGE_VERSION = "1"  # bump when templates change, so cached pages and ETags renew
+PAGE_VERSION = "2"  # bump when templates change, so cached pages and ETags renew
 
 
 def _language(request: HttpRequest) -> tuple[str, bool]:
@@ -109,8 +109,12 @@ def index(request: HttpRequest) -> HttpResponse:
                 if query and query.casefold() in school["name"].casefold()
             ]
         state_pages = {state for state in states if published.latest_state_release(state)}
-        context = {"states": sorted(states.items()), "query": query, "matches": matches,
-                   "state_pages": state_pages}  # fmt: skip
+        states_shown = [
+            {"code": code, "name": state_name(code), "districts": members,
+             "has_page": code in state_pages}
+            for code, members in sorted(states.items())
+        ]  # fmt: skip
+        context = {"states": states_shown, "query": query, "matches": matches}
         body = _page(
             "reports/index.html",
             context,
@@ -169,7 +173,7 @@ def state_page(request: HttpRequest, state: str) -> HttpResponse:
         report = Report(release.content, STATE)
         context = report_context(release, report)
         context |= {
-            "state": release.state,
+            "state": state_name(release.state),
             "csv_url": reverse("reports:state-csv", args=[release.state]) + query,
             "children": _children(
                 _("Districts"), release.content["districts"], "reports:district", query

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.cells import DIMENSIONS, Cells, Fact, build_cells
+from reports.cells import DIMENSIONS, Cells, Fact, build_cells, may_be_primary
 from reports.ledger import Ledger
 from reports.services import protect_cells
 from reports.suppression import attacker_intervals, protect, unsafe_cells
@@ -38,7 +38,7 @@ def joint_audit(cells: Cells, earlier: Ledger, hidden_keys: set[str]) -> list[st
     hidden = {at for at, name in enumerate(keys) if name in hidden_keys}
     hidden -= earlier.known(keys, table.counts)
     intervals = attacker_intervals(table, hidden)
-    primary = {at for at in hidden if table.counts[at] < N}
+    primary = {at for at in hidden if table.counts[at] < N and may_be_primary(keys[at])}
     return [keys[at] for at in unsafe_cells(intervals, primary, WIDTH)]
 
 

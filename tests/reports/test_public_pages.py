@@ -73,7 +73,7 @@ def test_the_district_page_lists_its_schools_and_the_index_finds_them(client, wo
     page = client.get(f"/reports/districts/{district.pk}/").content.decode()
     assert f"/reports/schools/{maple.pk}/" in page and f"/reports/schools/{cedar.pk}/" in page
     index = client.get("/reports/").content.decode()
-    assert "State: OR" in index and "Lakeview Unified" in index
+    assert "Oregon" in index and "Lakeview Unified" in index
     found = client.get("/reports/", {"q": "cedar"}).content.decode()
     assert "1 school matches" in found and f"/reports/schools/{cedar.pk}/" in found
     assert "0 schools match" in client.get("/reports/", {"q": "Oak"}).content.decode()

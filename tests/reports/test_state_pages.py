@@ -22,7 +22,7 @@ def published_state(oregon):  # noqa: F811 - the fixture imported above
 def test_the_public_reads_the_state_report_card(client, published_state):
     districts, release = published_state
     page = client.get("/reports/states/OR/").content.decode()
-    assert "State of OR" in page and "summing 2 districts" in page
+    assert "<h1>Oregon</h1>" in page and "summing 2 districts" in page
     for district, _ in districts:
         assert f"/reports/districts/{district.pk}/" in page
     assert "/reports/states/OR/" in client.get("/reports/").content.decode()
@@ -53,7 +53,7 @@ def test_a_state_analyst_compares_the_states_districts(client, published_state):
     client.force_login(analyst)
     assert client.get("/state/")["Location"] == "/state/OR/"
     page = client.get("/state/OR/").content.decode()
-    assert "State of OR: districts compared" in page
+    assert "State of Oregon: districts compared" in page
     for district, _ in districts:
         assert district.name in page
     assert "/state/OR/" in client.get("/").content.decode()
