@@ -5,9 +5,11 @@ the others do. Everything here reads a release's ``content``; nothing reads a st
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from django.utils import formats
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -172,7 +174,7 @@ class Report:
         return [grade for grade in GradeLevel.values if grade in present]
 
     def tables(self) -> list[ReportTable]:
-        as_of = self.content["as_of"]
+        as_of = formats.date_format(datetime.date.fromisoformat(self.content["as_of"]))
         tables = [
             self._table(
                 "enrollment", _("Enrollment"),

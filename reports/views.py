@@ -8,6 +8,7 @@ each process (``published.rendered``)."""
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 from collections.abc import Callable
 
@@ -28,7 +29,7 @@ from reports.tables import CODE_MEANINGS, Report, ReportTable, Value, state_name
 
 MAX_AGE = 300  # seconds a browser or proxy may reuse a page without asking
 LANGUAGES = dict(settings.LANGUAGES)
-PAGE_VERSION = "2"  # bump when templates change, so cached pages and ETags renew
+PAGE_VERSION = "3"  # bump when templates change, so cached pages and ETags renew
 
 
 def _language(request: HttpRequest) -> tuple[str, bool]:
@@ -206,6 +207,7 @@ def report_context(release, report: Report, *, district: Report | None = None,
     return {
         "release": release,
         "content": content,
+        "as_of": datetime.date.fromisoformat(content["as_of"]),
         "school": content["schools"].get(report.scope),
         "district": content["district"],
         "tables": tables,
@@ -348,6 +350,7 @@ def methodology(request: HttpRequest, district_id: int) -> HttpResponse:
         context = {
             "release": release,
             "content": release.content,
+            "as_of": datetime.date.fromisoformat(release.content["as_of"]),
             "district": release.content["district"],
             "summary": release.certificate_summary,
             "ladder": _ladder(),
