@@ -84,7 +84,8 @@ def split_measure(measure: str) -> tuple[str, str]:
 # under 10 days; in a grade the test does not cover). They are in the table for the
 # audit: what a reader can work out from the published cells (a total minus its shown
 # part), or bound (a measure never counts more students than are enrolled), the audit
-# works out too. Each is always hidden; the LP derives it where the sums give it away.
+# works out too. None is ever shown; the audit counts one as known until it is hidden as
+# a complement, which costs no reader anything.
 UNPUBLISHED_PARTS = frozenset({"attendance.not_chronic", "attendance.short", "not_assessed",
                                "untested"})  # fmt: skip
 

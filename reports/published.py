@@ -132,6 +132,7 @@ def latest_release(district_id: int) -> Published | None:
     return release(release_id) if release_id else None
 
 
+@functools.lru_cache(maxsize=4096)  # a school never changes district
 def school_district_id(school_id: int) -> int | None:
     return School.unscoped.filter(pk=school_id).values_list("district_id", flat=True).first()
 

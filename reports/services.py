@@ -190,13 +190,8 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
     primary = {at for at, count in enumerate(table.counts)
                if is_primary(count, minimum_n) and may_be_primary(keys[at])}  # fmt: skip
     known = ledger.known(keys, table.counts)
-    start = ledger.once_hidden(keys) | unpublished(keys)
+    start = ledger.once_hidden(keys)
     return protect_table(table, keys, primary, known, start, width)
-
-
-def unpublished(keys: list[str]) -> set[int]:
-    """The positions of the cells no page shows: always hidden (reports/cells.py)."""
-    return {at for at, name in enumerate(keys) if not is_published(name)}
 
 
 def protect_table(
@@ -319,7 +314,10 @@ def hiding_costs(keys: list[str], counts: list[int]) -> list[float]:
         weight = ALL_STUDENTS_WEIGHT if row == "all" else 1
         weight *= DISTRICT_WEIGHT if scope in (DISTRICT, STATE) else 1
         weight *= DENOMINATOR_WEIGHTS.get(part, 1)
-        costs.append((count + 1) * weight)
+        # A cell no page shows costs nothing to hide: picked first as a complement. (Not
+        # hidden from the start: that makes every block larger, and the audit, which
+        # counts an unhidden cell as known, stays on the safe side.)
+        costs.append((count + 1) * weight if is_published(name) else 0)
     return costs
 
 

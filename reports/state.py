@@ -29,7 +29,6 @@ from reports.services import (
     protect_table,
     published_values,
     split_key,
-    unpublished,
 )
 from reports.suppression import is_primary
 
@@ -78,7 +77,7 @@ def publish_state_release(state: str, school_year: int) -> StateRelease:
     protection = protect_table(
         table, keys, primary,
         known=(districts_side - hidden_outside) | (ledger.known(keys, table.counts) & own),
-        start=hidden_outside | ((ledger.once_hidden(keys) | unpublished(keys)) & own),
+        start=hidden_outside | (ledger.once_hidden(keys) & own),
         width=max(release.width for release in releases), fixed=districts_side,
     )  # fmt: skip
     own_keys = [keys[at] for at in sorted(own)]

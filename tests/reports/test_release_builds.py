@@ -21,7 +21,7 @@ AS_OF = datetime.date(2026, 11, 18)
 
 @pytest.fixture
 def district():
-    [result] = seed_demo(students=240, seed=11, as_of=AS_OF, district="reports")
+    [result] = seed_demo(students=120, seed=11, as_of=AS_OF, district="reports")
     return result.district
 
 
@@ -35,7 +35,7 @@ def test_a_preview_hides_every_small_group_and_proves_it(district):
     assert release.school_year == 2027 and release.minimum_n == 10 and release.width == 5
     values = release.content["values"]
     total = m.SchoolMembership.unscoped.filter(district=district, is_primary=True).count()
-    # Most of a 240-student district's groups are small, so even a total may be hidden.
+    # Most of a 120-student district's groups are small, so even a total may be hidden.
     assert values["d/enrolled/all"] in ([str(total), None], ["*", Code.COMPLEMENTARY])
     for name, (low, high) in release.certificate.items():
         if name.split("/")[1] == "enrolled" and values[name][1] == Code.BELOW_MINIMUM_N:
