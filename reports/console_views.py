@@ -14,6 +14,7 @@ from access.views.common import admin_pages
 from reports import services, tasks
 from reports.cells import DISTRICT
 from reports.models import Release
+from reports.published import Published
 from reports.services import split_key
 from reports.tables import Report
 from reports.views import report_context
@@ -34,8 +35,9 @@ def release_list(request):
         messages.success(request, _("A preview of today's figures is being built. It appears "
                                     "below when ready, usually within a minute."))  # fmt: skip
         return redirect("report-console:list")
+    # Listing needs the summary only: the JSON columns run to megabytes a release.
     releases = Release.unscoped.filter(district=district).defer(
-        "content", "ledger", "certificate"
+        "content", "ledger", "table", "certificate"
     )  # fmt: skip
     context = {
         "district": district,
@@ -60,25 +62,17 @@ def release_detail(request, release_id: int):
     report = Report(content, scope)
     district_report = Report(content, DISTRICT) if scope != DISTRICT else None
     context = {
-        **report_context(_PreviewRelease(release), report, district=district_report),
+        **report_context(
+            Published.of(release, district_id=release.district_id),
+            report,
+            district=district_report,
+        ),
         "the_release": release,
         "hidden_by_scope": _hidden_by_scope(release),
         "scope": scope,
         "may_publish": release.status == Release.Status.PREVIEW,
     }
     return render(request, "reports/console/detail.html", context)
-
-
-class _PreviewRelease:
-    """A release (perhaps a preview) shaped like ``published.Published`` for the page."""
-
-    def __init__(self, release: Release):
-        self.id = release.pk
-        self.minimum_n = release.minimum_n
-        self.width = release.width
-        self.school_year = release.school_year
-        self.content = release.content
-        self.certificate_summary = release.summary
 
 
 def _hidden_by_scope(release: Release) -> list[tuple[str, str, int, int]]:

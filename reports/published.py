@@ -31,7 +31,8 @@ _lock = threading.Lock()
 @dataclass(frozen=True)
 class Published:
     """A published release, a district's or a state's: its identity and content
-    (read-only: shared between requests)."""
+    (read-only: shared between requests). The district admin's preview page shapes a
+    preview the same way (``published_at`` empty)."""
 
     id: int
     school_year: int
@@ -54,7 +55,7 @@ class Published:
             id=row.pk,
             school_year=row.school_year,
             as_of=row.as_of.isoformat(),
-            published_at=row.published_at.isoformat(),
+            published_at=row.published_at.isoformat() if row.published_at else "",
             minimum_n=row.minimum_n,
             width=row.width,
             content=row.content,
