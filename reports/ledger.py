@@ -51,11 +51,18 @@ class Ledger:
         """The positions of cells an earlier release hid: they stay hidden."""
         return {at for at, name in enumerate(keys) if name in self.hidden}
 
-    def after(self, keys: Sequence[str], counts: Sequence[int], hidden: Iterable[int]) -> Ledger:
-        """The ledger once a release of these cells is published with ``hidden`` hidden."""
-        hidden = set(hidden)
+    def after(
+        self,
+        keys: Sequence[str],
+        counts: Sequence[int],
+        hidden: Iterable[int],
+        unpublished: Iterable[int] = (),
+    ) -> Ledger:
+        """The ledger once a release of these cells is published with ``hidden`` hidden.
+        ``unpublished`` cells were neither shown nor hidden: no page shows them."""
+        hidden, unpublished = set(hidden), set(unpublished)
         shown = {name: set(values) for name, values in self.shown.items()}
         for at, name in enumerate(keys):
-            if at not in hidden:
+            if at not in hidden and at not in unpublished:
                 shown.setdefault(name, set()).add(counts[at])
-        return Ledger(shown, self.hidden | {keys[at] for at in hidden})
+        return Ledger(shown, self.hidden | {keys[at] for at in hidden - unpublished})

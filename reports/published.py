@@ -93,6 +93,16 @@ def latest_release_id(district_id: int) -> int | None:
     )
 
 
+def forget_everything() -> None:
+    """Every cached lookup and page of this process (tests roll their releases back)."""
+    _latest.clear()
+    release.cache_clear()
+    state_release.cache_clear()
+    school_district_id.cache_clear()
+    with _lock:
+        _rendered.clear()
+
+
 def forget_latest(owner: int | str) -> None:
     """Called on publishing (a district's id, or a state's code), so that this process
     shows the new release at once."""

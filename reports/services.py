@@ -108,7 +108,12 @@ def create_release(
         minimum_n=district.min_cell_size,
         width=district.suppression_width,
         content=_content(district, cells, protection.codes, assessment, day, school_year),
-        ledger=ledger.after(protection.keys, protection.table.counts, protection.hidden).as_json(),
+        ledger=ledger.after(
+            protection.keys,
+            protection.table.counts,
+            protection.hidden,
+            set(range(len(protection.keys))) - protection.published,
+        ).as_json(),
         table={
             **protection.table_json(),
             "days": {

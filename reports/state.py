@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from records.models import District
 from reports import published
-from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, may_be_primary
+from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, is_published, may_be_primary
 from reports.ledger import Ledger
 from reports.models import Release, StateRelease
 from reports.services import (
@@ -98,7 +98,12 @@ def publish_state_release(state: str, school_year: int) -> StateRelease:
         minimum_n=minimum_n,
         width=max(release.width for release in releases),
         content=_content(state, school_year, as_of, releases, values),
-        ledger=ledger.after(own_keys, [cells.counts[name] for name in own_keys], hidden).as_json(),
+        ledger=ledger.after(
+            own_keys,
+            [cells.counts[name] for name in own_keys],
+            hidden,
+            {at for at, name in enumerate(own_keys) if not is_published(name)},
+        ).as_json(),
         certificate={name: certificate[name] for name in codes},
         summary={
             **protection.summary(),

@@ -13,16 +13,27 @@ from records.seeding import seed_demo
 from reports import builds, services, tasks
 from reports.models import Release
 from reports.suppression import Code
+from tests.reports.conftest import module_districts
 
 pytestmark = pytest.mark.django_db
 
 AS_OF = datetime.date(2026, 11, 18)
 
 
+def _seeded():
+    [result] = seed_demo(students=240, seed=11, as_of=AS_OF, district="reports")
+    return [result.district], result.district
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    """Seeded once per module; each test's releases and changes roll back with it."""
+    yield from module_districts(django_db_blocker, _seeded)
+
+
 @pytest.fixture
-def district():
-    [result] = seed_demo(students=120, seed=11, as_of=AS_OF, district="reports")
-    return result.district
+def district(seeded, db):
+    return seeded[1]
 
 
 def build(district, kind=Release.Kind.ON_REQUEST) -> Release:
@@ -35,7 +46,7 @@ def test_a_preview_hides_every_small_group_and_proves_it(district):
     assert release.school_year == 2027 and release.minimum_n == 10 and release.width == 5
     values = release.content["values"]
     total = m.SchoolMembership.unscoped.filter(district=district, is_primary=True).count()
-    # Most of a 120-student district's groups are small, so even a total may be hidden.
+    # Most of a 240-student district's groups are small, so even a total may be hidden.
     assert values["d/enrolled/all"] in ([str(total), None], ["*", Code.COMPLEMENTARY])
     for name, (low, high) in release.certificate.items():
         if name.split("/")[1] == "enrolled" and values[name][1] == Code.BELOW_MINIMUM_N:

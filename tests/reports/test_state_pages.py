@@ -9,7 +9,7 @@ from reports import state as state_releases
 from reports import tasks
 from reports.models import StateAnalyst, StateRelease
 from tests.factories import UserFactory
-from tests.reports.test_state_releases import oregon  # noqa: F401 - a fixture
+from tests.reports.test_state_releases import oregon, oregon_districts  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 

@@ -14,20 +14,31 @@ from reports.models import StateRelease
 from reports.services import ReleaseError
 from reports.suppression import attacker_intervals, unsafe_cells
 from tests.factories import DistrictFactory, SchoolFactory
+from tests.reports.conftest import module_districts
 from tests.reports.test_public_pages import publish_release
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def oregon():
+def _oregon():
     districts = []
     for at, (name, students) in enumerate((("Lakeview", 500), ("Pine Ridge", 260))):
         district = DistrictFactory(name=name, state="OR")
         schools = [SchoolFactory(district=district) for _ in range(2)]
         districts.append((district, publish_release(district, schools, students, seed=at)))
-    DistrictFactory(state="WA")  # another state's district: never summed
-    return districts
+    washington = DistrictFactory(state="WA")  # another state's district: never summed
+    return [district for district, _ in districts] + [washington], districts
+
+
+@pytest.fixture(scope="module")
+def oregon_districts(django_db_setup, django_db_blocker):
+    """Built once per module (each build protects two districts' releases)."""
+    yield from module_districts(django_db_blocker, _oregon)
+
+
+@pytest.fixture
+def oregon(oregon_districts, db):
+    return oregon_districts[1]
 
 
 def test_each_state_cell_is_the_sum_of_the_districts_cells(oregon):
