@@ -25,6 +25,9 @@ import highspy
 import numpy as np
 
 PRIMAL_SIMPLEX = 4  # HiGHS's simplex_strategy value for the primal simplex
+# While choosing complements, the cells still to prove are settled together again after
+# this many more hidden cells (reports/suppression.py ``_search``).
+SETTLE_EVERY = 20
 
 
 class Code(StrEnum):
@@ -164,15 +167,111 @@ def _blocks(table: Table, hidden: Sequence[int]) -> list[list[int]]:
 def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     """Minimise and maximise each cell of one block under the sums that touch it: one
     HiGHS model per block, its objective changed cell by cell, each solve hot-started
-    from the last one's basis (a fresh SciPy LP per bound took nine times as long)."""
-    highs, column, _ = _block_model(table, block)
-    intervals = {}
-    for cell in block:
-        intervals[cell] = Interval(
-            _bound(highs, column[cell], highspy.ObjSense.kMinimize),
-            _bound(highs, column[cell], highspy.ObjSense.kMaximize),
-        )
-    return intervals
+    from the last one's basis (a fresh SciPy LP per bound took nine times as long).
+
+    Most bounds need no solve of their own. Each sum alone bounds its cells (the total
+    less the most and the least the other parts can be, ``_propagated``), and the LP's
+    bound is never looser; a table satisfying every sum that reaches such a bound shows
+    it is the LP's. Every optimum found is such a table, and two solves (the block's sum
+    minimised, then maximised with each cell capped at its bound) reach most bounds."""
+    highs, column, around = _block_model(table, block)
+    floor, ceiling = _propagated(table, column, around)
+    lowest = np.full(len(block), np.inf)
+    highest = np.full(len(block), -np.inf)
+
+    def solve(sense) -> float:
+        value = _optimum(highs, sense)
+        if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            reached = np.asarray(highs.getSolution().col_value)
+            np.minimum(lowest, reached, out=lowest)
+            np.maximum(highest, reached, out=highest)
+        return value
+
+    every = np.arange(len(block))
+    unbounded = np.full(len(block), highspy.kHighsInf)
+    highs.changeColsCost(len(block), every, np.ones(len(block)))
+    solve(highspy.ObjSense.kMinimize)
+    capped = np.isfinite(ceiling)  # a cell nothing caps would leave the LP unbounded
+    highs.changeColsCost(len(block), every, capped.astype(float))
+    highs.changeColsBounds(len(block), every, floor, np.where(capped, ceiling, unbounded))
+    solve(highspy.ObjSense.kMaximize)
+    highs.changeColsBounds(len(block), every, np.zeros(len(block)), unbounded)
+    highs.changeColsCost(len(block), every, np.zeros(len(block)))
+    for sense, reached, bound in ((highspy.ObjSense.kMaximize, highest, ceiling),
+                                  (highspy.ObjSense.kMinimize, lowest, floor)):  # fmt: skip
+        for cell in block:
+            at = column[cell]
+            if abs(reached[at] - bound[at]) > 1e-7:
+                highs.changeColCost(at, 1.0)
+                bound[at] = solve(sense)
+                highs.changeColCost(at, 0.0)
+    return {
+        cell: Interval(float(floor[column[cell]]), float(ceiling[column[cell]])) for cell in block
+    }
+
+
+PROPAGATION_PASSES = 20
+
+
+def _propagated(
+    table: Table, column: Mapping[int, int], around: Sequence[tuple[int, ...]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on each column's cell that the sums prove one at a time, repeated until
+    none tightens: a part is at most its total's most less the other parts' least, and
+    so on. Valid bounds, never tighter than the LP's (``_audit_block``)."""
+    floor = np.zeros(len(column))
+    ceiling = np.full(len(column), np.inf)
+    rows = []
+    for total, *parts in around:
+        terms, constant = [], 0.0
+        for cell, sign in [(total, -1.0), *((part, 1.0) for part in parts)]:
+            if cell in column:
+                terms.append((column[cell], sign))
+            else:
+                constant += sign * table.counts[cell]
+        rows.append((terms, -constant))  # sum of sign * x over terms = -constant
+    for _ in range(PROPAGATION_PASSES):
+        tightened = False
+        for terms, rhs in rows:
+            least = [floor[at] if sign > 0 else -ceiling[at] for at, sign in terms]
+            most = [ceiling[at] if sign > 0 else -floor[at] for at, sign in terms]
+            least_sum, most_sum = _finite_sum(least), _finite_sum(most)
+            for (at, sign), term_least, term_most in zip(terms, least, most, strict=True):
+                # sign * x = rhs - (the other terms), between these two:
+                low = rhs - _less(most_sum, term_most)
+                high = rhs - _less(least_sum, term_least)
+                low, high = (low, high) if sign > 0 else (-high, -low)
+                if low > floor[at] + 1e-9:
+                    floor[at], tightened = low, True
+                if high < ceiling[at] - 1e-9:
+                    ceiling[at], tightened = high, True
+        if not tightened:
+            break
+    return floor, ceiling
+
+
+def _finite_sum(values: Sequence[float]) -> tuple[float, int, int]:
+    """A sum that may hold infinities: the finite part and how many +inf and -inf."""
+    finite = sum(value for value in values if math.isfinite(value))
+    return (
+        finite,
+        sum(value == math.inf for value in values),
+        sum(value == -math.inf for value in values),
+    )
+
+
+def _less(total: tuple[float, int, int], value: float) -> float:
+    """The sum ``total`` (from ``_finite_sum``) without one of its values."""
+    finite, plus, minus = total
+    plus -= value == math.inf
+    minus -= value == -math.inf
+    if plus and minus:
+        return math.nan
+    if plus:
+        return math.inf
+    if minus:
+        return -math.inf
+    return finite - (value if math.isfinite(value) else 0.0)
 
 
 def _block_model(table: Table, block: list[int]):
@@ -214,32 +313,223 @@ def _bound(highs, at: int, sense) -> float:
         highs.changeColCost(at, 0.0)
 
 
-def _narrow_cells(
-    table: Table, block: list[int], cells: Iterable[int], width: float
-) -> dict[int, set[int]]:
-    """Which of ``cells`` (hidden, in ``block``) the audit cannot prove ``width`` wide,
-    each with the shown cells whose sums bind its bounds (the rows with a nonzero dual
-    at the optimum): hiding one of those is what can widen it. The true value lies
-    inside the interval, so a maximum ``width`` above it settles a cell with one solve."""
-    highs, column, around = _block_model(table, block)
-    narrow: dict[int, set[int]] = {}
-    for cell in cells:
-        high = _bound(highs, column[cell], highspy.ObjSense.kMaximize)
-        if high - table.counts[cell] >= width - 1e-9:
+def _settled_together(
+    table: Table, highs, column: Mapping[int, int], cells: Iterable[int], width: float
+) -> set[int]:
+    """The ``cells`` that one table the attacker cannot rule out shows ``width`` wide:
+    the true table is one, so another where a cell is ``width`` above (or below) its true
+    value proves the interval wide. Two LPs find such a table for most cells at once,
+    maximising the sum over cells of their shift capped at ``width`` (up, then down for
+    the rest), where proving each cell alone takes one or two solves per cell.
+    ``highs`` (a block's model, its columns by cell in ``column``) is left as it was."""
+    settled: set[int] = set()
+    for direction in (1.0, -1.0):
+        trying = [cell for cell in cells if cell not in settled
+                  and (direction > 0 or table.counts[cell] >= width)]  # fmt: skip
+        if not trying:
+            break
+        shifted = highspy.Highs()
+        shifted.setOptionValue("output_flag", False)
+        shifted.passModel(highs.getLp())
+        # A shift variable per cell, at most ``width``: shift <= direction * (x - true).
+        shifts = shifted.getNumCol() + np.arange(len(trying))
+        shifted.addVars(len(trying), np.full(len(trying), -highspy.kHighsInf),
+                        np.full(len(trying), float(width)))  # fmt: skip
+        shifted.changeColsCost(len(trying), shifts, np.ones(len(trying)))
+        true = np.array([table.counts[cell] for cell in trying], dtype=float)
+        shifted.addRows(
+            len(trying), np.full(len(trying), -highspy.kHighsInf), -direction * true,
+            2 * len(trying), np.arange(0, 2 * len(trying), 2),
+            np.ravel(np.column_stack([shifts, [column[cell] for cell in trying]])),
+            np.tile([1.0, -direction], len(trying)),
+        )  # fmt: skip
+        _optimum(shifted, highspy.ObjSense.kMaximize)
+        values = np.asarray(shifted.getSolution().col_value)
+        shift = {cell: direction * (values[column[cell]] - table.counts[cell]) for cell in trying}
+        settled |= {cell for cell in trying if shift[cell] >= width - 1e-9}
+    return settled
+
+
+class _Search:
+    """One block's LP for choosing complements: the block's hidden cells are variables,
+    and so is every shown cell of the sums around them, held at its value by its bounds.
+    Hiding a cell frees its bounds and brings its own sums in, so the search hides cell
+    after cell on one model, each solve hot-started from the last.
+
+    Every sum around a free variable is in the model, and a cell hidden in another block
+    is held at its value (more than the attacker knows): a cell proven wide here is wide
+    in the release."""
+
+    def __init__(self, table: Table, block: Sequence[int]) -> None:
+        self.table = table
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("simplex_strategy", PRIMAL_SIMPLEX)
+        self.column: dict[int, int] = {}
+        self.cells: list[int] = []  # the cell of each column
+        self.held: list[bool] = []  # whether each column is held at its value
+        self.sums: set[tuple[int, ...]] = set()
+        self._add_columns(block, held=False)
+        self._add_sums(table.sums_around(block))
+
+    def _add_columns(self, cells: Iterable[int], *, held: bool) -> None:
+        new = [cell for cell in dict.fromkeys(cells) if cell not in self.column]
+        if not new:
+            return
+        counts = np.array([self.table.counts[cell] for cell in new], dtype=float)
+        low, high = (
+            (counts, counts) if held else (np.zeros(len(new)), np.full(len(new), highspy.kHighsInf))
+        )
+        self.highs.addVars(len(new), low, high)
+        for cell in new:
+            self.column[cell] = len(self.cells)
+            self.cells.append(cell)
+            self.held.append(held)
+
+    def _add_sums(self, sums: Iterable[tuple[int, ...]]) -> None:
+        new = [cells for cells in sums if cells not in self.sums]
+        self.sums.update(new)
+        self._add_columns((cell for cells in new for cell in cells), held=True)
+        for total, *parts in new:
+            columns = [self.column[total], *(self.column[part] for part in parts)]
+            values = [-1.0, *([1.0] * len(parts))]
+            self.highs.addRow(0.0, 0.0, len(columns), np.array(columns), np.array(values))
+
+    def hide(self, cell: int) -> None:
+        """Free ``cell`` (a held column) and add the sums around it."""
+        at = self.column[cell]
+        self.held[at] = False
+        self.highs.changeColBounds(at, 0.0, highspy.kHighsInf)
+        self._add_sums(self.table.sums_of.get(cell, ()))
+
+    def blockers(self, cell: int, width: float) -> set[int] | None:
+        """``None`` when ``cell`` is proven ``width`` wide; else the held cells whose
+        values bound it (a nonzero reduced cost at either optimum): freeing one of them
+        is what can widen it."""
+        at, true = self.column[cell], self.table.counts[cell]
+        high = _bound(self.highs, at, highspy.ObjSense.kMaximize)
+        if high - true >= width - 1e-9:
+            return None
+        blocking = self._held_binding()
+        low = _bound(self.highs, at, highspy.ObjSense.kMinimize)
+        if high - low >= width - 1e-9:
+            return None
+        return blocking | self._held_binding()
+
+    def _held_binding(self) -> set[int]:
+        duals = np.abs(np.asarray(self.highs.getSolution().col_dual)) > 1e-9
+        return {self.cells[at] for at in np.flatnonzero(duals & np.array(self.held))}
+
+
+# What lifting a primary cell one student is worth against moving a shown cell one
+# student at its normalised cost (at most 1): above any chain of cells a lift moves.
+LIFT_VALUE = 1e4
+FREE_COST = 1e-3  # an unpublished cell's: free to hide, yet not moved for nothing
+
+
+def _lift(
+    table: Table,
+    cells: Sequence[int],
+    width: float,
+    hidden: set[int],
+    unavailable: set[int],
+    cost: Sequence[float],
+) -> tuple[set[int], set[int]]:
+    """Complements for many cells with one LP: the table closest to the true one (each
+    shown cell moved at its cost) in which every one of ``cells`` is ``width`` above its
+    true value. The shown cells it moves are hidden; it is then a table the attacker
+    cannot rule out, and proves wide every cell it lifts that far. Returns the cells
+    proven and the cells hidden.
+
+    Its variables: each cell, the hidden ones free, the shown ones that may be hidden
+    moved up and down from their value (the others held), and each lift, capped at
+    ``width``; its rows, every sum of the table."""
+    count = np.array(table.counts, dtype=float)
+    n, k = len(count), len(cells)
+    may_move = np.array([at not in unavailable for at in range(n)])
+    free = np.zeros(n, dtype=bool)
+    free[list(hidden)] = True
+    may_move &= ~free
+    # Columns: the cells (0..n), each cell's move down (n..2n), each lift (2n..2n+k).
+    top = max((cost[at] for at in np.flatnonzero(may_move)), default=1.0) or 1.0
+    price = np.array([cost[at] / top or FREE_COST for at in range(n)])
+    lower = np.concatenate(
+        [np.where(free, 0.0, count), np.zeros(n), np.full(k, -highspy.kHighsInf)]
+    )
+    upper = np.concatenate([
+        np.where(free | may_move, highspy.kHighsInf, count),
+        np.where(may_move, count, 0.0),
+        np.full(k, float(width)),
+    ])  # fmt: skip
+    # A shown cell moves up by the amount its column rises above its value (the column's
+    # lower bound), and down by its own column: each at the cell's price.
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.addVars(2 * n + k, lower, upper)
+    costs = np.concatenate([-np.where(may_move, price, 0.0), -np.where(may_move, price, 0.0),
+                            np.full(k, LIFT_VALUE)])  # fmt: skip
+    highs.changeColsCost(2 * n + k, np.arange(2 * n + k), costs)
+    highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    starts, indices, values = [], [], []
+    for total, parts in table.sums:
+        starts.append(len(indices))
+        for cell, sign in [(total, -1.0), *((part, 1.0) for part in parts)]:
+            indices += [cell, n + cell]  # the cell's value less its move down
+            values += [sign, -sign]
+    lifted = np.array(cells)
+    for lift, cell in enumerate(lifted):  # lift - x <= -true
+        starts.append(len(indices))
+        indices += [2 * n + lift, int(cell)]
+        values += [1.0, -1.0]
+    rows = len(starts)
+    lhs = np.concatenate([np.zeros(len(table.sums)), np.full(k, -highspy.kHighsInf)])
+    rhs = np.concatenate([np.zeros(len(table.sums)), -count[lifted]])
+    highs.addRows(rows, lhs, rhs, len(indices), np.array(starts), np.array(indices),
+                  np.array(values))  # fmt: skip
+    highs.run()
+    if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return set(), set()
+    solution = np.asarray(highs.getSolution().col_value)
+    value = solution[:n] - solution[n : 2 * n]
+    moves = np.where(may_move, np.abs(value - count) + 2 * solution[n : 2 * n], 0.0)
+    picked = set(np.flatnonzero(moves > 1e-6).tolist())
+    proven = {cell for cell in cells if value[cell] - count[cell] >= width - 1e-6}
+    return proven, picked
+
+
+def _search(
+    table: Table,
+    block: list[int],
+    cells: Sequence[int],
+    width: float,
+    unavailable: set[int],
+    cost: Sequence[float],
+) -> tuple[set[int], set[int]]:
+    """Widen each of ``cells`` in turn by hiding, one at a time, the cheapest shown cell
+    that bounds it, until it is proven wide or nothing that may be hidden bounds it.
+    Returns the cells proven wide and the cells hidden."""
+    search = _Search(table, block)
+    proven: set[int] = set()
+    picked: set[int] = set()
+    picked_since_settling = 0
+    for at, cell in enumerate(cells):
+        if picked_since_settling >= SETTLE_EVERY:
+            # What was hidden since may have widened many cells still to come.
+            proven |= _settled_together(table, search.highs, search.column, cells[at:], width)
+            picked_since_settling = 0
+        if cell in proven:
             continue
-        binding = _binding_rows(highs)
-        low = _bound(highs, column[cell], highspy.ObjSense.kMinimize)
-        if high - low < width - 1e-9:
-            binding |= _binding_rows(highs)
-            narrow[cell] = {
-                other for row in binding for other in around[row] if other not in column
-            }
-    return narrow
-
-
-def _binding_rows(highs) -> set[int]:
-    duals = highs.getSolution().row_dual
-    return {row for row, dual in enumerate(duals) if abs(dual) > 1e-9}
+        while (blocking := search.blockers(cell, width)) is not None:
+            choices = blocking - unavailable - picked
+            if not choices:
+                break
+            pick = min(choices, key=lambda other: (cost[other], other))
+            search.hide(pick)
+            picked.add(pick)
+            picked_since_settling += 1
+        else:
+            proven.add(cell)
+    return proven, picked
 
 
 def _optimum(highs, sense) -> float:
@@ -288,53 +578,104 @@ def protect(
     least ``cost`` (by default a cell's count: the fewest students hidden).
 
     Hiding more never narrows an interval (a shown value becomes one more unknown), so a
-    primary cell proven wide stays wide: each round checks only the cells not yet proven,
-    and hides, for each of them, one shown cell whose sum binds its bound at the LP
-    optimum (``_relaxing``; ``_complements`` when no sum binds). Always ends: every
-    round hides at least one more cell or gives up (an error: nothing left that may be
-    hidden), and a table with every cell hidden proves nothing."""
+    primary cell proven wide stays wide, and each step works on the cells not yet proven:
+
+    1. a sum whose only hidden cell is primary gets a complement (``_close_open_sums``:
+       no LP needed);
+    2. each round, cells one table of the attacker's shows wide are proven, block by
+       block (``_settled_together``);
+    3. one LP over the whole table finds the cheapest moves of shown cells that lift the
+       rest ``width`` up at once; the cells it moves are hidden (``_lift``);
+    4. what no single table lifts is widened cell by cell, hiding the cheapest shown cell
+       that bounds it (``_search``; ``_complements`` when none may be hidden).
+
+    Always ends: every round hides at least one more cell or gives up (an error: nothing
+    left that may be hidden), and a table with every cell hidden proves nothing."""
     cost = table.counts if cost is None else cost
     primary = set(primary)
     hidden = primary | set(start)
     # A fixed cell counts as hidden when choosing: never picked, whether shown or not.
     unavailable = hidden | set(fixed)
     unproven = set(primary)
+    hidden |= _close_open_sums(table, primary, hidden, unavailable, cost)
+    unavailable |= hidden
     while unproven:
-        added: set[int] = set()
-        for block in _blocks(table, sorted(hidden)):
-            waiting = [cell for cell in block if cell in unproven]
-            if not waiting:
-                continue
-            narrow = _narrow_cells(table, block, waiting, width)
-            unproven -= set(waiting) - set(narrow)
-            relaxing = _relaxing(narrow, unavailable | added, cost)
-            if narrow and not relaxing:
-                relaxing = _complements(
-                    table, block, hidden | added, len(narrow), unavailable, cost
-                )
-            added |= relaxing
-        if unproven and not added:
+        unproven -= _settled(table, hidden, unproven, width)
+        if not unproven:
+            break
+        proven, picked = _lift(table, sorted(unproven), width, hidden, unavailable, cost)
+        if not proven:  # what no one table lifts, cell by cell
+            proven, picked = _searched(table, hidden, unproven, width, unavailable, cost)
+        unproven -= proven
+        if unproven and not picked:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
-        hidden |= added
-        unavailable |= added
+        hidden |= picked
+        unavailable |= picked
     return hidden, attacker_intervals(table, hidden)
 
 
-def _relaxing(narrow: Mapping[int, set[int]], hidden: set[int], cost: Sequence[float]) -> set[int]:
-    """For each narrow cell, the shown cell binding its bounds that costs least to hide
-    (preferring one that binds several narrow cells): the audit's own answer to which
-    cell to hide, where a rule of thumb picks cells that do not help."""
-    binds: dict[int, int] = {}
-    for candidates in narrow.values():
-        for cell in candidates - hidden:
-            binds[cell] = binds.get(cell, 0) + 1
+def _settled(table: Table, hidden: set[int], cells: set[int], width: float) -> set[int]:
+    """Of ``cells``, those proven wide, block by block, by ``_settled_together``."""
+    settled: set[int] = set()
+    for block in _blocks(table, sorted(hidden)):
+        waiting = [cell for cell in block if cell in cells]
+        if waiting:
+            highs, column, _ = _block_model(table, block)
+            settled |= _settled_together(table, highs, column, waiting, width)
+    return settled
+
+
+def _searched(
+    table: Table,
+    hidden: set[int],
+    cells: set[int],
+    width: float,
+    unavailable: set[int],
+    cost: Sequence[float],
+) -> tuple[set[int], set[int]]:
+    """``_search`` in each block holding some of ``cells``, then ``_complements`` in a
+    block where no shown cell bounding its cells may be hidden."""
+    proven: set[int] = set()
     picked: set[int] = set()
-    for candidates in narrow.values():
-        if candidates & picked:
+    for block in _blocks(table, sorted(hidden)):
+        waiting = [cell for cell in block if cell in cells]
+        if not waiting:
             continue
-        choices = candidates - hidden
+        wide, more = _search(table, block, waiting, width, unavailable | picked, cost)
+        if len(wide) < len(waiting) and not more:
+            more = _complements(table, block, hidden | picked, len(waiting) - len(wide),
+                                unavailable | picked, cost)  # fmt: skip
+        proven |= wide
+        picked |= more
+    return proven, picked
+
+
+def _close_open_sums(
+    table: Table,
+    primary: Iterable[int],
+    hidden: set[int],
+    unavailable: set[int],
+    cost: Sequence[float],
+) -> set[int]:
+    """Complements no audit is needed to find: a sum whose only hidden cell is a primary
+    one gives it away exactly (its total less its other parts), so each such sum needs
+    one more hidden cell. The cheapest is picked, then the one closing the most such
+    sums. One pass over every primary cell, where the audit's rounds would find them one
+    by one, each round solving two LPs per cell."""
+    open_sums = [cells for cells in table.sums_around(primary)
+                 if sum(cell in hidden for cell in cells) == 1]  # fmt: skip
+    closes: dict[int, int] = {}
+    for cells in open_sums:
+        for cell in cells:
+            if cell not in unavailable:
+                closes[cell] = closes.get(cell, 0) + 1
+    picked: set[int] = set()
+    for cells in open_sums:
+        if picked.intersection(cells):
+            continue
+        choices = [cell for cell in cells if cell not in unavailable]
         if choices:
-            picked.add(min(choices, key=lambda cell: (cost[cell], -binds[cell], cell)))
+            picked.add(min(choices, key=lambda cell: (cost[cell], -closes[cell], cell)))
     return picked
 
 
