@@ -589,7 +589,7 @@ def protect(
     4. what no single table lifts is widened cell by cell, hiding the cheapest shown cell
        that bounds it (``_search``; ``_complements`` when none may be hidden).
 
-    Always ends: every round hides at least one more cell or gives up (an error: nothing
+    Always ends: every round proves or hides at least one more cell, or gives up (an error: nothing
     left that may be hidden), and a table with every cell hidden proves nothing."""
     cost = table.counts if cost is None else cost
     primary = set(primary)
@@ -607,7 +607,9 @@ def protect(
         if not proven:  # what no one table lifts, cell by cell
             proven, picked = _searched(table, hidden, unproven, width, unavailable, cost)
         unproven -= proven
-        if unproven and not picked:
+        # (The lift can prove cells without hiding any: it moves cells hidden in other
+        # blocks, which the per-block settling holds.)
+        if unproven and not picked and not proven:
             raise RuntimeError("no cell left to hide, yet the audit still fails")
         hidden |= picked
         unavailable |= picked
