@@ -35,8 +35,12 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(BIN)/python manage.py seed_demo
 	$(DEMO_ENV) $(BIN)/python manage.py runserver 127.0.0.1:8000
 
+# pytest-xdist: one worker (and test database) per core; a module's tests stay together,
+# so its module-scoped fixtures are built once. PYTEST_WORKERS=0 runs in this process.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP) chromium
-	$(TEST_ENV) $(BIN)/pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Installed when missing, as root (a fresh machine, CI); anyone else is told the command.
 chromium:

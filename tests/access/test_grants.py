@@ -47,3 +47,18 @@ def test_grants_never_cross_districts(world):
         )
     with pytest.raises(UnknownCategory):
         schools_granted(world.a.users["teacher"], "shoe_size")
+
+
+@pytest.mark.django_db
+def test_the_category_permissions_come_back_after_a_flush():
+    # A flush (each live-server test ends with one) empties the permissions table and
+    # emits post_migrate; the migration that first made these does not run again.
+    from django.contrib.auth.models import Permission
+    from django.core.management.sql import emit_post_migrate_signal
+
+    receive = Permission.objects.filter(codename__startswith="receive_")
+    receive.delete()
+    emit_post_migrate_signal(0, False, "default")
+    assert sorted(receive.values_list("codename", flat=True)) == sorted(
+        f"receive_{category}" for category in ALL_CATEGORIES
+    )
