@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -197,17 +200,81 @@ def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     solve(highspy.ObjSense.kMaximize)
     highs.changeColsBounds(len(block), every, np.zeros(len(block)), unbounded)
     highs.changeColsCost(len(block), every, np.zeros(len(block)))
-    for sense, reached, bound in ((highspy.ObjSense.kMaximize, highest, ceiling),
-                                  (highspy.ObjSense.kMinimize, lowest, floor)):  # fmt: skip
-        for cell in block:
-            at = column[cell]
-            if abs(reached[at] - bound[at]) > 1e-7:
-                highs.changeColCost(at, 1.0)
-                bound[at] = solve(sense)
-                highs.changeColCost(at, 0.0)
+    _BoundSolver(table, block, highs, lowest, highest).solve_all(
+        [
+            (highspy.ObjSense.kMaximize, highest, ceiling),
+            (highspy.ObjSense.kMinimize, lowest, floor),
+        ]
+    )
     return {
         cell: Interval(float(floor[column[cell]]), float(ceiling[column[cell]])) for cell in block
     }
+
+
+# A block's remaining bounds are solved side by side on this many threads, each on its
+# own copy of the block's model: HiGHS lets go of the GIL while it solves.
+AUDIT_THREADS = min(4, os.cpu_count() or 1)
+# Fewer bounds than this left per thread are not worth copying the model for.
+BOUNDS_PER_THREAD = 64
+
+
+class _BoundSolver:
+    """The bounds of one block that its first two optima did not reach, one solve each,
+    on ``AUDIT_THREADS`` threads. Every optimum any thread finds is a table the attacker
+    cannot rule out, so it can reach bounds still queued, which are then not solved."""
+
+    def __init__(self, table: Table, block: list[int], highs, lowest, highest) -> None:
+        self.table, self.block, self.highs = table, block, highs
+        self.lowest, self.highest = lowest, highest
+        self.lock = threading.Lock()
+        self.abandoned = False
+
+    def solve_all(self, senses) -> None:
+        tasks = [(sense, reached, bound, at) for sense, reached, bound in senses
+                 for at in range(len(self.block))]  # fmt: skip
+        waiting = sum(1 for _, reached, bound, at in tasks if not self._reached(reached, bound, at))
+        threads = max(1, min(AUDIT_THREADS, waiting // BOUNDS_PER_THREAD))
+        queue = iter(tasks)
+        if threads == 1:
+            self._work(self.highs, queue)
+            return
+        basis = self.highs.getBasis()
+        with ThreadPoolExecutor(threads - 1) as pool:
+            helpers = [pool.submit(self._work_on_copy, basis, queue) for _ in range(threads - 1)]
+            try:
+                self._work(self.highs, queue)
+                for helper in helpers:
+                    helper.result()
+            finally:
+                # Stopped (an LP failed, or a caller's time limit): the helpers stop too.
+                self.abandoned = True
+
+    def _work_on_copy(self, basis, queue) -> None:
+        highs = _block_model(self.table, self.block)[0]
+        highs.setBasis(basis)
+        self._work(highs, queue)
+
+    def _work(self, highs, queue) -> None:
+        while not self.abandoned:
+            with self.lock:
+                task = next(queue, None)
+            if task is None:
+                return
+            sense, reached, bound, at = task
+            if self._reached(reached, bound, at):
+                continue
+            highs.changeColCost(at, 1.0)
+            bound[at] = _optimum(highs, sense)
+            if highs.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+                solution = np.asarray(highs.getSolution().col_value)
+                with self.lock:
+                    np.minimum(self.lowest, solution, out=self.lowest)
+                    np.maximum(self.highest, solution, out=self.highest)
+            highs.changeColCost(at, 0.0)
+
+    @staticmethod
+    def _reached(reached, bound, at: int) -> bool:
+        return abs(reached[at] - bound[at]) <= 1e-7
 
 
 PROPAGATION_PASSES = 20

@@ -219,3 +219,35 @@ def test_a_reissue_keeps_hidden_every_cell_an_earlier_release_hid():
     hidden, intervals = protect(corrected, [at[0, 0]], 5, start=earlier)
     assert earlier <= hidden
     assert unsafe_cells(intervals, [at[0, 0]], 5) == []
+
+
+def test_threads_prove_the_same_intervals_as_one(monkeypatch):
+    # A 12 x 12 grid with half its cells hidden: one block, hundreds of bounds left after
+    # its first two optima, shared among threads that each solve on a copy of the model.
+    import random
+
+    from reports import suppression
+
+    rng = random.Random(7)
+    grid = [[rng.choice([0, 1, 3, 8, 20, 45]) for _ in range(12)] for _ in range(12)]
+    table, at = with_margins(grid)
+    hidden = [cell for (row, column), cell in at.items() if (row * 5 + column * 3) % 7 < 4]
+    monkeypatch.setattr(suppression, "AUDIT_THREADS", 1)
+    alone = attacker_intervals(table, hidden)
+    monkeypatch.setattr(suppression, "AUDIT_THREADS", 3)
+    monkeypatch.setattr(suppression, "BOUNDS_PER_THREAD", 1)
+    solved = []
+    real_optimum = suppression._optimum
+
+    def counted(highs, sense):
+        solved.append(highs)
+        return real_optimum(highs, sense)
+
+    monkeypatch.setattr(suppression, "_optimum", counted)
+    together = attacker_intervals(table, hidden)
+    assert len({id(highs) for highs in solved}) == 3  # the block's model and two copies
+    assert together.keys() == alone.keys()
+    for cell, interval in alone.items():
+        assert together[cell].low == pytest.approx(interval.low, abs=1e-7)
+        assert together[cell].high == pytest.approx(interval.high, abs=1e-7)
+        assert together[cell].low - 1e-7 <= table.counts[cell] <= together[cell].high + 1e-7
