@@ -100,22 +100,35 @@ def seed_demo(
     as_of: date | None = None,
     district: str | None = None,
     reset: bool = False,
+    schools: int | None = None,
     progress: Progress = _quiet,
 ) -> list[SeedResult]:
-    """Seed the demo district(s): ``district`` alone, or ``demo`` plus the small ``lakeside``."""
+    """Seed the demo district(s): ``district`` alone, or ``demo`` plus the small ``lakeside``.
+    ``schools``: the first district's number of schools (default: by typical school sizes)."""
     as_of = as_of or timezone.localdate()
     if district:
         plan = [(district, students)]
     else:
         plan = [(DEFAULT_SLUG, students), (SECOND_SLUG, SECOND_STUDENTS)]
     results = []
-    for slug, size in plan:
+    for index, (slug, size) in enumerate(plan):
         name = DISTRICT_NAMES.get(
             slug, (f"{slug.replace('-', ' ').title()} Unified School District",)
         )[0]
         # One stream per district: a district's data never depends on whether another existed.
         rng = random.Random(f"{slug}:{seed}")  # noqa: S311 - synthetic data, not secrets
-        results.append(seed_district(slug, name, size, rng, as_of, reset=reset, progress=progress))
+        results.append(
+            seed_district(
+                slug,
+                name,
+                size,
+                rng,
+                as_of,
+                reset=reset,
+                progress=progress,
+                schools=schools if index == 0 else None,
+            )
+        )
     return results
 
 
@@ -128,10 +141,16 @@ def seed_district(
     *,
     reset: bool = False,
     progress: Progress = _quiet,
+    schools: int | None = None,
 ) -> SeedResult:
-    """Create one synthetic district of ``students`` students, unless it exists already."""
+    """Create one synthetic district of ``students`` students, unless it exists already;
+    ``schools`` of them if given (else as many as typical school sizes make)."""
     if students < MIN_STUDENTS:
         raise ValueError(f"a demo district needs at least {MIN_STUDENTS} students")
+    if schools is not None and not len(SCHOOL_SIZE) <= schools <= students // MIN_STUDENTS:
+        raise ValueError(
+            f"{students} students fill {len(SCHOOL_SIZE)} to {students // MIN_STUDENTS} schools"
+        )
     started = time.monotonic()
     existing = District.objects.filter(slug=slug).first()
     if existing is not None and not reset:
@@ -149,7 +168,7 @@ def seed_district(
         with _phase(progress, f"reset: deleted district {slug!r} and its rows"):
             delete_district(existing)
 
-    seeder = _DistrictSeeder(slug, name, students, rng, as_of, progress)
+    seeder = _DistrictSeeder(slug, name, students, rng, as_of, progress, n_schools=schools)
     with transaction.atomic():
         district = seeder.create_district()
         # The epoch moves once at the end (and its row exists even when the load ran
@@ -900,8 +919,9 @@ class _Section:
 
 
 class _DistrictSeeder:
-    def __init__(self, slug, name, students, rng, as_of, progress):
+    def __init__(self, slug, name, students, rng, as_of, progress, *, n_schools=None):
         self.slug, self.name, self.n_students = slug, name, students
+        self.n_schools = n_schools
         self.rng, self.as_of, self.progress = rng, as_of, progress
         self.calendar = SchoolCalendar.containing(as_of)
         self.school_days = [d.isoformat() for d in self.calendar.school_days()]
@@ -1088,6 +1108,10 @@ class _DistrictSeeder:
             kind: max(1, round(sum(by_grade[g] for g in grades) / SCHOOL_SIZE[kind]))
             for kind, grades in KIND_GRADES.items()
         }
+        if self.n_schools is not None:
+            # As many schools as asked, in the same mix of kinds, at least one of each.
+            spare = _apportion(self.n_schools - len(counts), list(counts.values()))
+            counts = {kind: 1 + extra for kind, extra in zip(counts, spare, strict=True)}
         n_zones = counts[School.Kind.HIGH]
         names = self._school_names(counts)
         numbers = sorted(rng.sample(range(1, 100000), sum(counts.values())))

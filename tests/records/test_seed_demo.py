@@ -91,3 +91,20 @@ def test_an_existing_district_is_left_alone(seeded, capsys):
     call_command("seed_demo", "--as-of=2026-11-18", district="demo", students=150, seed=99)
     assert "exists" in capsys.readouterr().out
     assert fingerprint(m.District.objects.get(slug="demo")) == before
+
+
+@pytest.mark.django_db
+def test_a_district_can_be_seeded_with_a_given_number_of_schools():
+    [result] = seed_demo(students=600, seed=7, as_of=AS_OF, district="few", schools=4)
+    schools = m.School.unscoped.filter(district=result.district)
+    assert schools.count() == 4
+    assert set(schools.values_list("kind", flat=True)) == {"elementary", "middle", "high"}
+    with pytest.raises(ValueError, match="fill 3 to 12 schools"):
+        seed_demo(students=600, seed=7, as_of=AS_OF, district="many", schools=13)
+
+
+def test_the_command_refuses_a_number_of_schools_out_of_range():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--schools must be between 3 and 12"):
+        call_command("seed_demo", students=600, schools=2)

@@ -56,12 +56,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--district", default=None, help="Seed only this district (a slug).")
         parser.add_argument(
+            "--schools",
+            type=int,
+            default=None,
+            help="The (first) district's number of schools (default: by typical school sizes).",
+        )
+        parser.add_argument(
             "--reset", action="store_true", help="Delete the district(s) first if they exist."
         )
 
-    def handle(self, *args, students, seed, as_of, district, reset, **options):
+    def handle(self, *args, students, seed, as_of, district, schools, reset, **options):
         if students < MIN_STUDENTS:
             raise CommandError(f"--students must be at least {MIN_STUDENTS}")
+        if schools is not None and not 3 <= schools <= students // MIN_STUDENTS:
+            most = students // MIN_STUDENTS
+            raise CommandError(f"--schools must be between 3 and {most} for {students} students")
         if district is not None and (not district or slugify(district) != district):
             raise CommandError(f"--district must be a slug, got {district!r}")
         results = seed_demo(
@@ -70,6 +79,7 @@ class Command(BaseCommand):
             as_of=as_of,
             district=district,
             reset=reset,
+            schools=schools,
             progress=self.stdout.write,
         )
         for result in results:
