@@ -604,9 +604,11 @@ def _optimum(highs, sense) -> float:
     highs.changeObjectiveSense(sense)
     highs.run()
     status = highs.getModelStatus()
-    if status == highspy.HighsModelStatus.kUnknown:
-        # A hot start can stall on a degenerate basis (seen on tables of zeros); the
-        # same LP solved from scratch settles it.
+    if status in (highspy.HighsModelStatus.kUnknown, highspy.HighsModelStatus.kInfeasible):
+        # A hot start can stall on a degenerate basis (seen on tables of zeros), or end
+        # "infeasible" on a large one (seen once among the 101,000 hidden cells of a
+        # 284-school district), though the true table satisfies every row: the same LP
+        # solved from scratch settles it.
         highs.clearSolver()
         highs.run()
         status = highs.getModelStatus()

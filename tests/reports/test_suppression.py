@@ -251,3 +251,44 @@ def test_threads_prove_the_same_intervals_as_one(monkeypatch):
         assert together[cell].low == pytest.approx(interval.low, abs=1e-7)
         assert together[cell].high == pytest.approx(interval.high, abs=1e-7)
         assert together[cell].low - 1e-7 <= table.counts[cell] <= together[cell].high + 1e-7
+
+
+class StubSolver:
+    """A HiGHS model answering the given statuses, one per run."""
+
+    def __init__(self, *statuses):
+        self.statuses, self.runs, self.cleared = list(statuses), 0, 0
+
+    def changeObjectiveSense(self, sense):
+        pass
+
+    def run(self):
+        self.runs += 1
+
+    def clearSolver(self):
+        self.cleared += 1
+
+    def getModelStatus(self):
+        return self.statuses[min(self.runs, len(self.statuses)) - 1]
+
+    def getInfo(self):
+        return type("Info", (), {"objective_function_value": 7.0})()
+
+    def modelStatusToString(self, status):
+        return str(status)
+
+
+@pytest.mark.parametrize("first", ["kUnknown", "kInfeasible"])
+def test_a_hot_start_that_fails_is_solved_again_from_scratch(first):
+    import highspy
+
+    from reports.suppression import _optimum
+
+    status = highspy.HighsModelStatus
+    stub = StubSolver(getattr(status, first), status.kOptimal)
+    assert _optimum(stub, highspy.ObjSense.kMaximize) == 7.0
+    assert (stub.runs, stub.cleared) == (2, 1)
+    # Infeasible again from scratch: the audit cannot vouch for anything, and says so.
+    stub = StubSolver(status.kInfeasible, status.kInfeasible)
+    with pytest.raises(RuntimeError, match="LP failed"):
+        _optimum(stub, highspy.ObjSense.kMaximize)
