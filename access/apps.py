@@ -9,6 +9,7 @@ def ensure_category_permissions(sender, apps=global_apps, using="default", **kwa
     migrate and flush, as Django makes each model's own (a flush empties the table, and
     the migration that first made them does not run again)."""
     from access.categories import ALL_CATEGORIES
+    from access.grants import school_permission_codename
 
     try:
         ContentType = apps.get_model("contenttypes", "ContentType")
@@ -21,7 +22,7 @@ def ensure_category_permissions(sender, apps=global_apps, using="default", **kwa
     for category in sorted(ALL_CATEGORIES):
         Permission.objects.using(using).get_or_create(
             content_type=school_type,
-            codename=f"receive_{category}",
+            codename=school_permission_codename(category),
             defaults={"name": f"Receive {category} data of the school's students"},
         )
 

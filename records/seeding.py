@@ -132,6 +132,12 @@ def seed_demo(
     return results
 
 
+def school_count_limits(students: int) -> tuple[int, int]:
+    """The fewest and most schools ``students`` can fill: one of each kind, at least
+    ``MIN_STUDENTS`` a school."""
+    return len(SCHOOL_SIZE), students // MIN_STUDENTS
+
+
 def seed_district(
     slug: str,
     name: str,
@@ -147,10 +153,9 @@ def seed_district(
     ``schools`` of them if given (else as many as typical school sizes make)."""
     if students < MIN_STUDENTS:
         raise ValueError(f"a demo district needs at least {MIN_STUDENTS} students")
-    if schools is not None and not len(SCHOOL_SIZE) <= schools <= students // MIN_STUDENTS:
-        raise ValueError(
-            f"{students} students fill {len(SCHOOL_SIZE)} to {students // MIN_STUDENTS} schools"
-        )
+    fewest, most = school_count_limits(students)
+    if schools is not None and not fewest <= schools <= most:
+        raise ValueError(f"{students} students fill {fewest} to {most} schools")
     started = time.monotonic()
     existing = District.objects.filter(slug=slug).first()
     if existing is not None and not reset:

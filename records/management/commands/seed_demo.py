@@ -17,6 +17,7 @@ from records.seeding import (
     MIN_STUDENTS,
     SECOND_SLUG,
     SeedResult,
+    school_count_limits,
     seed_demo,
 )
 from reports.builds import build_release
@@ -68,9 +69,11 @@ class Command(BaseCommand):
     def handle(self, *args, students, seed, as_of, district, schools, reset, **options):
         if students < MIN_STUDENTS:
             raise CommandError(f"--students must be at least {MIN_STUDENTS}")
-        if schools is not None and not 3 <= schools <= students // MIN_STUDENTS:
-            most = students // MIN_STUDENTS
-            raise CommandError(f"--schools must be between 3 and {most} for {students} students")
+        fewest, most = school_count_limits(students)
+        if schools is not None and not fewest <= schools <= most:
+            raise CommandError(
+                f"--schools must be between {fewest} and {most} for {students} students"
+            )
         if district is not None and (not district or slugify(district) != district):
             raise CommandError(f"--district must be a slug, got {district!r}")
         results = seed_demo(
