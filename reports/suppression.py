@@ -176,7 +176,8 @@ def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     less the most and the least the other parts can be, ``_propagated``), and the LP's
     bound is never looser; a table satisfying every sum that reaches such a bound shows
     it is the LP's. Every optimum found is such a table, and two solves (the block's sum
-    minimised, then maximised with each cell capped at its bound) reach most bounds."""
+    minimised, then maximised with each cell capped at its bound) reach most bounds; one
+    more finds every cell that has no upper bound at all."""
     highs, column, around = _block_model(table, block)
     floor, ceiling = _propagated(table, column, around)
     lowest = np.full(len(block), np.inf)
@@ -200,6 +201,10 @@ def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     solve(highspy.ObjSense.kMaximize)
     highs.changeColsBounds(len(block), every, np.zeros(len(block)), unbounded)
     highs.changeColsCost(len(block), every, np.zeros(len(block)))
+    # A cell with no upper bound would cost a solve that ends "unbounded": one LP finds
+    # them all, and their maxima are reached (infinite) without a solve each.
+    rising = _unbounded_columns(highs, np.flatnonzero(~capped))
+    highest[rising] = np.inf
     _BoundSolver(table, block, highs, lowest, highest).solve_all(
         [
             (highspy.ObjSense.kMaximize, highest, ceiling),
@@ -209,6 +214,35 @@ def _audit_block(table: Table, block: list[int]) -> dict[int, Interval]:
     return {
         cell: Interval(float(floor[column[cell]]), float(ceiling[column[cell]])) for cell in block
     }
+
+
+def _unbounded_columns(highs, candidates: np.ndarray) -> np.ndarray:
+    """Of the ``candidates`` (columns of a block's model), those the attacker cannot
+    bound above. Such a cell can grow without end along a ray: a direction ``d ≥ 0`` with
+    ``A d = 0`` that moves it. Rays add up, so one LP finds every such cell: maximise the
+    number of candidates that some ray moves by at least 1 (``t ≤ d``, ``t ≤ 1``), and
+    a candidate is unbounded exactly when its ``t`` reaches 1."""
+    if not len(candidates):
+        return candidates
+    rays = highspy.Highs()
+    rays.setOptionValue("output_flag", False)
+    rays.passModel(highs.getLp())
+    rows, columns = rays.getNumRow(), rays.getNumCol()
+    zeros = np.zeros(rows)
+    rays.changeRowsBounds(rows, np.arange(rows), zeros, zeros)
+    rays.changeColsCost(columns, np.arange(columns), np.zeros(columns))
+    moved = columns + np.arange(len(candidates))  # each candidate's t
+    rays.addVars(len(candidates), np.zeros(len(candidates)), np.ones(len(candidates)))
+    rays.changeColsCost(len(candidates), moved, np.ones(len(candidates)))
+    rays.addRows(  # t - d <= 0
+        len(candidates), np.full(len(candidates), -highspy.kHighsInf), np.zeros(len(candidates)),
+        2 * len(candidates), np.arange(0, 2 * len(candidates), 2),
+        np.ravel(np.column_stack([moved, candidates])),
+        np.tile([1.0, -1.0], len(candidates)),
+    )  # fmt: skip
+    _optimum(rays, highspy.ObjSense.kMaximize)
+    reached = np.asarray(rays.getSolution().col_value)[moved]
+    return candidates[reached > 0.5]
 
 
 # A block's remaining bounds are solved side by side on this many threads, each on its
@@ -274,7 +308,7 @@ class _BoundSolver:
 
     @staticmethod
     def _reached(reached, bound, at: int) -> bool:
-        return abs(reached[at] - bound[at]) <= 1e-7
+        return reached[at] == bound[at] or abs(reached[at] - bound[at]) <= 1e-7
 
 
 PROPAGATION_PASSES = 20

@@ -253,6 +253,45 @@ def test_threads_prove_the_same_intervals_as_one(monkeypatch):
         assert together[cell].low - 1e-7 <= table.counts[cell] <= together[cell].high + 1e-7
 
 
+def test_cells_without_an_upper_bound_are_found_by_one_lp_not_a_solve_each(monkeypatch):
+    # One block holds cells that can grow without end (a hidden part and its hidden
+    # total, x2 = x0 + 50, and x6 = x0 + x3) beside cells a shown total caps (x3 + x4 = 12);
+    # a grid with its margins shown is a second block, all capped. The unbounded maxima are
+    # found together, none solved alone, and every interval is the one solving each bound
+    # gives.
+    from reports import suppression
+
+    grid, at = with_margins([[6, 2, 11], [3, 14, 1]])
+    offset = 7
+    table = Table(
+        [3, 50, 53, 5, 7, 12, 8, *grid.counts],
+        [(2, [0, 1]), (5, [3, 4]), (6, [0, 3]),
+         *((offset + total, [offset + part for part in parts]) for total, parts in grid.sums)],
+    )  # fmt: skip
+    hidden = [0, 2, 3, 4, 6, *(offset + at[cell] for cell in [(0, 0), (0, 1), (1, 0), (1, 1)])]
+    unbounded_solves = []
+    real_optimum = suppression._optimum
+
+    def counted(highs, sense):
+        value = real_optimum(highs, sense)
+        if value == math.inf:
+            unbounded_solves.append(highs)
+        return value
+
+    monkeypatch.setattr(suppression, "_optimum", counted)
+    found = attacker_intervals(table, hidden)
+    assert unbounded_solves == []
+    assert {cell for cell, interval in found.items() if interval.high == math.inf} == {0, 2, 6}
+    assert found[3].high == found[4].high == 12
+
+    monkeypatch.setattr(suppression, "_unbounded_columns", lambda highs, columns: columns[:0])
+    solved = attacker_intervals(table, hidden)
+    assert len(unbounded_solves) == 3
+    for cell, interval in solved.items():
+        assert found[cell].low == pytest.approx(interval.low, abs=1e-7)
+        assert found[cell].high == pytest.approx(interval.high, abs=1e-7)
+
+
 class StubSolver:
     """A HiGHS model answering the given statuses, one per run."""
 
