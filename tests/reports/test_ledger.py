@@ -27,7 +27,10 @@ def publish(cells: Cells, earlier: Ledger) -> tuple[Ledger, set[str]]:
     """Protect ``cells`` jointly with ``earlier``; the next ledger and the hidden keys."""
     protection = protect_cells(cells, earlier, N, WIDTH)
     keys, counts = protection.keys, protection.table.counts
-    return earlier.after(keys, counts, protection.hidden), {keys[at] for at in protection.hidden}
+    # As a release records it: a cell no page shows was never shown (nor hidden).
+    unpublished = set(range(len(keys))) - protection.published
+    ledger = earlier.after(keys, counts, protection.hidden, unpublished)
+    return ledger, {keys[at] for at in protection.hidden}
 
 
 def joint_audit(cells: Cells, earlier: Ledger, hidden_keys: set[str]) -> list[str]:
