@@ -17,6 +17,12 @@ only):
   end, so that every run starts from the seeded figures): the same, protected jointly
   with release 1 through the ledger, and audited jointly (every value release 1 showed
   that still holds is known to the attacker); every cell release 1 hid must stay hidden;
+- the issue's own table set alone (each subject's levels by grade and by subgroup, per
+  school and district, with the students assessed they add up to: ``issue_tables``):
+  counted, protected with its certificate and audited again, for release 1 and, after
+  the same feed, jointly for release 2; no release is saved. The report card publishes
+  more (enrollment, attendance, participation), tied to these cells by exact sums, so
+  the two are measured apart;
 - ``/reports/schools/<id>/`` of the largest school over HTTP on gunicorn: requests per
   second beside ``/healthz/``, in alternating rounds, each on a fresh gunicorn.
 
@@ -364,6 +370,75 @@ def _check_same_cells(release: Release, published: set[str], primary: set[str]) 
         )
 
 
+# The issue's own table set ----------------------------------------------------------------
+
+
+def issue_tables(cells: Cells) -> Cells:
+    """The table set the issue's benchmark names: each subject's levels by grade and by
+    subgroup, per school and for the district, with the students assessed each row's
+    levels add up to; the sums among those cells only."""
+
+    def kept(name: str) -> bool:
+        measure = split_key(name)[1]
+        return split_measure(measure)[1] == "assessed" or bool(LEVEL_MEASURE.search(measure))
+
+    return Cells(
+        counts={name: count for name, count in cells.counts.items() if kept(name)},
+        sums=[(total, parts) for total, parts in cells.sums
+              if kept(total) and all(map(kept, parts))],
+    )  # fmt: skip
+
+
+@dataclass
+class TableSetRun:
+    """One release of the issue's table set: counted, protected, audited again."""
+
+    counted_seconds: float
+    protected_seconds: float  # protection with its certificate
+    audited_seconds: float  # the LP run again over the hidden cells (less those known)
+    protection: services.Protection
+    unsafe: list[str]
+    narrowest: float | None
+    memory: PeakMemory
+
+    @property
+    def seconds(self) -> float:
+        return self.counted_seconds + self.protected_seconds + self.audited_seconds
+
+    @property
+    def hidden_share(self) -> float:
+        return len(self.protection.hidden) / max(len(self.protection.keys), 1)
+
+    def hidden_keys(self) -> set[str]:
+        return {self.protection.keys[at] for at in self.protection.hidden}
+
+
+def protect_issue_tables(district: District, day: date, ledger: Ledger, limit: float):
+    """The issue's table set of ``day`` protected jointly with ``ledger`` and audited
+    again. Raises ``Stopped`` past ``limit`` seconds."""
+    width = district.suppression_width
+    with sampled_memory() as memory, time_limit(limit):
+        started = time.perf_counter()
+        cells = issue_tables(rebuilt_cells(district, day))
+        counted = time.perf_counter()
+        protection = services.protect_cells(cells, ledger, district.min_cell_size, width)
+        protected = time.perf_counter()
+        solved = protection.hidden - protection.known
+        intervals = attacker_intervals(protection.table, solved)
+        unsafe = unsafe_cells(intervals, protection.primary & solved, width)
+        audited = time.perf_counter()
+    widths = [intervals[at].width for at in protection.primary & solved]
+    return TableSetRun(
+        counted_seconds=counted - started,
+        protected_seconds=protected - counted,
+        audited_seconds=audited - protected,
+        protection=protection,
+        unsafe=[protection.keys[at] for at in unsafe],
+        narrowest=min(widths) if widths else None,
+        memory=memory,
+    )
+
+
 # Over HTTP ------------------------------------------------------------------------------
 
 
@@ -410,6 +485,11 @@ class Command(BaseCommand):
         parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
         parser.add_argument("--skip-http", action="store_true")
         parser.add_argument(
+            "--issue-tables-only",
+            action="store_true",
+            help="measure only the issue's table set (no release built, no HTTP)",
+        )
+        parser.add_argument(
             "--time-limit",
             type=float,
             default=TIME_LIMIT,
@@ -424,7 +504,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, district, seconds, rounds, workers, clients, skip_http, time_limit,
-               profile, **options):  # fmt: skip
+               profile, issue_tables_only, **options):  # fmt: skip
         the_district = District.objects.filter(slug=district).first()
         if the_district is None:
             raise CommandError(f"No district '{district}': {SEED_COMMAND} (make bench does).")
@@ -439,6 +519,9 @@ class Command(BaseCommand):
             f"{deleted} earlier releases deleted; time limit "
             f"{f'{time_limit:g} s' if time_limit else 'none'} per build and per audit"
         )
+        if issue_tables_only:
+            self.print_target_rows(self.bench_issue_tables(the_district, feed))
+            return
         profiler = cProfile.Profile() if profile else None
         first = self.bench_release(the_district, "Release 1", None, profiler)
         second = None
@@ -451,11 +534,12 @@ class Command(BaseCommand):
                 feed.report(ended=True)
             if second.complete:
                 services.publish(second.release)
+        issue_rows = self.bench_issue_tables(the_district, feed)
         served = next((run.release for run in (second, first) if run and run.complete), None)
         share = None
         if not skip_http and served is not None:
             share = self.bench_http(served, seconds, clients, workers, rounds)
-        self.print_targets(first, second, share)
+        self.print_targets(first, second, share, issue_rows)
 
     def bench_release(
         self,
@@ -573,6 +657,79 @@ class Command(BaseCommand):
         self.stdout.write("\nThe build under cProfile, by cumulative time:\n")
         self.stdout.write(out.getvalue().split("\n\n", 1)[-1].rstrip())
 
+    def bench_issue_tables(self, district: District, feed: RecordsFeed) -> list[tuple]:
+        """Release 1 and 2 of the issue's table set (no release saved): its target rows."""
+        day = district.today()
+        self.stdout.write(
+            "\nThe issue's table set alone (levels by grade and subgroup with the students "
+            "assessed, per school and district; no release saved):"
+        )
+        runs: list[TableSetRun | None] = []
+        ledger = Ledger()
+        for label in ("release 1", "release 2, joint"):
+            if runs and runs[-1] is None:
+                runs.append(None)
+                continue
+            if runs:
+                feed.report(ended=False)
+            try:
+                run = protect_issue_tables(district, day, ledger, self.limit)
+            except Stopped:
+                self.stdout.write(f"  {label}: STOPPED by the time limit")
+                run = None
+            finally:
+                if runs:
+                    feed.report(ended=True)
+            runs.append(run)
+            if run is not None:
+                self.print_table_set(label, run)
+                protection = run.protection
+                ledger = ledger.after(protection.keys, protection.table.counts, protection.hidden)
+        first, second = runs
+        dropped = None
+        if first and second:
+            dropped = sorted(first.hidden_keys() - second.hidden_keys())
+            self.stdout.write(
+                f"  every cell release 1 hid is hidden in release 2: "
+                f"{'yes' if not dropped else f'NO, {len(dropped)} shown: {dropped[:5]}'}"
+            )
+        rows = self.table_set_targets("issue's tables, release 1", first)
+        rows += self.table_set_targets("issue's tables, release 2, joint", second)
+        rows.append(("issue's tables: every cell release 1 hid hidden in release 2",
+                     None if dropped is None else f"{len(dropped)} shown",
+                     not dropped))  # fmt: skip
+        return rows
+
+    def print_table_set(self, label: str, run: TableSetRun) -> None:
+        protection = run.protection
+        primary = len(protection.primary)
+        narrowest = "-" if run.narrowest is None else f"{run.narrowest:g}"
+        self.stdout.write(
+            f"  {label}: {run.seconds:.1f} s (cells counted {run.counted_seconds:.1f} s, "
+            f"protected with its certificate {run.protected_seconds:.1f} s, LP run again "
+            f"{run.audited_seconds:.1f} s); peak memory {run.memory.peak:.0f} MB; cells "
+            f"{len(protection.keys):,}, primary {primary:,} "
+            f"({primary / max(len(protection.keys), 1):.1%}), hidden "
+            f"{len(protection.hidden):,} ({run.hidden_share:.1%}), known from release 1 "
+            f"{len(protection.known):,}; primary cells narrower than the width: "
+            f"{len(run.unsafe)} (narrowest {narrowest})"
+        )
+
+    def table_set_targets(self, label: str, run: TableSetRun | None) -> list[tuple]:
+        return [
+            (f"{label}: counted, protected, audited < {SECONDS_TARGET} s",
+             None if run is None else f"{run.seconds:.1f} s",
+             run is not None and run.seconds < SECONDS_TARGET),
+            (f"{label}: peak memory < {MEMORY_MB_TARGET} MB",
+             None if run is None else f"{run.memory.peak:.0f} MB",
+             run is not None and run.memory.peak < MEMORY_MB_TARGET),
+            (f"{label}: primary cells narrower than the width",
+             None if run is None else str(len(run.unsafe)), run is not None and not run.unsafe),
+            (f"{label}: cells hidden ≤ {HIDDEN_SHARE_TARGET:.0%}",
+             None if run is None else f"{run.hidden_share:.1%}",
+             run is not None and run.hidden_share <= HIDDEN_SHARE_TARGET),
+        ]  # fmt: skip
+
     def bench_http(
         self, release: Release, seconds: float, clients: int, workers: int, rounds: int
     ) -> float:
@@ -610,7 +767,11 @@ class Command(BaseCommand):
         return share
 
     def print_targets(
-        self, first: ReleaseRun, second: ReleaseRun | None, share: float | None
+        self,
+        first: ReleaseRun,
+        second: ReleaseRun | None,
+        share: float | None,
+        issue_rows: list[tuple],
     ) -> None:
         rows = [*self.release_targets("release 1", first)]
         rows += self.release_targets("release 2, joint", second)
@@ -621,6 +782,9 @@ class Command(BaseCommand):
         rows.append((f"school page ≥ {PAGE_SHARE_TARGET:.0%} of /healthz/",
                      None if share is None else f"{share:.1%}",
                      share is not None and share >= PAGE_SHARE_TARGET))  # fmt: skip
+        self.print_target_rows(rows + issue_rows)
+
+    def print_target_rows(self, rows: list[tuple]) -> None:
         width = max(len(target) for target, _, _ in rows)
         self.stdout.write("\nTargets")
         for target, measured, met in rows:
