@@ -607,7 +607,7 @@ def _lift_by_class(
     cost: Sequence[float],
 ) -> tuple[set[int], set[int]]:
     """``_lift`` class by class, each class a set of ``cells`` no two of which share a
-    sum. Two cells of one sum lifted together ask for a table where both rise at once,
+    short sum. Two cells of one sum lifted together ask for a table where both rise at once,
     which the audit never needs (each cell is proven wide by a table of its own) and
     which costs more: a row whose levels are all small must then raise its total, and
     the total's own sums with it. Each class's complements are hidden before the next
@@ -627,12 +627,21 @@ def _lift_by_class(
     return proven, picked
 
 
+# Sums of at most this many parts keep their cells in separate lifts: a row's levels, a
+# dimension's subgroups (8 races at most). Longer sums (a district's schools, a scope's
+# grades) spread a joint lift over many parts; counting them too took 59 lifts instead
+# of 9 on a 50-school district, for 0.9 points less of the card hidden.
+SHORT_SUM_PARTS = 8
+
+
 def _classes_sharing_no_sum(table: Table, cells: Sequence[int]) -> list[list[int]]:
-    """``cells`` coloured greedily, in order, so that no two of one colour share a sum."""
+    """``cells`` coloured greedily, in order, so that no two of one colour share a sum of
+    at most ``SHORT_SUM_PARTS`` parts."""
     colour: dict[int, int] = {}
     classes: list[list[int]] = []
     for cell in cells:
         taken = {colour[other] for cells_of_sum in table.sums_of.get(cell, ())
+                 if len(cells_of_sum) <= SHORT_SUM_PARTS + 1
                  for other in cells_of_sum if other in colour}  # fmt: skip
         first_free = next(at for at in range(len(classes) + 1) if at not in taken)
         colour[cell] = first_free
@@ -731,7 +740,7 @@ def protect(
        no LP needed);
     2. each round, cells one table of the attacker's shows wide are proven, block by
        block (``_settled_together``);
-    3. for each class of the rest that share no sum, one LP over the whole table finds
+    3. for each class of the rest that share no short sum, one LP over the whole table finds
        the cheapest moves of shown cells that lift the class ``width`` up at once; the
        cells it moves are hidden (``_lift_by_class``);
     4. what no single table lifts is widened cell by cell, hiding the cheapest shown cell
