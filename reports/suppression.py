@@ -308,6 +308,7 @@ class _BoundSolver:
 
     @staticmethod
     def _reached(reached, bound, at: int) -> bool:
+        # Equal first: an unbounded cell's maximum is reached at inf (inf - inf is nan).
         return reached[at] == bound[at] or abs(reached[at] - bound[at]) <= 1e-7
 
 
@@ -618,7 +619,7 @@ def _lift_by_class(
     proven: set[int] = set()
     picked: set[int] = set()
     hidden, unavailable = set(hidden), set(unavailable)
-    for group in _classes_sharing_no_sum(table, cells):
+    for group in _classes_sharing_no_short_sum(table, cells):
         lifted, moved = _lift(table, group, width, hidden, unavailable, cost)
         proven |= lifted
         picked |= moved
@@ -634,7 +635,7 @@ def _lift_by_class(
 SHORT_SUM_PARTS = 8
 
 
-def _classes_sharing_no_sum(table: Table, cells: Sequence[int]) -> list[list[int]]:
+def _classes_sharing_no_short_sum(table: Table, cells: Sequence[int]) -> list[list[int]]:
     """``cells`` coloured greedily, in order, so that no two of one colour share a sum of
     at most ``SHORT_SUM_PARTS`` parts."""
     colour: dict[int, int] = {}

@@ -221,11 +221,11 @@ def test_small_cells_of_one_row_are_lifted_apart_and_hide_fewer_students(monkeyp
 
 @given(grids, st.data())
 def test_each_class_lifted_together_shares_no_short_sum(grid, data):
-    from reports.suppression import SHORT_SUM_PARTS, _classes_sharing_no_sum
+    from reports.suppression import SHORT_SUM_PARTS, _classes_sharing_no_short_sum
 
     table, _ = with_margins(grid)
     cells = data.draw(st.lists(st.sampled_from(range(len(table.counts))), unique=True))
-    classes = _classes_sharing_no_sum(table, cells)
+    classes = _classes_sharing_no_short_sum(table, cells)
     assert sorted(cell for group in classes for cell in group) == sorted(cells)
     for group in classes:
         for total, parts in table.sums:
@@ -234,12 +234,12 @@ def test_each_class_lifted_together_shares_no_short_sum(grid, data):
 
 
 def test_a_long_sum_does_not_keep_its_cells_apart():
-    from reports.suppression import SHORT_SUM_PARTS, _classes_sharing_no_sum
+    from reports.suppression import SHORT_SUM_PARTS, _classes_sharing_no_short_sum
 
     parts = list(range(1, SHORT_SUM_PARTS + 2))
     table = Table([len(parts), *([1] * len(parts))], [(0, parts)])
-    assert _classes_sharing_no_sum(table, parts) == [parts]
-    assert len(_classes_sharing_no_sum(table, [0, *parts[:3]])) == 1
+    assert _classes_sharing_no_short_sum(table, parts) == [parts]
+    assert len(_classes_sharing_no_short_sum(table, [0, *parts[:3]])) == 1
 
 
 def test_a_table_of_zeros_whose_hot_start_stalls_is_still_audited():

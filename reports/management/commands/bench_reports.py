@@ -413,7 +413,9 @@ class TableSetRun:
         return {self.protection.keys[at] for at in self.protection.hidden}
 
 
-def protect_issue_tables(district: District, day: date, ledger: Ledger, limit: float):
+def protect_issue_tables(
+    district: District, day: date, ledger: Ledger, limit: float
+) -> TableSetRun:
     """The issue's table set of ``day`` protected jointly with ``ledger`` and audited
     again. Raises ``Stopped`` past ``limit`` seconds."""
     width = district.suppression_width
