@@ -72,6 +72,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@# Production's settings (no DEBUG, demo or test mode) pass Django's deploy checks.
+	env -u DEBUG -u STUDENTDATA_DEMO -u STUDENTDATA_TESTING -u SECURE_HSTS_SECONDS \
+		-u SECURE_SSL_REDIRECT -u SESSION_COOKIE_SECURE \
+		SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 format: $(STAMP)
 	$(BIN)/ruff format .

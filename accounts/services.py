@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -109,3 +110,24 @@ def invitation_accept(*, invitation: Invitation, form) -> User | None:
             district_id=locked.district_id, user_id=locked.user_id, used_at=None, voided_at=None
         ).update(voided_at=locked.used_at)
     return user
+
+
+def password_reset_send(*, email: str, language: str) -> None:
+    """Mail a one-time reset link to each active account at ``email`` (none: nothing).
+    Run by a Celery task, so the request that asked does the same work whether or not
+    the address is known: no answer, by its content or its time, tells."""
+    from django.contrib.auth.forms import PasswordResetForm
+
+    form = PasswordResetForm({"email": email})
+    if not form.is_valid():
+        return
+    site = urlsplit(settings.SITE_URL)
+    with translation.override(language):
+        form.save(
+            domain_override=site.netloc,
+            use_https=site.scheme == "https",
+            subject_template_name="accounts/email/password_reset_subject.txt",
+            email_template_name="accounts/email/password_reset_body.txt",
+            # Links are built on SITE_URL, like the invitations', not on a request's Host.
+            extra_email_context={"site_url": settings.SITE_URL},
+        )

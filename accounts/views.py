@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -11,8 +14,8 @@ from django.contrib.auth.forms import SetPasswordForm
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -28,6 +31,8 @@ from access.staff import has_school_view
 from accounts.models import Role
 from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
 from accounts.services import guardian_invitations_send, invitation_accept, invitation_token_hash
+from accounts.tasks import send_password_reset
+from studentdata.throttling import over_hourly_limit
 
 ROUTE_DESCRIPTIONS = {
     "guardian": (_("Parent or guardian"), _("your children's whole record")),
@@ -157,16 +162,36 @@ def district_invitations(request):
     return render(request, "accounts/district_invitations.html", context)
 
 
+TOO_MANY_RESETS = _(
+    "Too many password resets were asked for from your network. Try again in an hour."
+)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for a reset link. The mail is looked up, written and sent by a Celery task
+    (``accounts.tasks.send_password_reset``): this request does the same work for a
+    known address and an unknown one. Throttled per client address (a page that says so)
+    and per email address (silently: whether any mail goes out is never shown)."""
+
     template_name = "accounts/password_reset.html"
-    email_template_name = "accounts/email/password_reset_body.txt"
-    subject_template_name = "accounts/email/password_reset_subject.txt"
     success_url = reverse_lazy("accounts:password-reset-sent")
 
+    def post(self, request, *args, **kwargs):
+        client = get_client_ip_address(request) or "unknown"
+        if over_hourly_limit(f"password-reset:client:{client}", settings.RESET_PER_CLIENT_HOUR):
+            form = self.get_form()
+            form.is_valid()  # keeps what was typed
+            form.add_error(None, TOO_MANY_RESETS)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
     def form_valid(self, form):
-        # Links are built on SITE_URL, like the invitations', not on the request's Host.
-        self.extra_email_context = {"site_url": settings.SITE_URL}
-        return super().form_valid(form)
+        email = form.cleaned_data["email"]
+        address = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        limit = settings.RESET_PER_ADDRESS_HOUR
+        if not over_hourly_limit(f"password-reset:address:{address}", limit):
+            send_password_reset.delay(email, get_language())
+        return redirect(self.get_success_url())
 
 
 password_reset = never_cache(PasswordResetView.as_view())

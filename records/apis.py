@@ -123,6 +123,7 @@ STUDENT_OBJECT = {
 
 class StudentListApi(ViewerApiView):
     @extend_schema(
+        operation_id="v1_students_list",
         summary="Students this reader may see",
         parameters=[
             OpenApiParameter("school", OpenApiTypes.INT, description="Current members of a school"),

@@ -6,3 +6,6 @@ class StudentdataConfig(AppConfig):
 
     name = "studentdata"
     verbose_name = "studentdata"
+
+    def ready(self):
+        from studentdata import schema  # noqa: F401 - registers the schema's extensions

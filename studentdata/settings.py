@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -199,6 +201,11 @@ AXES_VERBOSE = False  # and its logger is quietened in LOGGING below
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 # Failed passwords are never logged, only the username, address and time.
 AXES_SENSITIVE_PARAMETERS = ["password", "new_password1", "new_password2"]
+
+# Password resets asked for in an hour: per client address (then a page says so), and
+# per email address (then no more mail goes out, and nothing says so).
+RESET_PER_CLIENT_HOUR = env_int("RESET_PER_CLIENT_HOUR", 20, minimum=1)
+RESET_PER_ADDRESS_HOUR = env_int("RESET_PER_ADDRESS_HOUR", 3, minimum=1)
 
 # Guardian invitations: links in emails are absolute, built on SITE_URL.
 SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
@@ -348,7 +355,24 @@ OAUTH2_PROVIDER = {
         for name in ONEROSTER_SCOPE_NAMES
     },
     "DEFAULT_SCOPES": [ONEROSTER_SCOPE_ROOTS[1] + "roster-core.readonly"],
-    "PKCE_REQUIRED": False,
+    # RFC 9700, the OAuth 2.0 security best practice, in full. Providers use only the
+    # client-credentials grant; the flows these close are not offered to them anyway.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "PKCE_REQUIRED": True,
+    # A bearer token only in the Authorization header, never in a URL (and its logs).
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    # Tokens kept only as their SHA-256 checksum: a copy of the database holds none
+    # that works (studentdata.authentication looks a token up by its checksum).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
 }
 # django-oauth-toolkit's own models (its swappable settings must be named).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
@@ -382,7 +406,43 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=60)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
+# HSTS for a year wherever TLS is expected (0 turns it off); the demo serves plain HTTP.
+SECURE_HSTS_SECONDS = env_int(
+    "SECURE_HSTS_SECONDS", 0 if (DEBUG or DEMO_MODE) else 365 * 24 * 3600, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Lets the domain's owner submit it to browsers' built-in HSTS lists (nothing happens
+# until they do); SECURE_HSTS_PRELOAD=false withdraws the consent.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Content-Security-Policy: every script and style is a file served from this origin,
+# so no inline script, inline style or style attribute runs (tests/test_security_headers.py
+# scans every template for them). Charts are inline SVG with presentation attributes.
+SELF, NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # data: for the icons the API explorer's stylesheet embeds.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Browser features no page here uses, refused to this origin and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer", "autoplay", "browsing-topics", "camera", "display-capture",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+        "xr-spatial-tracking",
+    )
+}  # fmt: skip
 
 # Django admin (accounts and districts only, never student records: accounts/admin.py)
 # is off in production unless asked for.

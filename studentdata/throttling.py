@@ -1,4 +1,5 @@
-"""The rate limit of providers' API clients (``PROVIDER_RATE_PER_MINUTE``)."""
+"""Counting requests in fixed windows in the shared cache: the rate limit of providers'
+API clients (``PROVIDER_RATE_PER_MINUTE``) and of password resets (accounts/views.py)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class ProviderClientThrottle(BaseThrottle):
             return True
         now = time.time()
         window = int(now // WINDOW_SECONDS)
-        count = _count(f"throttle:provider-client:{request.user.api_client.pk}:{window}")
+        key = f"throttle:provider-client:{request.user.api_client.pk}:{window}"
+        count = count_in_window(key, WINDOW_SECONDS)
         self.wait_seconds = WINDOW_SECONDS - now % WINDOW_SECONDS
         return count <= settings.PROVIDER_RATE_PER_MINUTE
 
@@ -45,19 +47,27 @@ return count
 """
 
 
-def _count(key: str) -> int:
-    """Add one to the window's count and return it: on Redis one script call, one
-    round trip (Django's ``cache.incr`` asks whether the key exists first, and builds
-    a new client each time)."""
+def count_in_window(key: str, window_seconds: int) -> int:
+    """Add one to the count under ``key`` (which names its window) and return it; the
+    count outlives its window, then expires. On Redis one script call, one round trip
+    (Django's ``cache.incr`` asks whether the key exists first, and builds a new client
+    each time)."""
     backend = caches["default"]
     if isinstance(backend, RedisCache):
         script = _script(backend)
-        return script(keys=[backend.make_and_validate_key(key)], args=[WINDOW_SECONDS * 2])
+        return script(keys=[backend.make_and_validate_key(key)], args=[window_seconds * 2])
     try:
         return cache.incr(key)
     except ValueError:  # the window's first request
-        cache.add(key, 0, WINDOW_SECONDS * 2)
+        cache.add(key, 0, window_seconds * 2)
         return cache.incr(key)
+
+
+def over_hourly_limit(name: str, limit: int) -> bool:
+    """Whether this request, counted under ``name`` in the current clock hour, is over
+    ``limit``."""
+    hour = int(time.time() // 3600)
+    return count_in_window(f"throttle:{name}:{hour}", 3600) > limit
 
 
 def _script(backend: RedisCache):

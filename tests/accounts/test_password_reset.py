@@ -60,3 +60,60 @@ def test_the_reset_refuses_a_common_password(world, client):
         form.redirect_chain[-1][0], {"new_password1": "password123", "new_password2": "password123"}
     )
     assert "This password is too common." in response.content.decode()
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """The reset mails asked of Celery, not sent."""
+    from accounts import views
+
+    asked = []
+    monkeypatch.setattr(views.send_password_reset, "delay", lambda *args: asked.append(args))
+    return asked
+
+
+def test_a_known_and_an_unknown_address_cost_the_request_the_same(world, client, queued):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    answers = []
+    for email in (world.a.users["parent"].email, "nobody@example.org"):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/password-reset/", {"email": email})
+        answers.append((response.status_code, response["Location"], len(queries)))
+    assert answers[0] == answers[1] == (302, "/password-reset/sent/", answers[0][2])
+    assert mail.outbox == []  # nothing is looked up or sent inside the request
+    assert [email for email, _ in queued] == [world.a.users["parent"].email, "nobody@example.org"]
+
+
+def test_the_mail_is_written_in_the_language_it_was_asked_in(world, client):
+    parent = world.a.users["parent"]
+    client.post("/password-reset/", {"email": parent.email}, HTTP_ACCEPT_LANGUAGE="es")
+    [email] = mail.outbox
+    assert "contraseña" in email.body
+    assert reset_link(email.body)
+
+
+def test_one_address_gets_three_mails_an_hour_and_the_same_answer_after(world, client):
+    parent = world.a.users["parent"]
+    for attempt in range(5):
+        response = client.post(
+            "/password-reset/", {"email": parent.email.upper()}, REMOTE_ADDR=f"10.0.1.{attempt}"
+        )
+        assert response.status_code == 302 and response["Location"] == "/password-reset/sent/"
+    assert len(mail.outbox) == 3
+
+
+def test_one_client_address_is_stopped_after_twenty_asks_an_hour(world, client, queued):
+    for number in range(20):
+        response = client.post("/password-reset/", {"email": f"someone{number}@example.org"})
+        assert response.status_code == 302
+    refused = client.post("/password-reset/", {"email": "one-more@example.org"})
+    assert refused.status_code == 429
+    html = refused.content.decode()
+    assert "Too many password resets were asked for from your network" in html
+    assert 'value="one-more@example.org"' in html
+    assert len(queued) == 20
+    # Another network is not held back.
+    other = client.post("/password-reset/", {"email": "x@example.org"}, REMOTE_ADDR="10.9.9.9")
+    assert other.status_code == 302

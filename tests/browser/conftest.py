@@ -40,16 +40,34 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    refused = refused_by_csp(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
 
 
 @pytest.fixture
 def phone(browser):
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
     page = context.new_page()
+    refused = refused_by_csp(page)
     yield page
     context.close()
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
+
+
+def refused_by_csp(page) -> list[str]:
+    """What the page's Content-Security-Policy refused (an inline script or style, a
+    foreign source), as chromium reports it on the console: every browser test thereby
+    checks that its pages work under the policy."""
+    refused: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    page.on("console", on_console)
+    return refused
 
 
 def screenshot(page, name: str) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 
@@ -116,13 +117,11 @@ def test_the_token_check_reads_the_district_as_the_orm_does(client, world, bus):
     """The token's client, district and provider come from one prepared statement; the
     district's JSON settings must arrive as lists, not text (a directory designation
     read as a string would release fields by letter)."""
-    from oauth2_provider.models import AccessToken
 
     from studentdata.authentication import _client_by_token
 
     api_client, _ = bus
-    token_for(client, api_client)
-    token = AccessToken.objects.get(application=api_client.application).token
+    token = token_for(client, api_client)
     found = _client_by_token(token)
     assert found.pk == api_client.pk and found.provider.pk == api_client.provider_id
     assert found.district.directory_fields == world.a.district.directory_fields
@@ -153,7 +152,6 @@ def test_grants_read_for_another_day_than_the_districts_are_read_again(client, w
     from zoneinfo import ZoneInfo
 
     from django.utils import timezone
-    from oauth2_provider.models import AccessToken
 
     from studentdata import authentication
 
@@ -161,8 +159,8 @@ def test_grants_read_for_another_day_than_the_districts_are_read_again(client, w
     district = world.a.district
     district.timezone = "Pacific/Pago_Pago"  # UTC-11
     district.save(update_fields=["timezone"])
-    bearer = f"Bearer {token_for(client, api_client)}"
-    token = AccessToken.objects.get(application=api_client.application).token
+    token = token_for(client, api_client)
+    bearer = f"Bearer {token}"
     checksum = hashlib.sha256(token.encode()).hexdigest()
     ahead = ZoneInfo("Pacific/Kiritimati")  # UTC+14: a day or two ahead of Pago Pago
     day_ahead = timezone.localdate(timezone.now(), ahead)
@@ -176,3 +174,16 @@ def test_grants_read_for_another_day_than_the_districts_are_read_again(client, w
 
     authentication._zone_of_token[checksum] = ahead
     assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 403
+
+
+def test_an_issued_token_is_kept_only_as_its_checksum(client, bus):
+    """RFC 9700 section 4: a copy of the database holds no token that works."""
+    from oauth2_provider.models import AccessToken
+
+    api_client, _ = bus
+    token = token_for(client, api_client)
+    stored = AccessToken.objects.get(application=api_client.application)
+    assert stored.token == ""
+    assert stored.token_checksum == hashlib.sha256(token.encode()).hexdigest()
+    bearer = f"Bearer {token}"
+    assert client.get("/api/v1/students/", HTTP_AUTHORIZATION=bearer).status_code == 200
