@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from access import deliveries, grant_lifecycle
+from access import anchors, deliveries, grant_lifecycle
 from access.substitutes import end_finished_assignments
 
 
@@ -36,3 +36,9 @@ def process_ended_grants() -> int:
 def expire_deliveries() -> int:
     """Delete the files of CSV deliveries whose download links have expired."""
     return grant_lifecycle.expire_deliveries()
+
+
+@shared_task(name="access.anchor_audit_chains")
+def anchor_audit_chains() -> int:
+    """Append each district's access-log chain head to the anchor file (access/anchors.py)."""
+    return anchors.record_chain_heads()

@@ -3,6 +3,8 @@ with the forms that invite a staff member, give a role and end one."""
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -12,12 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from access.districts import may_manage_district
+from accounts import sign_in_guard
 from accounts.models import Role, RoleChange, RoleMembership, User
 from accounts.staff_services import role_assign, role_end, staff_invite
 from records.models import School
 from records.views.gates import gated_pages
 
 admin_pages = gated_pages(may_manage_district, PermissionDenied)
+logger = logging.getLogger(__name__)
 
 ROLE_LABELS = {
     Role.DISTRICT_ADMIN: gettext_lazy("District administrator"),
@@ -123,6 +127,9 @@ def _page(request, *, invite_form=None, role_forms=None, status=200):
         person.role_form = (role_forms or {}).get(person.pk) or RoleForm(
             district=district, prefix=f"u{person.pk}"
         )
+    holds = sign_in_guard.account_holds(person.username for person in people)
+    for person in people:
+        person.sign_in_hold = holds.get(person.username)
     listed = {person.pk for person in people}
     for pk, form in (role_forms or {}).items():
         if pk not in listed:  # no card to show the form's errors beside: say them above
@@ -191,4 +198,15 @@ def staff_role_end(request, membership_id: int):
         messages.error(request, " ".join(refused.messages))
     else:
         messages.success(request, _("The role is ended today."))
+    return redirect("accounts:staff")
+
+
+@admin_pages(methods=("POST",))
+def staff_sign_in_release(request, user_id: int):
+    """Lets a staff member whose sign-in is held after failed attempts sign in at once."""
+    person = get_object_or_404(User.objects, district=request.viewer.district, pk=user_id)
+    sign_in_guard.release(person.username)
+    # Ids, not usernames: a username is often a person's name.
+    logger.info("sign-in hold of user %s released by user %s", person.pk, request.user.pk)
+    messages.success(request, _("They can sign in again now."))
     return redirect("accounts:staff")

@@ -13,6 +13,11 @@ urlpatterns = [
     path("district/staff/", staff.staff_list, name="staff"),
     path("district/staff/<int:user_id>/roles/", staff.staff_role_assign, name="staff-role"),
     path(
+        "district/staff/<int:user_id>/sign-in/release/",
+        staff.staff_sign_in_release,
+        name="staff-sign-in-release",
+    ),
+    path(
         "district/staff/roles/<int:membership_id>/end/", staff.staff_role_end, name="staff-role-end"
     ),
     path("password-reset/", views.password_reset, name="password-reset"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 
-from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -28,6 +27,7 @@ from access.districts import may_manage_district
 from access.family import family_only, has_family_portal
 from access.scoping import visible_students
 from access.staff import has_school_view
+from accounts import sign_in_guard
 from accounts.models import Role
 from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
 from accounts.services import guardian_invitations_send, invitation_accept, invitation_token_hash
@@ -73,6 +73,12 @@ INVITATION_CLOSED = {
 class SignInView(auth_views.LoginView):
     template_name = "accounts/sign_in.html"
     redirect_authenticated_user = True
+
+    def form_invalid(self, form):
+        hold = getattr(self.request, "sign_in_hold", None)  # set by accounts.sign_in_guard
+        if hold is not None:
+            return held_back(self.request, hold)
+        return super().form_invalid(form)
 
 
 @never_cache
@@ -177,7 +183,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password-reset-sent")
 
     def post(self, request, *args, **kwargs):
-        client = get_client_ip_address(request) or "unknown"
+        client = sign_in_guard.client_address(request)
         if over_hourly_limit(f"password-reset:client:{client}", settings.RESET_PER_CLIENT_HOUR):
             form = self.get_form()
             form.is_valid()  # keeps what was typed
@@ -198,10 +204,19 @@ password_reset = never_cache(PasswordResetView.as_view())
 password_reset_sent = never_cache(
     auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html")
 )
-password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="accounts/password_reset_confirm.html",
-    success_url=reverse_lazy("accounts:password-reset-complete"),
-)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form):
+        # The emailed link proves the account is theirs: a hold on it ends here.
+        sign_in_guard.release(form.user.get_username())
+        return super().form_valid(form)
+
+
+password_reset_confirm = PasswordResetConfirmView.as_view()
 password_reset_complete = never_cache(
     auth_views.PasswordResetCompleteView.as_view(
         template_name="accounts/password_reset_complete.html"
@@ -209,12 +224,12 @@ password_reset_complete = never_cache(
 )
 
 
-def locked_out(request, original_response=None, credentials=None):
-    """django-axes' answer to a sign-in refused for too many failures (AXES_LOCKOUT_CALLABLE)."""
+def held_back(request, hold: sign_in_guard.Hold):
+    """The answer to a sign-in held back after repeated failures: why, and for how long."""
     response = render(
         request,
-        "accounts/locked_out.html",
-        {"cooloff_minutes": settings.AXES_COOLOFF_MINUTES},
+        "accounts/held_back.html",
+        {"hold": hold, "network": hold.reason == sign_in_guard.NETWORK},
         status=429,
     )
     response["Cache-Control"] = "no-store"

@@ -116,10 +116,6 @@ UNCACHED_TABLES = {
     "django_migrations": "Django's record of migrations",
     "auth_permission": "permission names; grants of them bump",
     "auth_group": "group names; grants to groups bump",
-    "axes_accessattempt": "sign-in throttling",
-    "axes_accessattemptexpiration": "sign-in throttling",
-    "axes_accessfailurelog": "sign-in throttling",
-    "axes_accesslog": "sign-in throttling",
 }
 
 

@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
     "notify-ending-grants": {"task": "access.notify_ending_grants", "schedule": 60 * 60},
     "process-ended-grants": {"task": "access.process_ended_grants", "schedule": 60 * 60},
     "expire-deliveries": {"task": "access.expire_deliveries", "schedule": 60 * 60},
+    # Each district's access-log chain head, kept outside the database (access/anchors.py).
+    "anchor-audit-chains": {
+        "task": "access.anchor_audit_chains",
+        "schedule": crontab(minute=30, hour=4),
+    },
     # Report cards: hourly, each district built once in its own nightly hour.
     "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
     # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii.

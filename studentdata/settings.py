@@ -8,8 +8,9 @@ Embedded default (``make demo``): no DATABASE_URL → SQLite file; no broker →
 Celery tasks run inline. Production sets DATABASE_URL, REDIS_URL and SECRET_KEY.
 """
 
+import hashlib
+import hmac
 import os
-from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -85,7 +86,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
-    "axes",
     "oauth2_provider",
     "accounts",
     "records",
@@ -106,8 +106,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "access.middleware.ViewerMiddleware",
-    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "studentdata.urls"
@@ -169,8 +167,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    # First: refuses a locked-out username + address before any password is checked.
-    "axes.backends.AxesStandaloneBackend",
+    # First: refuses a held username or address before any password is checked.
+    "accounts.sign_in_guard.SignInGuardBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -188,19 +186,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-# Repeated failed sign-ins (django-axes): after AXES_FAILURE_LIMIT failures for one
-# username from one address, that pair is refused for AXES_COOLOFF_MINUTES.
-AXES_ENABLED = env_bool("AXES_ENABLED", True)
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
-AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
-AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_VERBOSE = False  # and its logger is quietened in LOGGING below
-# Our own page (templates/accounts/locked_out.html), status 429.
-AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
-# Failed passwords are never logged, only the username, address and time.
-AXES_SENSITIVE_PARAMETERS = ["password", "new_password1", "new_password2"]
+# Failed sign-ins (accounts/sign_in_guard.py): per account whatever the address, and
+# per client address whatever the username (a school's staff share one: a higher
+# limit). Reaching a limit holds sign-in back for SIGN_IN_BACKOFF_SECONDS, doubled by
+# each failure after, at most SIGN_IN_BACKOFF_MAX_MINUTES; failures are forgotten after
+# SIGN_IN_FORGET_MINUTES without one.
+SIGN_IN_ACCOUNT_FAILURES = env_int("SIGN_IN_ACCOUNT_FAILURES", 5, minimum=1)
+SIGN_IN_NETWORK_FAILURES = env_int("SIGN_IN_NETWORK_FAILURES", 30, minimum=1)
+SIGN_IN_BACKOFF_SECONDS = env_int("SIGN_IN_BACKOFF_SECONDS", 30, minimum=1)
+SIGN_IN_BACKOFF_MAX_MINUTES = env_int("SIGN_IN_BACKOFF_MAX_MINUTES", 15, minimum=1)
+SIGN_IN_FORGET_MINUTES = env_int("SIGN_IN_FORGET_MINUTES", 60, minimum=1)
+# Proxies in front of the web processes that append the client's address to
+# X-Forwarded-For (docker-compose.yml: 1, the TLS proxy). 0: REMOTE_ADDR is the client.
+FORWARDED_PROXY_COUNT = env_int("FORWARDED_PROXY_COUNT", 0, minimum=0)
 
 # Password resets asked for in an hour: per client address (then a page says so), and
 # per email address (then no more mail goes out, and nothing says so).
@@ -277,6 +275,16 @@ CELERY_TIMEZONE = "UTC"
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))
 # Stored files (providers' CSV deliveries, signed agreements): web and worker share it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+# Each district's access-log chain head, appended nightly (access/anchors.py) to a file
+# the database cannot rewrite, each line signed under AUDIT_ANCHOR_KEY (by default
+# derived from SECRET_KEY; set it apart so a copy of the settings cannot forge anchors).
+AUDIT_ANCHOR_PATH = Path(
+    env_str("AUDIT_ANCHOR_PATH", str(BASE_DIR / "var" / "audit" / "anchors.jsonl"))
+)
+AUDIT_ANCHOR_KEY = (
+    env_str("AUDIT_ANCHOR_KEY")
+    or hmac.new(SECRET_KEY.encode(), b"studentdata audit anchors", hashlib.sha256).hexdigest()
+)
 # Largest upload accepted on the import page; larger files are refused with a form error.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 # What one import may read, checked before reading (a small zip can hold a huge file):
@@ -453,7 +461,4 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # Axes logs each sign-in and lockout with its username, and a student's username is
-    # often their name (REQUIREMENTS 18). Lockouts stay queryable in axes' own tables.
-    "loggers": {"axes": {"level": "ERROR"}},
 }

@@ -190,3 +190,12 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         for table in (*append_only.LOG_TABLES, append_only.CHAIN_TABLE):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"')
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters():
+    # Sign-in failures and request counts live in the shared cache, not the database:
+    # the database rolls back after each test, the cache must be emptied.
+    from django.core.cache import cache
+
+    cache.clear()

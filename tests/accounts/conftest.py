@@ -22,11 +22,3 @@ def link_token(body: str) -> str:
 @pytest.fixture(autouse=True)
 def site_url(settings):
     settings.SITE_URL = "http://testserver"
-
-
-@pytest.fixture(autouse=True)
-def fresh_throttles():
-    """Each test starts with no requests counted (the test cache is the process's)."""
-    from django.core.cache import cache
-
-    cache.clear()

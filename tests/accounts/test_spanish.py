@@ -66,7 +66,9 @@ def test_the_lockout_page_in_spanish(world, client):
         client.post("/", {"username": "a-parent", "password": "wrong guess"}, **ES)
     response = client.post("/", {"username": "a-parent", "password": "x"}, **ES)
     assert response.status_code == 429
-    assert "Espere 15 minutos y vuelva a intentarlo" in response.content.decode()
+    html = response.content.decode()
+    assert "El inicio de sesión en esta cuenta falló demasiadas veces" in html
+    assert "Espere 1 minuto y vuelva a intentarlo" in html
 
 
 def test_the_length_cap_speaks_spanish(world):
