@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and roles"
 
     def ready(self):
-        from accounts import sign_in_guard  # noqa: F401 - connects its signal receivers
+        from accounts import second_factor, sign_in_guard  # noqa: F401 - their signal receivers

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from access.districts import may_manage_district
-from accounts import sign_in_guard
+from accounts import second_factor, sign_in_guard
 from accounts.models import Role, RoleChange, RoleMembership, User
 from accounts.staff_services import role_assign, role_end, staff_invite
 from records.models import School
@@ -128,8 +128,10 @@ def _page(request, *, invite_form=None, role_forms=None, status=200):
             district=district, prefix=f"u{person.pk}"
         )
     holds = sign_in_guard.account_holds(person.username for person in people)
+    enrolled = second_factor.enrolled_among(people)
     for person in people:
         person.sign_in_hold = holds.get(person.username)
+        person.has_second_factor = person.pk in enrolled
     listed = {person.pk for person in people}
     for pk, form in (role_forms or {}).items():
         if pk not in listed:  # no card to show the form's errors beside: say them above
@@ -209,4 +211,18 @@ def staff_sign_in_release(request, user_id: int):
     # Ids, not usernames: a username is often a person's name.
     logger.info("sign-in hold of user %s released by user %s", person.pk, request.user.pk)
     messages.success(request, _("They can sign in again now."))
+    return redirect("accounts:staff")
+
+
+@admin_pages(methods=("POST",))
+def staff_second_factor_reset(request, user_id: int):
+    """Forgets a staff member's authenticator app and recovery codes (a lost phone): they
+    set up a new one when they next sign in."""
+    person = get_object_or_404(User.objects, district=request.viewer.district, pk=user_id)
+    second_factor.remove(person)
+    logger.info("second factor of user %s reset by user %s", person.pk, request.user.pk)
+    messages.success(
+        request,
+        _("Their second factor is reset. They set up a new one when they next sign in."),
+    )
     return redirect("accounts:staff")

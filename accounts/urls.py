@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import staff, views
+from accounts import district_security, staff, two_factor, views
 
 app_name = "accounts"
 
@@ -19,6 +19,16 @@ urlpatterns = [
     ),
     path(
         "district/staff/roles/<int:membership_id>/end/", staff.staff_role_end, name="staff-role-end"
+    ),
+    path("two-factor/verify/", two_factor.verify, name="two-factor-verify"),
+    path("two-factor/setup/", two_factor.setup, name="two-factor-setup"),
+    path("two-factor/recovery-codes/", two_factor.recovery_codes, name="two-factor-codes"),
+    path("account/security/", two_factor.security, name="security"),
+    path("district/security/", district_security.settings_page, name="district-security"),
+    path(
+        "district/staff/<int:user_id>/second-factor/reset/",
+        staff.staff_second_factor_reset,
+        name="staff-second-factor-reset",
     ),
     path("password-reset/", views.password_reset, name="password-reset"),
     path("password-reset/sent/", views.password_reset_sent, name="password-reset-sent"),

@@ -116,6 +116,9 @@ UNCACHED_TABLES = {
     "django_migrations": "Django's record of migrations",
     "auth_permission": "permission names; grants of them bump",
     "auth_group": "group names; grants to groups bump",
+    "otp_totp_totpdevice": "second-factor devices: checked at sign-in, never cached",
+    "otp_static_staticdevice": "second-factor recovery codes: checked at sign-in",
+    "otp_static_statictoken": "second-factor recovery codes: checked at sign-in",
 }
 
 

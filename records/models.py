@@ -93,6 +93,12 @@ class District(models.Model):
     disposition_days = models.PositiveSmallIntegerField(
         default=60, validators=[MinValueValidator(1), MaxValueValidator(365)]
     )
+    # Security (/district/security/): teachers need a second factor too when set (the
+    # school leaders and specialists always do); staff are signed out when idle.
+    teachers_need_second_factor = models.BooleanField(default=False)
+    staff_idle_minutes = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(5), MaxValueValidator(480)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,6 +122,10 @@ class District(models.Model):
             models.CheckConstraint(
                 condition=Q(import_max_file_mb__gte=1, import_max_file_mb__lte=1024),
                 name="records_district_import_max_file_mb_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(staff_idle_minutes__gte=5, staff_idle_minutes__lte=480),
+                name="records_district_staff_idle_minutes_range",
             ),
         ]
 

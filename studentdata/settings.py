@@ -87,6 +87,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "guardian",
     "oauth2_provider",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "records",
     "access",
@@ -106,6 +109,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "access.middleware.ViewerMiddleware",
+    # After the viewer: the second factor its roles require, and staff's idle time-out.
+    "accounts.middleware.SecondFactorMiddleware",
 ]
 
 ROOT_URLCONF = "studentdata.urls"
@@ -196,6 +201,9 @@ SIGN_IN_NETWORK_FAILURES = env_int("SIGN_IN_NETWORK_FAILURES", 30, minimum=1)
 SIGN_IN_BACKOFF_SECONDS = env_int("SIGN_IN_BACKOFF_SECONDS", 30, minimum=1)
 SIGN_IN_BACKOFF_MAX_MINUTES = env_int("SIGN_IN_BACKOFF_MAX_MINUTES", 15, minimum=1)
 SIGN_IN_FORGET_MINUTES = env_int("SIGN_IN_FORGET_MINUTES", 60, minimum=1)
+# Second factor (accounts/second_factor.py): the issuer authenticator apps show.
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "studentdata")
+
 # Proxies in front of the web processes that append the client's address to
 # X-Forwarded-For (docker-compose.yml: 1, the TLS proxy). 0: REMOTE_ADDR is the client.
 FORWARDED_PROXY_COUNT = env_int("FORWARDED_PROXY_COUNT", 0, minimum=0)

@@ -199,3 +199,22 @@ def fresh_counters():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def force_login_gives_the_second_factor(monkeypatch):
+    """``force_login`` stands for a whole sign-in, second factor included (as a person who
+    gave it): pages then answer as they do after ``/two-factor/verify/``. The second
+    factor's own tests sign in through the forms instead."""
+    from django.test.client import ClientMixin
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    original = ClientMixin.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = "otp_totp.totpdevice/0"
+        session.save()
+
+    monkeypatch.setattr(ClientMixin, "force_login", force_login)

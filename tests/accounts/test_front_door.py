@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.accounts.two_factor_helpers import app_code, enrolled
+
 
 @pytest.mark.django_db
 def test_visitors_get_the_sign_in_form(client):
@@ -16,8 +18,10 @@ def test_visitors_get_the_sign_in_form(client):
 @pytest.mark.django_db
 def test_signing_in_lands_on_home_with_the_roles_and_reach(world, client):
     principal = world.a.users["principal"]
+    device, _ = enrolled(principal)
+    client.post("/", {"username": principal.username, "password": "correct horse battery"})
     response = client.post(
-        "/", {"username": principal.username, "password": "correct horse battery"}, follow=True
+        "/two-factor/verify/", {"code": app_code(device), "next": "/"}, follow=True
     )
     assert response.status_code == 200
     assert b"Principal" in response.content

@@ -75,3 +75,27 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def give_second_factor(page, username: str) -> None:
+    """After the password: the second factor, if the product asks for it — set up the
+    authenticator app (the code computed from the device the page just made) and go on
+    past the recovery codes, or give the app's code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tests.accounts.two_factor_helpers import app_code
+
+    page.wait_for_load_state()
+    # By the forms' field names: the same in every language.
+    if "/two-factor/setup/" in page.url:
+        device = TOTPDevice.objects.get(user__username=username, confirmed=False)
+        page.locator("input[name=code]").fill(app_code(device))
+        page.locator("main form button[type=submit]").click()
+        page.locator("ol.recovery-codes").wait_for()
+        page.locator("main a.button").click()
+        page.wait_for_load_state()
+    elif "/two-factor/verify/" in page.url:
+        device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+        page.locator("input[name=code]").fill(app_code(device))
+        page.locator("main form button[type=submit]").first.click()
+        page.wait_for_load_state()

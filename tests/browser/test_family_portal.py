@@ -11,7 +11,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from access.audit import Disclosure, record_access
 from access.viewer import viewer_for
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import give_second_factor, screenshot
 from tests.records.test_family_pages import add_records
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,6 +35,7 @@ def sign_in(page, base_url: str, username: str, password: str = "correct horse b
     page.locator("input[name=password]").fill(password)
     page.locator("form button[type=submit]").last.click()
     page.wait_for_load_state()
+    give_second_factor(page, username)
 
 
 def family_world(world):

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core import mail
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import give_second_factor, screenshot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "lemon trees by the river"
@@ -151,6 +151,7 @@ def test_a_district_admin_invites_from_the_page(request, world, live_server, dev
     page.get_by_label("Username").fill("a-district_admin")
     page.get_by_label("Password", exact=True).fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
+    give_second_factor(page, "a-district_admin")
     page.get_by_role("link", name="Invite guardians").click()
     button = page.get_by_role("button", name="Invite all guardians who have not been invited")
     button.click()
