@@ -20,6 +20,7 @@ from access.scoping import (
 )
 from records.models import GradeLevel
 from studentdata.api import CountInPagePagination, ViewerApiView
+from studentdata.schema import SIGNED_IN_ERRORS, error, refused_parameters
 
 # How a provider's read of this API is named in its disclosures.
 API_CHANNEL = "studentdata API"
@@ -61,6 +62,7 @@ class StudentListFilters(PurposeParameters):
     page_size = serializers.IntegerField(required=False, min_value=1)
 
 
+POSITIVE = {"type": "integer", "minimum": 1}
 PURPOSE_PARAMETERS = [
     OpenApiParameter(
         "purpose",
@@ -126,13 +128,20 @@ class StudentListApi(ViewerApiView):
         operation_id="v1_students_list",
         summary="Students this reader may see",
         parameters=[
-            OpenApiParameter("school", OpenApiTypes.INT, description="Current members of a school"),
+            OpenApiParameter("school", POSITIVE, description="Current members of a school"),
+            OpenApiParameter("section", POSITIVE, description="Current roster of a section"),
             OpenApiParameter(
-                "section", OpenApiTypes.INT, description="Current roster of a section"
+                "grade",
+                OpenApiTypes.STR,
+                enum=[code for code, _label in GradeLevel.choices],
+                description="Grade code, e.g. KG, 05",
             ),
-            OpenApiParameter("grade", OpenApiTypes.STR, description="Grade code, e.g. KG, 05"),
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 500"),
+            OpenApiParameter("page", POSITIVE),
+            OpenApiParameter(
+                "page_size",
+                POSITIVE,
+                description="Students a page (50 if unset); a size over 500 is served as 500.",
+            ),
             *PURPOSE_PARAMETERS,
             *WITHHELD_HEADERS,
         ],
@@ -145,7 +154,10 @@ class StudentListApi(ViewerApiView):
                     "previous": {"type": "string", "nullable": True},
                     "results": {"type": "array", "items": STUDENT_OBJECT},
                 },
-            }
+            },
+            400: refused_parameters(),
+            404: error("A page past the last."),
+            **SIGNED_IN_ERRORS,
         },
     )
     def get(self, request):
@@ -206,7 +218,12 @@ class StudentDetailApi(ViewerApiView):
     @extend_schema(
         summary="One student, projected to what this reader may see",
         parameters=[*PURPOSE_PARAMETERS, *WITHHELD_HEADERS],
-        responses={200: STUDENT_OBJECT},
+        responses={
+            200: STUDENT_OBJECT,
+            400: refused_parameters(),
+            404: error("No such student among those this reader may see."),
+            **SIGNED_IN_ERRORS,
+        },
     )
     def get(self, request, student_id: str):
         chosen = PurposeParameters(data=request.query_params)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import translation
 from django.utils.cache import patch_cache_control
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,6 +18,7 @@ from reports import published, views
 from reports.cells import DISTRICT, STATE, school_scope
 from reports.suppression import Code
 from reports.tables import CODE_MEANINGS, Report
+from studentdata.schema import error
 
 
 class ValueSerializer(serializers.Serializer):
@@ -137,13 +138,21 @@ class PublicReportView(APIView):
         return response
 
 
+def report_responses(kind: str) -> dict:
+    return {
+        200: ReportSerializer,
+        304: OpenApiResponse(description="Not modified since the ETag sent in If-None-Match."),
+        404: error(f"No such {kind}, or no report card of it is published yet."),
+    }
+
+
 class SchoolReportView(PublicReportView):
     @extend_schema(
         summary="A school's published report card",
         description="The latest published release's tables for one school: enrollment, "
         "attendance and assessment results by grade and subgroup, with small groups "
         "hidden and coded. No login.",
-        parameters=[LANGUAGE], responses=ReportSerializer, auth=[],
+        parameters=[LANGUAGE], responses=report_responses("school"), auth=[],
     )  # fmt: skip
     def get(self, request: Request, school_id: int) -> Response:
         return self.respond(request, views.school_release(school_id), school_scope(school_id))
@@ -153,7 +162,7 @@ class DistrictReportView(PublicReportView):
     @extend_schema(
         summary="A district's published report card",
         description="The latest published release's tables for the whole district. No login.",
-        parameters=[LANGUAGE], responses=ReportSerializer, auth=[],
+        parameters=[LANGUAGE], responses=report_responses("district"), auth=[],
     )  # fmt: skip
     def get(self, request: Request, district_id: int) -> Response:
         return self.respond(request, views.district_release(district_id), DISTRICT)
@@ -164,7 +173,7 @@ class StateReportView(PublicReportView):
         summary="A state's published report card",
         description="The latest published state release: every table summed over the "
         "state's districts, protected together with their releases. No login.",
-        parameters=[LANGUAGE], responses=ReportSerializer, auth=[],
+        parameters=[LANGUAGE], responses=report_responses("state"), auth=[],
     )  # fmt: skip
     def get(self, request: Request, state: str) -> Response:
         return self.respond(request, views.state_release_or_404(state), STATE)

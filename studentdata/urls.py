@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpResponse
-from django.urls import include, path
+from django.http import HttpResponse, JsonResponse
+from django.urls import include, path, re_path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -14,7 +14,15 @@ from reports.urls import api_urlpatterns as reports_api
 from reports.urls import console_urlpatterns as report_console
 from reports.urls import state_urlpatterns
 
-api_v1 = [*records_api, *reports_api]
+
+def api_not_found(request, *args, **kwargs):
+    """A path under /api/v1/ that names no operation (or an id of the wrong shape):
+    answered in JSON like any API error, never the site's HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+# Last: whatever the operations above did not match.
+api_v1 = [*records_api, *reports_api, re_path(r"^", api_not_found)]
 
 
 @never_cache
