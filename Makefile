@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BENCH_ENV) $(BIN)/python manage.py bench_staff $(BENCH_STAFF_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py bench_import $(BENCH_IMPORT_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py bench_providers $(BENCH_PROVIDERS_ARGS)
+	$(BENCH_ENV) $(BIN)/python manage.py bench_load $(BENCH_LOAD_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py seed_demo --district reports --students 200000 \
 		--schools 50 --seed 1
 	$(BENCH_ENV) $(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
