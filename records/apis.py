@@ -36,6 +36,16 @@ class PurposeParameters(serializers.Serializer):
         required=False, allow_blank=True, max_length=purposes.DETAIL_MAX
     )
 
+    def to_internal_value(self, data):
+        # A parameter given empty (``?grade=``) is refused, not read as left out: what a
+        # client sends is what the schema says it may.
+        blank = [name for name in self.fields if name != "purpose_detail" and data.get(name) == ""]
+        if blank:
+            raise serializers.ValidationError(
+                {name: ["Give a value, or leave the parameter out."] for name in blank}
+            )
+        return super().to_internal_value(data)
+
     def validate(self, data):
         if "purpose" in data:
             try:

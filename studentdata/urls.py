@@ -21,8 +21,9 @@ def api_not_found(request, *args, **kwargs):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
-# Last: whatever the operations above did not match.
-api_v1 = [*records_api, *reports_api, re_path(r"^", api_not_found)]
+# Last: whatever the operations above did not match, ending in "/" (a path without its
+# slash is still redirected to the one with it, by CommonMiddleware).
+api_v1 = [*records_api, *reports_api, re_path(r"^.*/$", api_not_found)]
 
 
 @never_cache

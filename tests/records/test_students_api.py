@@ -325,3 +325,21 @@ def test_a_bad_purpose_is_400_naming_the_parameter(world, api_as, params, field)
         response = client.get(url, params)
         assert response.status_code == 400
         assert field in response.json()
+
+
+@pytest.mark.django_db
+def test_a_path_under_the_api_that_names_nothing_answers_json(world, api):
+    for path in ("/api/v1/public/schools/not-a-number/report/", "/api/v1/nothing-here/"):
+        response = api.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not found."}
+    # Without its slash, a path is still sent to the one with it.
+    assert api.get("/api/v1/students")["Location"] == "/api/v1/students/"
+
+
+@pytest.mark.django_db
+def test_a_parameter_given_empty_is_refused(world, api_as):
+    api = api_as(world.a.users["district_admin"])
+    response = api.get("/api/v1/students/?grade=&purpose_detail=")
+    assert response.status_code == 400
+    assert response.json() == {"grade": ["Give a value, or leave the parameter out."]}
