@@ -12,16 +12,12 @@ answer is an error. Prints each reader's requests, p50 and p95, and the errors.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import http.client
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -35,33 +31,20 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from access.classes import teacher_sections
 from access.management.commands.bench_access import percentiles
 from access.management.commands.bench_providers import Command as ProviderBench
-from access.management.commands.bench_staff import gunicorn
+from access.management.commands.bench_staff import (
+    Check,
+    Load,
+    Request,
+    drive_mix,
+    gunicorn,
+    stop,
+)
 from access.viewer import viewer_for
 from accounts import second_factor
 from accounts.models import User
 from records.models import District, School, Student
 from records.seeding import demo_logins
 from records.tenancy import tenant_scope
-
-Check = Callable[[int, bytes], "str | None"]
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One reader's request and what its answer must be."""
-
-    name: str
-    method: str
-    path: str
-    headers: dict
-    check: Check
-    body: str = ""
-
-
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 def contains(*needles: str, status: int = 200, never: tuple[str, ...] = ()) -> Check:
@@ -102,11 +85,11 @@ class Command(BaseCommand):
         )
         env = {"SECURE_SSL_REDIRECT": "false", "PROVIDER_RATE_PER_MINUTE": str(10**9)}
         with celery_worker(), gunicorn(workers, **env) as port:
-            drive(port, scenarios, clients, 2.0)  # warm-up, not counted
-            tallies, took = drive(port, scenarios, clients, seconds)
-        self.report(scenarios, tallies, took)
+            drive_mix(port, scenarios, clients, 2.0)  # warm-up, not counted
+            loads = drive_mix(port, scenarios, clients, seconds)
+        self.report(scenarios, loads)
 
-    def scenarios(self, district: District) -> list[Scenario]:
+    def scenarios(self, district: District) -> list[Request]:
         logins, _ = demo_logins(district, as_of=district.today())
         users = {label: User.objects.get(username=name) for label, name in logins.items()}
         parent = users["parent_two_children"]
@@ -131,24 +114,23 @@ class Command(BaseCommand):
         signed_in = {label: self.session_cookie(user) for label, user in users.items()}
         reset = self.reset_form()
         return [
-            Scenario("parent: family page", "GET", "/family/", signed_in["parent_two_children"],
-                     contains(*child_names)),
-            Scenario("parent: another family's child", "GET", f"/family/{other.pk}/",
-                     signed_in["parent_two_children"],
-                     contains(status=404, never=(escape(other.family_name),))),
-            Scenario("teacher: classes", "GET", "/classes/", signed_in["teacher"],
-                     contains(*sections)),
-            Scenario("principal: school search", "GET", "/school/?q=a", signed_in["principal"],
-                     contains(escape(principal_school.name))),
-            Scenario("district admin: console", "GET", "/district/", signed_in["district_admin"],
-                     contains(escape(district.name))),
-            Scenario("provider: OneRoster students", "GET",
-                     "/ims/oneroster/rostering/v1p2/students?limit=100", provider_headers,
-                     _hundred_users),
-            Scenario("public: report cards", "GET", "/reports/", {},
-                     contains("School report cards", never=tuple(child_names))),
-            Scenario("anyone: password reset (Celery)", "POST", "/password-reset/",
-                     reset["headers"], _reset_check, body=reset["body"]),
+            Request("parent: family page", "/family/", signed_in["parent_two_children"],
+                    contains(*child_names)),
+            Request("parent: another family's child", f"/family/{other.pk}/",
+                    signed_in["parent_two_children"],
+                    contains(status=404, never=(escape(other.family_name),))),
+            Request("teacher: classes", "/classes/", signed_in["teacher"], contains(*sections)),
+            Request("principal: school search", "/school/?q=a", signed_in["principal"],
+                    contains(escape(principal_school.name))),
+            Request("district admin: console", "/district/", signed_in["district_admin"],
+                    contains(escape(district.name))),
+            Request("provider: OneRoster students",
+                    "/ims/oneroster/rostering/v1p2/students?limit=100", provider_headers,
+                    _hundred_users),
+            Request("public: report cards", "/reports/", {},
+                    contains("School report cards", never=tuple(child_names))),
+            Request("anyone: password reset (Celery)", "/password-reset/", reset["headers"],
+                    _reset_check, method="POST", body=reset["body"]),
         ]  # fmt: skip
 
     def session_cookie(self, user: User) -> dict:
@@ -181,18 +163,19 @@ class Command(BaseCommand):
             "body": f"csrfmiddlewaretoken={token.group(1).decode()}&email=load%40example.org",
         }
 
-    def report(self, scenarios: list[Scenario], tallies: dict[str, Tally], took: float) -> None:
-        total = sum(len(t.latencies) + len(t.errors) for t in tallies.values())
-        errors = sum(len(t.errors) for t in tallies.values())
+    def report(self, scenarios: list[Request], loads: dict[str, Load]) -> None:
+        took = max(load.seconds for load in loads.values())
+        total = sum(len(load.latencies) + len(load.errors) for load in loads.values())
+        errors = sum(len(load.errors) for load in loads.values())
         self.stdout.write(f"\n{total:,} requests in {took:.1f} s = {total / took:.1f} req/s")
         for scenario in scenarios:
-            tally = tallies[scenario.name]
-            p50, p95 = percentiles(tally.latencies) if tally.latencies else (0.0, 0.0)
+            load = loads[scenario.name]
+            p50, p95 = percentiles(load.latencies) if load.latencies else (0.0, 0.0)
             self.stdout.write(
-                f"  {scenario.name:<34} {len(tally.latencies):>6,} ok  "
-                f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {len(tally.errors)} errors"
+                f"  {scenario.name:<34} {len(load.latencies):>6,} ok  "
+                f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {len(load.errors)} errors"
             )
-            for error in sorted(set(tally.errors))[:3]:
+            for error in sorted(set(load.errors))[:3]:
                 self.stdout.write(f"      {error}")
         verdict = "met" if errors == 0 else "MISSED"
         self.stdout.write(f"\nTarget: 0 errors: {verdict} ({errors} errors)")
@@ -217,53 +200,6 @@ def _reset_check(status: int, body: bytes) -> str | None:
     return None if status in (302, 429) else f"HTTP {status}: {body[:120]!r}"
 
 
-def drive(port: int, scenarios: list[Scenario], clients: int, seconds: float):
-    """Clients take turns through the scenarios until time is up; answers are checked
-    after the clock stops (one copy of each distinct answer is kept)."""
-    samples: list[tuple[str, float, tuple[str, str]]] = []
-    answers: dict[tuple[str, str], tuple[int, bytes]] = {}
-    lock = threading.Lock()
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    def client(offset: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        turn = offset
-        while time.perf_counter() < deadline:
-            scenario = scenarios[turn % len(scenarios)]
-            turn += 1
-            began = time.perf_counter()
-            try:
-                conn.request(scenario.method, scenario.path, body=scenario.body or None,
-                             headers=scenario.headers)  # fmt: skip
-                response = conn.getresponse()
-                status, body = response.status, response.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                status, body = 0, repr(exc).encode()
-            took = (time.perf_counter() - began) * 1000
-            key = (scenario.name, f"{status}:{hashlib.blake2b(body, digest_size=16).hexdigest()}")
-            with lock:
-                samples.append((scenario.name, took, key))
-                answers.setdefault(key, (status, body))
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    took = time.perf_counter() - start
-    checks = {scenario.name: scenario.check for scenario in scenarios}
-    problems = {key: checks[key[0]](*answer) for key, answer in answers.items()}
-    tallies = {scenario.name: Tally() for scenario in scenarios}
-    for name, latency, key in samples:
-        if problems[key]:
-            tallies[name].errors.append(problems[key])
-        else:
-            tallies[name].latencies.append(latency)
-    return tallies, took
-
-
 @contextlib.contextmanager
 def celery_worker() -> Iterator[None]:
     """A Celery worker on this project's broker, stopped however the run ends."""
@@ -281,9 +217,4 @@ def celery_worker() -> Iterator[None]:
             raise CommandError("the Celery worker exited at start")
         yield
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop(worker)

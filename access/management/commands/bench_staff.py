@@ -281,12 +281,17 @@ def gunicorn(workers: int, **env: str) -> Iterator[int]:
             _wait_until_serving(server, port, log)
             yield port
         finally:
-            server.terminate()  # SIGTERM: gunicorn's graceful stop
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop(server)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM (gunicorn's and Celery's graceful stop), then SIGKILL after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_serving(server: subprocess.Popen, port: int, log) -> None:
@@ -307,24 +312,46 @@ def _wait_until_serving(server: subprocess.Popen, port: int, log) -> None:
 Check = Callable[[int, bytes], str | None]  # status, body → what is wrong, or None
 
 
+@dataclass(frozen=True)
+class Request:
+    """One request a client makes, named, and what its answer must be (``check``: an
+    error's text, or ``None``)."""
+
+    name: str
+    path: str
+    headers: dict
+    check: Check
+    method: str = "GET"
+    body: str = ""
+
+
 def drive(port: int, path: str, headers: dict, check: Check, clients: int, seconds: float) -> Load:
-    """``clients`` threads, each with its own connection, GET ``path`` until time is up.
+    """``clients`` threads, each with its own connection, GET ``path`` until time is up."""
+    return drive_mix(port, [Request(path, path, headers, check)], clients, seconds)[path]
+
+
+def drive_mix(port: int, requests: list[Request], clients: int, seconds: float) -> dict[str, Load]:
+    """``clients`` threads, each with its own connection, take turns through ``requests``
+    (each starting at another) until time is up: each request's load.
 
     Every answer is checked, after the clock stops: the clients keep one copy of each
     distinct answer (by digest), so checking costs the server under test no CPU.
     """
-    samples: list[tuple[float, str]] = []  # latency, answer's digest
-    answers: dict[str, tuple[int, bytes]] = {}
+    samples: list[tuple[str, float, str]] = []  # request, latency, answer's digest
+    answers: dict[tuple[str, str], tuple[int, bytes]] = {}
     lock = threading.Lock()
     start = time.perf_counter()
     deadline = start + seconds
 
-    def client() -> None:
+    def client(turn: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         while time.perf_counter() < deadline:
+            request = requests[turn % len(requests)]
+            turn += 1
             began = time.perf_counter()
             try:
-                conn.request("GET", path, headers=headers)
+                conn.request(request.method, request.path, body=request.body or None,
+                             headers=request.headers)  # fmt: skip
                 response = conn.getresponse()
                 status, body = response.status, response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -333,22 +360,25 @@ def drive(port: int, path: str, headers: dict, check: Check, clients: int, secon
             took = (time.perf_counter() - began) * 1000
             digest = f"{status}:{hashlib.blake2b(body, digest_size=16).hexdigest()}"
             with lock:
-                samples.append((took, digest))
-                answers.setdefault(digest, (status, body))
+                samples.append((request.name, took, digest))
+                answers.setdefault((request.name, digest), (status, body))
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    load = Load(seconds=time.perf_counter() - start)
-    problems = {digest: check(*answer) for digest, answer in answers.items()}
-    for took, digest in samples:
-        if problems[digest]:
-            load.errors.append(problems[digest])
+    took = time.perf_counter() - start
+    checks = {request.name: request.check for request in requests}
+    problems = {key: checks[key[0]](*answer) for key, answer in answers.items()}
+    loads = {request.name: Load(seconds=took) for request in requests}
+    for name, latency, digest in samples:
+        problem = problems[name, digest]
+        if problem:
+            loads[name].errors.append(problem)
         else:
-            load.latencies.append(took)
-    return load
+            loads[name].latencies.append(latency)
+    return loads
 
 
 def healthz_check(status: int, body: bytes) -> str | None:
