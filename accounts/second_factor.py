@@ -113,20 +113,16 @@ def new_recovery_codes(user) -> list[str]:
 
 def verify(user, code: str):
     """The device that accepts ``code`` (an app's 6 digits, or a recovery code, used up),
-    or ``None``. Each device throttles its own failures (django-otp: a wait that doubles),
-    so a mistyped app code does not hold back the recovery codes, nor the reverse."""
+    or ``None``; and whether that device was refusing attempts for now already. Each
+    device throttles its own failures (django-otp: a wait that doubles), so a mistyped
+    app code does not hold back the recovery codes, nor the reverse."""
     token, devices = _token_and_devices(user, code)
+    throttled = any(not device.verify_is_allowed()[0] for device in devices)
     for device in devices:
         accepted = django_otp.verify_token(user, device.persistent_id, token)
         if accepted is not None:
-            return accepted
-    return None
-
-
-def is_throttled(user, code: str) -> bool:
-    """Whether the device ``code`` is meant for refuses attempts for now."""
-    _, devices = _token_and_devices(user, code)
-    return any(not device.verify_is_allowed()[0] for device in devices)
+            return accepted, throttled
+    return None, throttled
 
 
 def _token_and_devices(user, code: str):

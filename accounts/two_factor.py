@@ -80,8 +80,7 @@ def verify(request):
     form = CodeForm(request.POST or None)
     if form.is_valid():
         code = form.cleaned_data["code"]
-        throttled = second_factor.is_throttled(user, code)
-        device = second_factor.verify(user, code)
+        device, throttled = second_factor.verify(user, code)
         if device is not None:
             django_otp.login(request, device)
             if isinstance(device, StaticDevice):

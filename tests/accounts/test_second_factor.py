@@ -76,6 +76,8 @@ def test_the_next_sign_in_asks_for_a_code_and_a_recovery_code_works_once(world, 
     assert response["Location"] == "/two-factor/verify/?next=%2F"
     wrong = client.post("/two-factor/verify/", {"code": "123456", "next": "/"})
     assert wrong.status_code == 400
+    again = client.post("/two-factor/verify/", {"code": "123456", "next": "/"})
+    assert "Too many wrong codes in a row." in again.content.decode()
     used = client.post("/two-factor/verify/", {"code": codes[0].upper(), "next": "/"})
     assert used["Location"] == "/"
     assert "You signed in with a recovery code; 9 are left." in client.get("/").content.decode()
