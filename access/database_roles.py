@@ -53,4 +53,6 @@ def _grants(quoted: str) -> list[str]:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
         f"REVOKE UPDATE, DELETE, TRUNCATE ON {log} FROM {quoted}",
         f"REVOKE DELETE, TRUNCATE ON {head} FROM {quoted}",
+        # ANALYZE after an import, with the owner's rights (records migration 0019).
+        f"GRANT EXECUTE ON FUNCTION studentdata_analyze(regclass) TO {quoted}",
     ]

@@ -1,7 +1,19 @@
 from django.utils.functional import SimpleLazyObject
 
 from access.viewer import viewer_for
-from records.tenancy import tenant_scope
+from records.tenancy import entry_scope, tenant_scope
+
+
+class EntryScopeMiddleware:
+    """First of all: a request starts with no district and no system context in force,
+    whatever the thread ran before (records/tenancy.py)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with entry_scope():
+            return self.get_response(request)
 
 
 class ViewerMiddleware:

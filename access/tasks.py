@@ -3,10 +3,13 @@
 from celery import shared_task
 
 from access import anchors, deliveries, grant_lifecycle
+from access.models import CsvDelivery
 from access.substitutes import end_finished_assignments
+from records.tenancy import district_of, system_scope, tenant_scope
 
 
 @shared_task(name="access.end_substitute_assignments")
+@system_scope("end substitutes' assignments in every district")
 def end_substitute_assignments() -> int:
     """Remove substitutes' section permissions once their assignments' end dates pass."""
     return end_finished_assignments()
@@ -16,16 +19,22 @@ def end_substitute_assignments() -> int:
 def build_delivery(delivery_id: int) -> None:
     """Build a provider's OneRoster CSV delivery: the grant and the requester are checked
     again and the grant's viewer rebuilt here, hours after the request perhaps."""
-    deliveries.delivery_build(delivery_id=delivery_id)
+    district_id = district_of(CsvDelivery, delivery_id)
+    if district_id is None:
+        return  # deleted since it was queued
+    with tenant_scope(district_id):
+        deliveries.delivery_build(delivery_id=delivery_id)
 
 
 @shared_task(name="access.notify_ending_grants")
+@system_scope("notify every district of ending grants")
 def notify_ending_grants() -> int:
     """Tell district admins of active grants ending within 30 days (once per grant)."""
     return grant_lifecycle.notify_ending_grants()
 
 
 @shared_task(name="access.process_ended_grants")
+@system_scope("process every district's ended grants")
 def process_ended_grants() -> int:
     """Ended or revoked grants: delete their deliveries' files, revoke the provider's
     tokens when nothing else is in force, tell the admins the attestation's due date."""
@@ -33,12 +42,14 @@ def process_ended_grants() -> int:
 
 
 @shared_task(name="access.expire_deliveries")
+@system_scope("expire every district's deliveries")
 def expire_deliveries() -> int:
     """Delete the files of CSV deliveries whose download links have expired."""
     return grant_lifecycle.expire_deliveries()
 
 
 @shared_task(name="access.anchor_audit_chains")
+@system_scope("anchor every district's audit chain")
 def anchor_audit_chains() -> int:
     """Append each district's access-log chain head to the anchor file (access/anchors.py)."""
     return anchors.record_chain_heads()

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Invitation, RoleMembership, User
 from records.models import GuardianLink, Section, SectionTeacher, active_on_q
+from records.tenancy import system_scope
 
 
 def _guardians(district) -> QuerySet[User]:
@@ -59,11 +60,12 @@ def invitation_get_by_token(*, token_hash: str) -> Invitation | None:
 
     Deliberately across districts: the visitor is not signed in, the link alone names it.
     """
-    return (
-        Invitation.unscoped.select_related("user")
-        .filter(token_hash=token_hash, user__is_active=True)
-        .first()
-    )
+    with system_scope("open an invitation link"):
+        return (
+            Invitation.unscoped.select_related("user")
+            .filter(token_hash=token_hash, user__is_active=True)
+            .first()
+        )
 
 
 def role_school_names(*, district_id: int, user_ids, today) -> dict[tuple[int, str], str | None]:

@@ -32,6 +32,7 @@ from accounts.models import Role
 from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
 from accounts.services import guardian_invitations_send, invitation_accept, invitation_token_hash
 from accounts.tasks import send_password_reset
+from records.tenancy import tenant_scope
 from studentdata.throttling import over_hourly_limit
 
 ROUTE_DESCRIPTIONS = {
@@ -124,6 +125,11 @@ def welcome(request, token: str):
     invitation = invitation_get_by_token(token_hash=invitation_token_hash(token))
     if invitation is None:
         return render(request, "accounts/welcome_closed.html", {"state": "unknown"}, status=404)
+    with tenant_scope(invitation.district_id):  # the district the link belongs to
+        return _welcome(request, invitation)
+
+
+def _welcome(request, invitation):
     if invitation.state != "open":
         title, message = INVITATION_CLOSED[invitation.state]
         context = {"state": invitation.state, "title": title, "message": message}

@@ -18,6 +18,7 @@ from records.services import (
     import_run_fail,
     import_runs_expire_stale,
 )
+from records.tenancy import district_of, system_scope, tenant_scope
 
 logger = logging.getLogger(__name__)
 
@@ -29,29 +30,31 @@ def run_import(run_id: int) -> None:
     Whatever stops it, the run ends: an exception (storing the outcome included) fails
     the run with a message that quotes nothing of the file, never leaves it "Importing".
     """
-    try:
-        _run_import(run_id)
-    except Exception as exc:
-        # An exception's text can quote the file's rows: log where it failed, not what.
-        logger.error(
-            "Import run %s stopped with %s:\n%s",
-            run_id,
-            type(exc).__name__,
-            "".join(traceback.format_tb(exc.__traceback__)),
-        )
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()  # a lost connection is opened again
+    district_id = district_of(ImportRun, run_id)
+    if district_id is None:
+        logger.warning("Import run %s does not exist", run_id)
+        return
+    with tenant_scope(district_id):
         try:
-            import_run_fail(run_id=run_id, message=FAILED_MESSAGE)
-        except Exception as again:
-            logger.error("Import run %s not marked failed: %s", run_id, type(again).__name__)
+            _run_import(run_id)
+        except Exception as exc:
+            # An exception's text can quote the file's rows: log where it failed, not what.
+            logger.error(
+                "Import run %s stopped with %s:\n%s",
+                run_id,
+                type(exc).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()  # a lost connection is opened again
+            try:
+                import_run_fail(run_id=run_id, message=FAILED_MESSAGE)
+            except Exception as again:
+                logger.error("Import run %s not marked failed: %s", run_id, type(again).__name__)
 
 
 def _run_import(run_id: int) -> None:
-    run = ImportRun.unscoped.select_related("started_by").filter(pk=run_id).first()
-    if run is None:
-        logger.warning("Import run %s does not exist", run_id)
-        return
+    run = ImportRun.objects.select_related("started_by").get(pk=run_id)
     # Hours may pass between upload and run: a role ended since then ends the run too.
     viewer = viewer_for(run.started_by)
     if not may_manage_district(viewer) or viewer.district_id != run.district_id:
@@ -61,6 +64,7 @@ def _run_import(run_id: int) -> None:
 
 
 @shared_task(name="records.expire_stale_imports", ignore_result=True)
+@system_scope("expire every district's stale imports")
 def expire_stale_imports() -> None:
     """Beat, every 15 minutes: a run its worker lost is failed and its file deleted."""
     expired = import_runs_expire_stale()

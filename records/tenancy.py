@@ -5,37 +5,34 @@ viewer middleware) or per job (``with tenant_scope(district):``). The default
 manager of every tenant model filters by it, and with no district in context it
 answers no rows: tenant code fails closed, never open.
 
-``Model.unscoped`` is the explicit escape hatch for code that is deliberately
-cross-tenant (migrations, the importer's district lookup, benchmarks); its name
-makes every such use visible in review.
+``Model.unscoped`` is the explicit escape hatch for code that needs no default
+filter: it still sees only the district in force, because PostgreSQL's row-level
+security (records/row_security.py) applies the same rule below the ORM. Code that
+is cross-district on purpose (sign-in, a provider's token check, state releases,
+migrations) says so with ``with system_scope(reason):``, which is logged.
+
+Every entry point (a request, a Celery task) starts from ``entry_scope()``: no
+district and no system context, whatever its caller had in force.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
-
 from django.db import models
 
-_current_district_id: ContextVar[int | None] = ContextVar("current_district_id", default=None)
+from records.tenant_context import (  # noqa: F401  (the tenancy API, used from here)
+    current_district_id,
+    current_system_reason,
+    entry_scope,
+    system_scope,
+    tenant_scope,
+)
 
 
-def current_district_id() -> int | None:
-    return _current_district_id.get()
-
-
-@contextlib.contextmanager
-def tenant_scope(district) -> Iterator[None]:
-    """Run the block with ``district`` (a District or its id) as the tenant in force."""
-    district_id = getattr(district, "pk", district)
-    if district_id is None:
-        raise ValueError("tenant_scope needs a saved district")
-    token = _current_district_id.set(district_id)
-    try:
-        yield
-    finally:
-        _current_district_id.reset(token)
+def district_of(model: type[TenantModel], pk) -> int | None:
+    """The district of one tenant row, read in the system context: how a job given a
+    row's id learns which district to work in. None if there is no such row."""
+    with system_scope(f"find the district of {model._meta.label} {pk}"):
+        return model.unscoped.filter(pk=pk).values_list("district_id", flat=True).first()
 
 
 class TenantQuerySet(models.QuerySet):

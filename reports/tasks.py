@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from records.models import District
+from records.tenancy import system_scope, tenant_scope
 from reports import builds
 from reports import state as state_module
 from reports.models import Release
@@ -28,7 +29,8 @@ def publish_nightly_releases() -> int:
         if district.now().hour != NIGHTLY_HOUR or _built_tonight(district):
             continue
         try:
-            builds.publish_nightly(district)
+            with tenant_scope(district):
+                builds.publish_nightly(district)
         except Exception:
             # One district's failure must not cost the others their release.
             logger.exception("the nightly report release of district %s failed", district.pk)
@@ -38,19 +40,20 @@ def publish_nightly_releases() -> int:
 
 
 def _built_tonight(district: District) -> bool:
-    return Release.unscoped.filter(
-        district=district, kind=Release.Kind.NIGHTLY, as_of=district.today()
-    ).exists()
+    with tenant_scope(district):
+        return Release.objects.filter(kind=Release.Kind.NIGHTLY, as_of=district.today()).exists()
 
 
 @shared_task(name="reports.build_preview", ignore_result=True)
 def build_preview(district_id: int, user_id: int | None) -> None:
     """A district admin's "publish now": a preview they then publish or discard."""
     district = District.objects.get(pk=district_id)
-    builds.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)
+    with tenant_scope(district):
+        builds.build_release(district, kind=Release.Kind.ON_REQUEST, requested_by_id=user_id)
 
 
 @shared_task(name="reports.publish_state_releases")
+@system_scope("state report releases")
 def publish_state_releases() -> int:
     """Run daily, after every district's nightly hour: each state whose districts
     published since its last state release gets a new one. Returns how many."""
@@ -81,6 +84,7 @@ def state_release_is_stale(state: str) -> bool:
 
 
 @shared_task(name="reports.build_state_release", ignore_result=True)
+@system_scope("a state report release")
 def build_state_release(state: str) -> None:
     """A state release from the districts' latest releases of the current school year."""
     latest = (

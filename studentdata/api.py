@@ -16,7 +16,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from access.providers import viewer_for_client
 from access.viewer import NO_ACCESS, viewer_for
-from records.tenancy import _current_district_id
+from records.tenant_context import _current_district_id
 from studentdata.authentication import ProviderClient
 from studentdata.throttling import ProviderClientThrottle
 
@@ -105,6 +105,14 @@ class ViewerApiView(APIView):
     viewer = NO_ACCESS
     throttle_classes = [ProviderClientThrottle]  # providers' clients only
 
+    def perform_authentication(self, request):
+        super().perform_authentication(request)
+        # The principal's district is in force from here on: its roles and grants are
+        # read under it (row-level security shows no other district's rows).
+        district_id = getattr(request.user, "district_id", None)
+        if district_id is not None:
+            self._tenant_token = _current_district_id.set(district_id)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         self.viewer = viewer_of(request.user)
@@ -112,8 +120,6 @@ class ViewerApiView(APIView):
             # No grant in force (revoked, ended, not yet begun): refused, not an empty list.
             raise exceptions.PermissionDenied("No grant of this provider is in force.")
         request.viewer = self.viewer
-        if self.viewer.district_id is not None:
-            self._tenant_token = _current_district_id.set(self.viewer.district_id)
 
     def finalize_response(self, request, response, *args, **kwargs):
         token = getattr(self, "_tenant_token", None)

@@ -20,6 +20,7 @@ from access.providers import client_grants_in_force, grant_from_row, on_day
 from accounts.models import User
 from records import cache_epochs
 from records.models import District
+from records.tenancy import system_scope
 from studentdata import prepared
 
 
@@ -167,7 +168,9 @@ def _client_by_token(token: str, path: str = ""):
     ahead_key = (checksum, path)
     ahead_ids = cache_epochs.students_to_read_ahead(ahead_key)
     params = [ahead_ids, *on_day(grants_params, day), checksum] if with_grants else [checksum]
-    rows = prepared.fetch("provider_client_by_token", sql, params)
+    # Whose the token is decides the district: it is read before any is in force.
+    with system_scope("provider token check", every_request=True):
+        rows = prepared.fetch("provider_client_by_token", sql, params)
     if not rows:
         return None
     row = rows[0]
@@ -202,16 +205,17 @@ def _client_by_toolkit(request):
     token = getattr(oauth, "access_token", None)
     if not valid or token is None:
         return None
-    client = (
-        ApiClient.unscoped.select_related("district", "provider", "application")
-        .filter(application_id=token.application_id)
-        .annotate(
-            epoch=Subquery(
-                CacheEpoch.objects.filter(district_id=OuterRef("district_id")).values("value")
+    with system_scope("provider token check", every_request=True):
+        client = (
+            ApiClient.unscoped.select_related("district", "provider", "application")
+            .filter(application_id=token.application_id)
+            .annotate(
+                epoch=Subquery(
+                    CacheEpoch.objects.filter(district_id=OuterRef("district_id")).values("value")
+                )
             )
+            .first()
         )
-        .first()
-    )
     if client is not None:
         client.token_expires, client.token_scope = token.expires, token.scope
         client.token_resource, client.token_checksum = token.resource, token.token_checksum

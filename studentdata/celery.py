@@ -2,12 +2,24 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, Task
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
 
-app = Celery("studentdata")
+
+class EntryScopedTask(Task):
+    """Every task starts with no district and no system context in force, even when run
+    inline inside a request (records/tenancy.py): it names its own."""
+
+    def __call__(self, *args, **kwargs):
+        from records.tenancy import entry_scope
+
+        with entry_scope():
+            return super().__call__(*args, **kwargs)
+
+
+app = Celery("studentdata", task_cls=EntryScopedTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "access.middleware.EntryScopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_permissions_policy.PermissionsPolicyMiddleware",
@@ -141,6 +142,9 @@ if DATABASE_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not a database URL: {exc}") from None
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, keeping row-level security's settings in step with the
+        # tenant context (records/row_security.py).
+        DATABASES["default"]["ENGINE"] = "studentdata.db.postgresql"
         # Random reads cost little more than sequential ones on SSDs. PostgreSQL's default
         # (4) makes the planner walk a whole name index to fill a principal's page instead
         # of sorting their school's students: 40 ms against 3 ms at 200,000 students.

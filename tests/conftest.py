@@ -174,13 +174,23 @@ def default_language():
     translation.activate(django_settings.LANGUAGE_CODE)
 
 
+# The role the suite's connections act as, once the test database is made: neither
+# superuser nor owner, as production's application role, so row-level security applies.
+SUITE_ROLE = "studentdata_suite"
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """Let Django empty the append-only log between transactional (live server) tests.
+    """The test database, used as the application uses production's.
 
-    Only the TRUNCATE guards are dropped, and only in the test database: UPDATE and
-    DELETE stay refused, and tests/access/test_audit.py checks the TRUNCATE guard
-    by putting it back inside a rolled-back transaction.
+    Connections act as ``SUITE_ROLE``, subject to row-level security: a path that reads
+    another district without saying so fails here as it would in production. (Where the
+    configured user cannot make roles, the suite runs as that user.)
+
+    And Django may empty the append-only log between transactional (live server) tests:
+    only the TRUNCATE guards are dropped, and only in the test database; UPDATE and
+    DELETE stay refused, and tests/access/test_audit.py checks the TRUNCATE guard by
+    putting it back inside a rolled-back transaction.
     """
     from importlib import import_module
 
@@ -190,6 +200,61 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         for table in (*append_only.LOG_TABLES, append_only.CHAIN_TABLE):
             cursor.execute(f'DROP TRIGGER IF EXISTS "{table}_no_truncate" ON "{table}"')
+        acting = connection.vendor == "postgresql" and _make_suite_role(cursor)
+    if not acting:
+        yield
+        return
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    configured = options.get("options")
+    options["options"] = f"{configured or ''} -c role={SUITE_ROLE}".strip()
+    connection.close()
+    yield
+    # The test database is dropped by the configured user, its owner.
+    if configured is None:
+        del options["options"]
+    else:
+        options["options"] = configured
+    connection.close()
+
+
+def _make_suite_role(cursor) -> bool:
+    cursor.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+    if not cursor.fetchone()[0]:
+        return False
+    # Roles are the cluster's: parallel workers may make it at the same moment.
+    cursor.execute(f"""
+        DO $$ BEGIN CREATE ROLE {SUITE_ROLE} NOLOGIN;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$
+    """)
+    cursor.execute(f"GRANT USAGE ON SCHEMA public TO {SUITE_ROLE}")
+    cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {SUITE_ROLE}")
+    cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {SUITE_ROLE}")
+    cursor.execute(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {SUITE_ROLE}")
+    cursor.execute(f"GRANT {SUITE_ROLE} TO current_user")
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_code_is_system():
+    """The suite's own code (fixtures of any scope, set-up and checks) reads and writes
+    every district: the system context. What it calls as an entry point (a request, a
+    Celery task, a management command) starts without it, as in production."""
+    from django.core.management import BaseCommand
+
+    from records.tenancy import entry_scope, system_scope
+
+    original = BaseCommand.execute
+
+    def execute(self, *args, **options):
+        with entry_scope():
+            return original(self, *args, **options)
+
+    BaseCommand.execute = execute
+    try:
+        with system_scope("the test suite's own code"):
+            yield
+    finally:
+        BaseCommand.execute = original
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from django.db import connection
 
 from access.anchors import record_chain_heads
 from tests.access.test_audit import read
+from tests.roles import as_owner
 
 SCRIPT = Path(settings.BASE_DIR) / "ops" / "backup-restore-check"
 
@@ -73,7 +74,7 @@ def test_a_backup_restores_and_its_audit_chains_verify(logged_district, settings
 
 
 def test_a_log_changed_behind_the_triggers_fails_the_check(logged_district, settings):
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("ALTER TABLE access_accessevent DISABLE TRIGGER USER")
         cursor.execute(
             "UPDATE access_accessevent SET purpose = 'edited' WHERE id = %s",

@@ -808,24 +808,27 @@ def import_records(
     ``run`` is an ``ImportRun`` made earlier (the web flow makes one at upload); without
     it one is made here. Either way it ends up holding the outcome.
     """
-    path = Path(path)
-    started = timezone.now()
     with tenant_scope(district):
-        if run is None:
-            run = ImportRun(district=district, kind=ImportRun.Kind.RECORDS)
-        run.started_by = actor if actor is not None else run.started_by
-        run.status = ImportRun.Status.RUNNING
-        run.strict, run.dry_run = strict, dry_run
-        run.started_at = run.started_at or started
-        run.file_name = run.file_name or path.name[:255]
-        run.save()
+        return _import_records(Path(path), district, actor, strict, dry_run, progress, run)
+
+
+def _import_records(path, district, actor, strict, dry_run, progress, run):
+    started = timezone.now()
+    if run is None:
+        run = ImportRun(district=district, kind=ImportRun.Kind.RECORDS)
+    run.started_by = actor if actor is not None else run.started_by
+    run.status = ImportRun.Status.RUNNING
+    run.strict, run.dry_run = strict, dry_run
+    run.started_at = run.started_at or started
+    run.file_name = run.file_name or path.name[:255]
+    run.save()
     report = None
     try:
         report, files = check_records(path, district=district, strict=strict, progress=progress)
         run.file_sha256 = file_sha256(path) if path.exists() else ""
         if report.ok:
             # One cache epoch move at the end, not a lock on it for the whole run.
-            with transaction.atomic(), tenant_scope(district), cache_epochs.deferred(district.pk):
+            with transaction.atomic(), cache_epochs.deferred(district.pk):
                 if not dry_run:
                     _lock_district(district)
                 for parsed in files:

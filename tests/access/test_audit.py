@@ -12,6 +12,7 @@ from django.utils import timezone
 from access.audit import Disclosure, _entry_hash, _hash_parts, record_access, verify_chain
 from access.models import AccessEvent, AccessEventStudent
 from access.viewer import viewer_for
+from tests.roles import as_owner
 
 
 def read(world, user, *names, **kwargs):
@@ -84,7 +85,7 @@ def test_tampering_behind_the_triggers_is_detected(world):
     read(world, world.a.users["principal"], "own")
     tampered = read(world, world.a.users["teacher"], "own")
     read(world, world.a.users["nurse"], "own")
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         # What a database superuser could do: skip triggers for one transaction.
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
@@ -104,7 +105,7 @@ def test_reading_nobody_records_nothing(world):
 def test_events_cut_from_the_end_are_detected(world):
     read(world, world.a.users["principal"], "own")
     last = read(world, world.a.users["teacher"], "own")
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("DELETE FROM access_accesseventstudent WHERE event_id = %s", [last.pk])
         cursor.execute("DELETE FROM access_accessevent WHERE id = %s", [last.pk])
@@ -152,7 +153,7 @@ def test_verification_reads_the_log_in_chunks(world):
     for _ in range(5):
         read(world, world.a.users["principal"], "own", "adult")
     assert verify_chain(world.a.district.pk, chunk_size=2) is None
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute(
             "UPDATE access_accessevent SET categories = '[]' WHERE district_id = %s "

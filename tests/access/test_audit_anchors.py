@@ -14,6 +14,7 @@ from access.audit import _entry_hash, verify_chain
 from access.models import AccessEvent, AccessEventStudent, AuditChain
 from access.tasks import anchor_audit_chains
 from tests.access.test_audit import read
+from tests.roles import as_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def three_reads(world) -> list[AccessEvent]:
 
 def behind_the_triggers(*statements: tuple[str, list]) -> None:
     """What a database superuser could do: skip the append-only triggers."""
-    with connection.cursor() as cursor:
+    with as_owner(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         for sql, params in statements:
             cursor.execute(sql, params)

@@ -4,7 +4,6 @@ the triggers."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
@@ -14,6 +13,7 @@ from django.db.utils import ProgrammingError
 
 from access.database_roles import grant_application_role
 from access.models import AccessEvent
+from tests.roles import acting_as, as_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -25,19 +25,9 @@ def app_role() -> str:
     if connection.vendor != "postgresql":
         pytest.skip("roles are PostgreSQL's")
     role = f"studentdata_app_test_{os.getpid()}"
-    grant_application_role(role, password="not-used")
+    with as_owner():
+        grant_application_role(role, password="not-used")
     return role
-
-
-@contextlib.contextmanager
-def acting_as(role: str):
-    with connection.cursor() as cursor:
-        cursor.execute(f"SET ROLE {connection.ops.quote_name(role)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET ROLE")
 
 
 def test_the_pages_work_under_the_app_role_and_its_reads_are_logged(world, client, app_role):
@@ -72,9 +62,9 @@ def test_a_superuser_is_refused_as_the_app_role(db):
     if connection.vendor != "postgresql":
         pytest.skip("roles are PostgreSQL's")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_user")
+        cursor.execute("SELECT session_user")
         [me] = cursor.fetchone()
-    with pytest.raises(ValueError, match="superuser"):
+    with as_owner(), pytest.raises(ValueError, match="superuser"):
         grant_application_role(me)
 
 

@@ -38,6 +38,7 @@ from accounts.models import Role, RoleMembership, User
 from records import cache_epochs
 from records import models as m
 from records.cache_epochs import UNCACHED_TABLES, deferred
+from records.tenancy import tenant_scope
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -257,11 +258,12 @@ def test_two_districts_assigning_substitutes_at_once_neither_waits_nor_deadlocks
 
     def assign(index, d, substitute):
         try:
-            principal = viewer_for(d.users["principal"])
-            assign_substitute(
-                principal, d.section, who=substitute.username, begin=principal.today,
-                end=principal.today,
-            )  # fmt: skip
+            with tenant_scope(d.district):  # as each principal's request has it
+                principal = viewer_for(d.users["principal"])
+                assign_substitute(
+                    principal, d.section, who=substitute.username, begin=principal.today,
+                    end=principal.today,
+                )  # fmt: skip
             results[index] = "ok"
         except Exception as error:
             results[index] = f"{type(error).__name__}: {error}"

@@ -25,6 +25,7 @@ from tests import factories as f
 from tests.records.oneroster_bundles import small_district, write_bundle
 from tests.records.test_import_oneroster import database_fingerprint, run, where
 from tests.records.test_substitute_pages import assign_url, client_for
+from tests.roles import as_owner
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_a_person_may_change_the_case_of_their_own_username(world):
 
 def test_the_migration_stops_on_lookalikes_and_names_them(world):
     """Existing lookalikes are nobody's to merge: the migration names them and stops."""
-    with connection.cursor() as cursor:  # undone with the test's transaction
+    with as_owner(), connection.cursor() as cursor:  # undone with the test's transaction
         cursor.execute("DROP INDEX accounts_user_username_lower_key")
     first = f.UserFactory(username=GOODWIN, district=world.a.district)
     second = f.UserFactory(username=LOOKALIKE, district=world.b.district)

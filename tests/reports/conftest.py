@@ -7,6 +7,7 @@ import pytest
 
 from records.seeding import delete_district
 from reports import published
+from tests.roles import as_owner
 
 
 @pytest.fixture(autouse=True)
@@ -22,4 +23,5 @@ def module_districts(django_db_blocker, build):
     yield made
     with django_db_blocker.unblock():
         for district in made[0]:
-            delete_district(district)
+            with as_owner():
+                delete_district(district)

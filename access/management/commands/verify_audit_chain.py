@@ -6,6 +6,7 @@ from access.anchors import anchor_path, mismatched_anchors, read_anchors
 from access.audit import verify_chain
 from access.models import AuditChain
 from records.models import District
+from records.tenancy import system_scope
 
 
 class Command(BaseCommand):
@@ -18,6 +19,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--district", help="one district's slug (default: every district)")
 
+    @system_scope("verify the audit chains")
     def handle(self, *args, district=None, **options):
         districts = District.objects.order_by("pk")
         if district:

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import guardian_invitations_send
 from records.models import District
+from records.tenancy import tenant_scope
 
 
 class Command(BaseCommand):
@@ -26,5 +27,6 @@ class Command(BaseCommand):
             target = District.objects.get(slug=district)
         except District.DoesNotExist:
             raise CommandError(f"No district with slug {district!r}.") from None
-        sent = guardian_invitations_send(actor=None, district=target, resend=resend)
+        with tenant_scope(target):
+            sent = guardian_invitations_send(actor=None, district=target, resend=resend)
         self.stdout.write(f"Sent {sent} invitation(s) to guardians of {target.name}.")

@@ -11,6 +11,7 @@ A file larger than the district's limits refuses the run before it is read
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -66,7 +67,9 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
-        parsed = parse_bundle(bundle, _known(district), report)
+        with tenant_scope(district) if district else contextlib.nullcontext():
+            known = _known(district)
+        parsed = parse_bundle(bundle, known, report)
         report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:

@@ -12,6 +12,7 @@ from records.importers.oneroster import import_oneroster
 from records.importers.report import ACTIONS, ImportReport, omitted_message
 from records.importers.runs import file_sha256, import_run_store
 from records.models import ImportRun
+from records.tenancy import tenant_scope
 
 
 class Command(BaseCommand):
@@ -51,21 +52,26 @@ class Command(BaseCommand):
             dry_run=dry_run,
         )
         if the_district is not None and source.exists():
-            import_run_store(
-                district=the_district,
-                kind=ImportRun.Kind.ONEROSTER,
-                report=report,
-                file_name=source.name,
-                sha256=file_sha256(source),
-                started_at=started_at,
-                dry_run=dry_run,
-                strict=strict,
-            )
+            with tenant_scope(the_district):
+                self._store(the_district, report, source, started_at, dry_run, strict)
         self.print_report(report, dry_run=dry_run)
         if not report.ok:
             raise CommandError(
                 f"Rejected: {report.error_count} error(s), nothing was changed.", returncode=1
             )
+
+    @staticmethod
+    def _store(the_district, report, source, started_at, dry_run, strict) -> None:
+        import_run_store(
+            district=the_district,
+            kind=ImportRun.Kind.ONEROSTER,
+            report=report,
+            file_name=source.name,
+            sha256=file_sha256(source),
+            started_at=started_at,
+            dry_run=dry_run,
+            strict=strict,
+        )
 
     def print_report(self, report: ImportReport, *, dry_run: bool) -> None:
         write = self.stdout.write

@@ -20,6 +20,7 @@ from records.seeding import (
     school_count_limits,
     seed_demo,
 )
+from records.tenancy import system_scope
 from reports.builds import build_release
 from reports.models import Release, StateAnalyst
 from reports.services import latest_published, publish
@@ -66,6 +67,8 @@ class Command(BaseCommand):
             "--reset", action="store_true", help="Delete the district(s) first if they exist."
         )
 
+    # Districts, their people, a provider across them and a state's report card.
+    @system_scope("seed demo districts")
     def handle(self, *args, students, seed, as_of, district, schools, reset, **options):
         if students < MIN_STUDENTS:
             raise CommandError(f"--students must be at least {MIN_STUDENTS}")
