@@ -13,6 +13,10 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/bench
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/1
 BENCH_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(BENCH_DATABASE_URL) \
 	REDIS_URL=$(BENCH_REDIS_URL)
+# The access benchmarks act as the application's role (neither superuser nor owner), so
+# row-level security applies to them as in production; set-up and deletions run as the owner.
+BENCH_APP_ROLE ?= studentdata_bench_app
+BENCH_APP_ENV := $(BENCH_ENV) DATABASE_ROLE=$(BENCH_APP_ROLE)
 # A district's first reads are timed in a database of their own, made anew each run.
 BENCH_FRESH_URL ?= postgres://postgres@127.0.0.1:5432/bench_fresh
 BENCH_FRESH_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(BENCH_FRESH_URL)
@@ -58,11 +62,14 @@ bench: $(STAMP)
 	psql "$(BENCH_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" | grep -q 1 \
 		|| psql "$(BENCH_ADMIN_URL)" -c "CREATE DATABASE bench"
 	$(BENCH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
-	$(BENCH_ENV) $(BIN)/python manage.py bench_access $(BENCH_ARGS)
-	$(BENCH_ENV) $(BIN)/python manage.py bench_staff $(BENCH_STAFF_ARGS)
+	$(BENCH_ENV) APP_DB_PASSWORD=bench $(BIN)/python manage.py grant_app_role $(BENCH_APP_ROLE) \
+		--password-env APP_DB_PASSWORD > /dev/null
+	$(BENCH_ENV) $(BIN)/python manage.py seed_demo --district bench --students 200000 --seed 1
+	$(BENCH_APP_ENV) $(BIN)/python manage.py bench_access $(BENCH_ARGS)
+	$(BENCH_APP_ENV) $(BIN)/python manage.py bench_staff $(BENCH_STAFF_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py bench_import $(BENCH_IMPORT_ARGS)
-	$(BENCH_ENV) $(BIN)/python manage.py bench_providers $(BENCH_PROVIDERS_ARGS)
-	$(BENCH_ENV) $(BIN)/python manage.py bench_load $(BENCH_LOAD_ARGS)
+	$(BENCH_APP_ENV) $(BIN)/python manage.py bench_providers $(BENCH_PROVIDERS_ARGS)
+	$(BENCH_APP_ENV) $(BIN)/python manage.py bench_load $(BENCH_LOAD_ARGS)
 	$(BENCH_ENV) $(BIN)/python manage.py seed_demo --district reports --students 200000 \
 		--schools 50 --seed 1
 	$(BENCH_ENV) $(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)

@@ -11,6 +11,7 @@ Celery tasks run inline. Production sets DATABASE_URL, REDIS_URL and SECRET_KEY.
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -161,9 +162,15 @@ if DATABASE_URL:
             raise ImproperlyConfigured(
                 "PG_PARALLEL_WORKERS_PER_GATHER must be a whole number"
             ) from None
+        # Act as another role after connecting (SET ROLE): a login user that may act as
+        # the application's role, as the benchmarks do (row-level security then applies).
+        acting_role = env_str("DATABASE_ROLE")
+        if acting_role and not re.fullmatch(r"[a-z_][a-z0-9_]*", acting_role):
+            raise ImproperlyConfigured("DATABASE_ROLE must be a plain role name")
         DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
             f"-c random_page_cost={random_page_cost} "
             f"-c max_parallel_workers_per_gather={parallel_workers}"
+            + (f" -c role={acting_role}" if acting_role else "")
         )
 else:
     DATABASES = {

@@ -124,3 +124,15 @@ def test_a_bad_parallel_workers_setting_stops_start_up():
         "PG_PARALLEL_WORKERS_PER_GATHER": "two",
     }
     assert "PG_PARALLEL_WORKERS_PER_GATHER must be a whole number" in start_up_error(env)
+
+
+def test_a_database_role_to_act_as_is_set_on_every_connection_or_refused():
+    import os
+
+    options = "settings.DATABASES['default']['OPTIONS']['options']"
+    url = "postgres://u@127.0.0.1:5432/x"
+    assert settings_in_subprocess(options, DATABASE_URL=url, DATABASE_ROLE="studentdata_app") == (
+        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c role=studentdata_app"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "DATABASE_ROLE": "app -c fsync=off"}
+    assert "DATABASE_ROLE must be a plain role name" in start_up_error(env)

@@ -23,7 +23,9 @@ from rest_framework.test import APIClient
 from access.scoping import visible_students
 from access.viewer import eligibility_cutoff, viewer_for
 from accounts.models import Role, RoleMembership, User
+from records.importers.analyze import analyze_tables
 from records.models import District, GuardianLink, SectionTeacher, Student
+from records.tenancy import tenant_scope
 
 HAND_WRITTEN_SQL = {
     "teacher": """
@@ -86,6 +88,39 @@ def timed(fn, runs: int) -> list[float]:
     return samples
 
 
+def acting_role() -> str | None:
+    """The role this process acts as after connecting (``DATABASE_ROLE``), when the user
+    it connected as is a superuser: then the policies can be bypassed for a comparison."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, current_user <> session_user AND rolsuper "
+            "FROM pg_roles WHERE rolname = session_user"
+        )
+        role, comparable = cursor.fetchone()
+    return role if comparable else None
+
+
+def row_security_cost(fn, runs: int, block: int = 10) -> tuple[float, float]:
+    """Median ms of ``fn`` under row-level security (the acting role) and bypassing it
+    (the session's superuser), in alternating blocks on one connection: the same data,
+    caches and plans, so the difference is the policies' (a switch replans, so each
+    block's first run is not counted)."""
+    applied: list[float] = []
+    bypassed: list[float] = []
+    try:
+        for _ in range(max(1, runs // block)):
+            for samples, statement in ((applied, "RESET ROLE"), (bypassed, "SET ROLE NONE")):
+                with connection.cursor() as cursor:
+                    cursor.execute(statement)
+                samples.extend(timed(fn, block))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    return statistics.median(applied), statistics.median(bypassed)
+
+
 class Command(BaseCommand):
     help = (
         "Benchmark who-sees-what at district scale: the access filter against hand-written "
@@ -106,42 +141,77 @@ class Command(BaseCommand):
             call_command("seed_demo", district=district, students=students, seed=seed)
             self.stdout.write(f"Seeded in {time.perf_counter() - start:.0f} s")
         the_district = District.objects.get(slug=district)
-        with connection.cursor() as cursor:
+        # In the district, as its pages are: row-level security applies as in production.
+        with tenant_scope(the_district):
             # Steady state: the access log's statistics as autovacuum would keep them.
-            for table in ("access_accessevent", "access_accesseventstudent", "access_auditchain"):
-                cursor.execute(f'ANALYZE "{table}"')
-        total = Student.unscoped.filter(district=the_district).count()
+            analyze_tables(["access_accessevent", "access_accesseventstudent", "access_auditchain"])
+            total = Student.unscoped.filter(district=the_district).count()
+            self.stdout.write(
+                f"District '{district}': {total:,} students, database {connection.vendor}\n"
+            )
+            readers = self.pick_readers(the_district)
+            self.stdout.write(
+                "visible: students the reader may see. ORM: building and running the access "
+                "query through Django;\ngen/hand: running the generated SQL and equivalent "
+                "hand-written SQL (ratio gen/hand). List is a page of 100. List and detail: "
+                "every request\ndecides access anew (caching off); cached: p50 of a repeated "
+                "request (the list's access decision\nand the projected students from the "
+                "cache).\n"
+            )
+            header = (
+                f"{'reader':<10} {'visible':>8} {'ORM ms':>7} {'gen ms':>7} {'hand ms':>7} "
+                f"{'ratio':>6} "
+                f"{'list p50':>9} {'list p95':>9} {'list q':>6} "
+                f"{'detail p50':>10} {'detail p95':>10} {'detail q':>8} "
+                f"{'cached list':>11} {'cached detail':>13}"
+            )
+            self.stdout.write(header)
+            self.stdout.write("-" * len(header))
+            for label, user in readers.items():
+                self.bench_reader(label, user, runs)
+            self.bench_family_pages(readers["parent"], runs)
+            self.bench_row_security(readers, runs)
+
+    def bench_row_security(self, readers: dict[str, User], runs: int) -> None:
+        """What the policies cost each reader's access query and students list."""
+        role = acting_role()
+        if role is None:
+            self.stdout.write(
+                "\nRow-level security: not measured (connect as a superuser with "
+                "DATABASE_ROLE set to the application's role, as make bench does)"
+            )
+            return
         self.stdout.write(
-            f"District '{district}': {total:,} students, database {connection.vendor}\n"
+            f"\nRow-level security: as {role} (policies applied) against the same "
+            f"session bypassing them; medians of {runs * 2} runs, alternating blocks"
         )
-        readers = self.pick_readers(the_district)
-        self.stdout.write(
-            "visible: students the reader may see. ORM: building and running the access "
-            "query through Django;\ngen/hand: running the generated SQL and equivalent "
-            "hand-written SQL (ratio gen/hand). List is a page of 100. List and detail: "
-            "every request\ndecides access anew (caching off); cached: p50 of a repeated "
-            "request (the list's access decision\nand the projected students from the "
-            "cache).\n"
-        )
-        header = (
-            f"{'reader':<10} {'visible':>8} {'ORM ms':>7} {'gen ms':>7} {'hand ms':>7} "
-            f"{'ratio':>6} "
-            f"{'list p50':>9} {'list p95':>9} {'list q':>6} "
-            f"{'detail p50':>10} {'detail p95':>10} {'detail q':>8} "
-            f"{'cached list':>11} {'cached detail':>13}"
-        )
-        self.stdout.write(header)
-        self.stdout.write("-" * len(header))
         for label, user in readers.items():
-            self.bench_reader(label, user, runs)
-        self.bench_family_pages(readers["parent"], runs)
+            viewer = viewer_for(user)
+            client = APIClient()
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            purpose = "" if label == "parent" else "purpose=iep_meeting"
+            url = f"/api/v1/students/?page_size=100&{purpose}"
+
+            def query(viewer=viewer):
+                list(visible_students(viewer).values_list("pk", flat=True))
+
+            def page(client=client, url=url):
+                assert client.get(url, secure=True).status_code == 200
+
+            with override_settings(ACCESS_CACHE_SECONDS=0):
+                for what, fn in (("access query", query), ("students list", page)):
+                    applied, bypassed = row_security_cost(fn, runs * 2)
+                    self.stdout.write(
+                        f"  {label:<10} {what:<14} {applied:7.2f} ms against {bypassed:7.2f} ms"
+                        f"  ({(applied / bypassed - 1) * 100:+.1f}%)"
+                    )
 
     def bench_family_pages(self, parent: User, runs: int) -> None:
         """The family portal's pages for a parent, as a browser signed in would get them."""
-        from django.test import Client
+        from access.management.commands.bench_staff import signed_in_client
 
-        client = Client()
-        client.force_login(parent)
+        client = signed_in_client(parent)
         viewer = viewer_for(parent)
         child = visible_students(viewer).order_by("pk").values_list("pk", flat=True).first()
         self.stdout.write(

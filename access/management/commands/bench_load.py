@@ -21,12 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.core.management.base import BaseCommand, CommandError
 from django.test import Client
 from django.utils.html import escape
-from django_otp import DEVICE_ID_SESSION_KEY
 
 from access.classes import teacher_sections
 from access.management.commands.bench_access import percentiles
@@ -37,10 +34,10 @@ from access.management.commands.bench_staff import (
     Request,
     drive_mix,
     gunicorn,
+    signed_in_client,
     stop,
 )
 from access.viewer import viewer_for
-from accounts import second_factor
 from accounts.models import User
 from records.models import District, School, Student
 from records.seeding import demo_logins
@@ -78,16 +75,18 @@ class Command(BaseCommand):
             raise CommandError(f"No district '{district}': seed it with seed_demo first.")
         if not settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
             raise CommandError("Set REDIS_URL: the run is with Redis, as in production.")
-        scenarios = self.scenarios(the_district)
-        self.stdout.write(
-            f"Load: district '{district}', {len(scenarios)} readers, {clients} clients, "
-            f"{workers} gunicorn workers, a Celery worker, {seconds:g} s"
-        )
-        env = {"SECURE_SSL_REDIRECT": "false", "PROVIDER_RATE_PER_MINUTE": str(10**9)}
-        with celery_worker(), gunicorn(workers, **env) as port:
-            drive_mix(port, scenarios, clients, 2.0)  # warm-up, not counted
-            loads = drive_mix(port, scenarios, clients, seconds)
-        self.report(scenarios, loads)
+        # In the district, as its pages are: row-level security applies as in production.
+        with tenant_scope(the_district):
+            scenarios = self.scenarios(the_district)
+            self.stdout.write(
+                f"Load: district '{district}', {len(scenarios)} readers, {clients} clients, "
+                f"{workers} gunicorn workers, a Celery worker, {seconds:g} s"
+            )
+            env = {"SECURE_SSL_REDIRECT": "false", "PROVIDER_RATE_PER_MINUTE": str(10**9)}
+            with celery_worker(), gunicorn(workers, **env) as port:
+                drive_mix(port, scenarios, clients, 2.0)  # warm-up, not counted
+                loads = drive_mix(port, scenarios, clients, seconds)
+            self.report(scenarios, loads)
 
     def scenarios(self, district: District) -> list[Request]:
         logins, _ = demo_logins(district, as_of=district.today())
@@ -135,14 +134,8 @@ class Command(BaseCommand):
 
     def session_cookie(self, user: User) -> dict:
         """A signed-in session, second factor given: as after the sign-in forms."""
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session[DEVICE_ID_SESSION_KEY] = "otp_totp.totpdevice/0"
-        session[second_factor.LAST_SEEN_SESSION_KEY] = time.time()
-        session.create()
-        return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}"}
+        session_key = signed_in_client(user).cookies[settings.SESSION_COOKIE_NAME].value
+        return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_key}"}
 
     def provider_headers(self, district: District) -> dict:
         bench = ProviderBench()

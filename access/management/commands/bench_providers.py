@@ -39,6 +39,7 @@ from access.management.commands.bench_staff import (
 from access.models import Agreement, ApiClient, CsvDelivery, Grant, Provider
 from accounts.models import Role, RoleMembership, User
 from records.models import District
+from records.tenancy import tenant_scope
 
 PAGE_URL = "/ims/oneroster/rostering/v1p2/students?limit=100"
 SYNC_URL = "/ims/oneroster/rostering/v1p2/users?limit=1000&offset={offset}"
@@ -118,20 +119,22 @@ class Command(BaseCommand):
         the_district = District.objects.filter(slug=district).first()
         if the_district is None:
             raise CommandError(f"No district '{district}': run bench_access first (it seeds).")
-        grant, api_client = self.bench_grant(the_district)
-        client = Client()
-        token = self.token(client, api_client)
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-        self.stdout.write(
-            f"Providers, district '{district}': a grant of the whole district "
-            f"({', '.join(CATEGORIES)}); database {connection.vendor}\n"
-        )
-        with override_settings(PROVIDER_RATE_PER_MINUTE=UNTHROTTLED):
-            page = self.page_timing(client, headers, runs)
-            share = self.bench_http(token, seconds, clients, workers, rounds)
-            rate = self.bench_sync(client, headers)
-        csv = None if skip_csv else self.bench_csv(grant)
-        self.print_targets(page, share, rate, csv)
+        # In the district, as its pages are: row-level security applies as in production.
+        with tenant_scope(the_district):
+            grant, api_client = self.bench_grant(the_district)
+            client = Client()
+            token = self.token(client, api_client)
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+            self.stdout.write(
+                f"Providers, district '{district}': a grant of the whole district "
+                f"({', '.join(CATEGORIES)}); database {connection.vendor}\n"
+            )
+            with override_settings(PROVIDER_RATE_PER_MINUTE=UNTHROTTLED):
+                page = self.page_timing(client, headers, runs)
+                share = self.bench_http(token, seconds, clients, workers, rounds)
+                rate = self.bench_sync(client, headers)
+            csv = None if skip_csv else self.bench_csv(grant)
+            self.print_targets(page, share, rate, csv)
 
     def bench_grant(self, district: District) -> tuple[Grant, ApiClient]:
         """The bench provider, its agreement and whole-district grant, and a new client."""
