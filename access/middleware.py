@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from access.viewer import viewer_for
-from records.tenancy import entry_scope, tenant_scope
+from records.tenancy import entry_scope, in_current_context, tenant_scope
 
 
 class EntryScopeMiddleware:
@@ -35,4 +35,13 @@ class ViewerMiddleware:
         if user is None or not user.is_authenticated or district_id is None:
             return self.get_response(request)
         with tenant_scope(district_id):
-            return self.get_response(request)
+            return in_district_to_the_end(self.get_response(request))
+
+
+def in_district_to_the_end(response):
+    """A streamed body is produced after the view returns, when the server reads it:
+    its queries must still run in the request's district (row-level security shows
+    none without one)."""
+    if getattr(response, "streaming", False):
+        response.streaming_content = in_current_context(response.streaming_content)
+    return response

@@ -23,6 +23,7 @@ from records.tenant_context import (  # noqa: F401  (the tenancy API, used from 
     current_district_id,
     current_system_reason,
     entry_scope,
+    in_current_context,
     system_scope,
     tenant_scope,
 )

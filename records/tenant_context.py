@@ -6,8 +6,9 @@ the database backend reads these before any model is loaded.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
 
 _current_district_id: ContextVar[int | None] = ContextVar("current_district_id", default=None)
@@ -50,6 +51,22 @@ def entry_scope() -> Iterator[None]:
     finally:
         _system_reason.reset(system_token)
         _current_district_id.reset(district_token)
+
+
+def in_current_context(iterable: Iterable) -> Iterator:
+    """``iterable``'s items, each produced in the context in force now (district and
+    system context): for a streamed response's body, which the server reads after the
+    view and its scopes have returned."""
+    return _run_each_in(contextvars.copy_context(), iter(iterable))  # copied now, not later
+
+
+def _run_each_in(context: contextvars.Context, iterator: Iterator) -> Iterator:
+    while True:
+        try:
+            item = context.run(next, iterator)
+        except StopIteration:
+            return
+        yield item
 
 
 @contextlib.contextmanager

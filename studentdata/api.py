@@ -14,6 +14,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from access.middleware import in_district_to_the_end
 from access.providers import viewer_for_client
 from access.viewer import NO_ACCESS, viewer_for
 from records.tenant_context import _current_district_id
@@ -122,6 +123,7 @@ class ViewerApiView(APIView):
         request.viewer = self.viewer
 
     def finalize_response(self, request, response, *args, **kwargs):
+        response = in_district_to_the_end(response)
         token = getattr(self, "_tenant_token", None)
         if token is not None:
             _current_district_id.reset(token)

@@ -12,7 +12,7 @@ import logging
 
 import pytest
 from django.db import DatabaseError, connection, transaction
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.test import override_settings
 from django.urls import path
 
@@ -70,7 +70,21 @@ def unfiltered_view(request):
     )
 
 
-urlpatterns = [path("unfiltered/", unfiltered_view), *product_urls]
+def streamed_view(request):
+    """A body produced lazily, as the server reads it: after the view has returned."""
+
+    def lines():
+        for student_id in Student.unscoped.values_list("pk", flat=True).iterator():
+            yield f"{student_id}\n"
+
+    return StreamingHttpResponse(lines())
+
+
+urlpatterns = [
+    path("unfiltered/", unfiltered_view),
+    path("streamed/", streamed_view),
+    *product_urls,
+]
 
 
 def test_every_tenant_table_has_forced_row_security_and_the_policy():
@@ -157,6 +171,15 @@ def test_an_unfiltered_query_in_a_view_sees_only_the_viewers_district(world, cli
 
     client.force_login(world.b.users["teacher"])
     assert set(client.get("/unfiltered/").json()["sql"]) == ids(world.b)
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_streamed_body_is_read_in_the_requests_district(world, client):
+    client.force_login(world.a.users["principal"])
+    response = client.get("/streamed/")
+    with entry_scope():  # as the server reads it: the request's scopes have returned
+        body = b"".join(response.streaming_content).decode()
+    assert {int(line) for line in body.split()} == ids(world.a)
 
 
 @override_settings(ROOT_URLCONF=__name__)
