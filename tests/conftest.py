@@ -209,11 +209,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
     options["options"] = f"{configured or ''} -c role={SUITE_ROLE}".strip()
     connection.close()
     yield
-    # The test database is dropped by the configured user, its owner.
+    # The test database is dropped by the configured user, its owner, and only once no
+    # session is left on it (a live server's thread may still hold one).
     if configured is None:
         del options["options"]
     else:
         options["options"] = configured
+    connection.close()
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
     connection.close()
 
 
