@@ -53,25 +53,21 @@ class Command(BaseCommand):
         )
         if the_district is not None and source.exists():
             with tenant_scope(the_district):
-                self._store(the_district, report, source, started_at, dry_run, strict)
+                import_run_store(
+                    district=the_district,
+                    kind=ImportRun.Kind.ONEROSTER,
+                    report=report,
+                    file_name=source.name,
+                    sha256=file_sha256(source),
+                    started_at=started_at,
+                    dry_run=dry_run,
+                    strict=strict,
+                )
         self.print_report(report, dry_run=dry_run)
         if not report.ok:
             raise CommandError(
                 f"Rejected: {report.error_count} error(s), nothing was changed.", returncode=1
             )
-
-    @staticmethod
-    def _store(the_district, report, source, started_at, dry_run, strict) -> None:
-        import_run_store(
-            district=the_district,
-            kind=ImportRun.Kind.ONEROSTER,
-            report=report,
-            file_name=source.name,
-            sha256=file_sha256(source),
-            started_at=started_at,
-            dry_run=dry_run,
-            strict=strict,
-        )
 
     def print_report(self, report: ImportReport, *, dry_run: bool) -> None:
         write = self.stdout.write
