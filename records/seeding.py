@@ -40,6 +40,7 @@ from faker import Faker
 
 from accounts.models import Role, RoleMembership, User
 from records import cache_epochs
+from records.importers.analyze import analyze_tables
 from records.models import (
     AcademicSession,
     AssessmentResult,
@@ -184,9 +185,8 @@ def seed_district(
         committing = time.monotonic()
     progress(f"  commit - {time.monotonic() - committing:.1f} s")
     if connection.vendor == "postgresql":
-        with _phase(progress, "analyze"), connection.cursor() as cursor:
-            for table in seeder.sink.counts:
-                cursor.execute("SELECT studentdata_analyze(%s::regclass)", [table])
+        with _phase(progress, "analyze"):
+            analyze_tables(seeder.sink.counts)
     logins, descriptions = demo_logins(district, as_of=as_of)
     elapsed = time.monotonic() - started
     total = sum(seeder.sink.counts.values())

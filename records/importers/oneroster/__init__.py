@@ -11,7 +11,6 @@ A file larger than the district's limits refuses the run before it is read
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -67,9 +66,7 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
-        with tenant_scope(district) if district else contextlib.nullcontext():
-            known = _known(district)
-        parsed = parse_bundle(bundle, known, report)
+        parsed = parse_bundle(bundle, _known(district), report)
         report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:
@@ -116,7 +113,11 @@ def _known(district: District | None) -> Known:
     """sourcedIds the district already holds: a delta may refer to them."""
     if district is None:
         return Known()
+    with tenant_scope(district):
+        return _known_in(district)
 
+
+def _known_in(district: District) -> Known:
     def ids(model):
         return set(
             model.unscoped.filter(district=district, sourced_id__isnull=False).values_list(
