@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy
 
 from records.tenancy import TenantModel, tenant_constraints
@@ -36,6 +37,9 @@ class User(AbstractUser):
     phone = models.CharField(max_length=32, blank=True)
     # OneRoster dateLastModified for staff (importers set it on bulk updates).
     updated_at = models.DateTimeField(auto_now=True)
+    # Raised to end every session the person has open (``end_sessions``): each session
+    # carries a hash of it, which Django checks on every request with the user it loads.
+    session_generation = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -57,6 +61,27 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def _get_session_auth_hash(self, secret=None):
+        password_hash = super()._get_session_auth_hash(secret=secret)
+        if not self.session_generation:  # sessions begun before any ending stay valid
+            return password_hash
+        return salted_hmac(
+            SESSION_GENERATION_SALT,
+            f"{password_hash}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
+
+
+SESSION_GENERATION_SALT = "accounts.User.session_generation"
+
+
+def end_sessions(user) -> None:
+    """Signs the person out everywhere: the next request of each of their sessions finds
+    its hash stale and is anonymous."""
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
 
 
 class Role(models.TextChoices):

@@ -24,7 +24,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from access.viewer import RouteKind, Viewer
-from accounts.models import Role
+from accounts.models import Role, end_sessions
 
 REQUIRED_SCHOOL_ROLES = frozenset(
     {Role.PRINCIPAL, Role.SCHOOL_ADMIN, Role.COUNSELOR, Role.NURSE, Role.SPECIAL_EDUCATION}
@@ -140,6 +140,14 @@ def remove(user) -> None:
     """Forget the person's app and recovery codes (they set up a new one at sign-in)."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+
+
+@transaction.atomic
+def reset(user) -> None:
+    """A district admin's reset (a lost phone): the factor goes, and every session it
+    verified ends with it, the one on the lost phone among them."""
+    remove(user)
+    end_sessions(user)
 
 
 def _digits(code: str) -> str:

@@ -216,13 +216,16 @@ def staff_sign_in_release(request, user_id: int):
 
 @admin_pages(methods=("POST",))
 def staff_second_factor_reset(request, user_id: int):
-    """Forgets a staff member's authenticator app and recovery codes (a lost phone): they
-    set up a new one when they next sign in."""
+    """Forgets a staff member's authenticator app and recovery codes (a lost phone) and
+    signs them out everywhere: they set up a new one when they next sign in."""
     person = get_object_or_404(User.objects, district=request.viewer.district, pk=user_id)
-    second_factor.remove(person)
+    second_factor.reset(person)
     logger.info("second factor of user %s reset by user %s", person.pk, request.user.pk)
     messages.success(
         request,
-        _("Their second factor is reset. They set up a new one when they next sign in."),
+        _(
+            "Their second factor is reset and they are signed out everywhere. They set up a "
+            "new one when they next sign in."
+        ),
     )
     return redirect("accounts:staff")

@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.test import Client
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import second_factor
-from accounts.models import Role
+from accounts.models import Role, User, end_sessions
 from tests import factories as f
 from tests.accounts.two_factor_helpers import app_code, enrolled
 
@@ -165,6 +167,38 @@ def test_a_district_admin_resets_a_lost_second_factor(world, client):
     assert not second_factor.is_enrolled(principal)
     client.post("/sign-out/")
     assert sign_in(client, principal)["Location"].startswith("/two-factor/setup/")
+
+
+def test_a_reset_signs_them_out_everywhere(world, client):
+    """The session on the lost phone gave its second factor long ago: the reset ends it,
+    and every other session of that person, and nobody else's."""
+    principal, teacher = world.a.users["principal"], world.a.users["teacher"]
+    device, _ = enrolled(principal)
+    lost_phone, teachers_laptop = Client(), Client()
+    sign_in(lost_phone, principal)
+    lost_phone.post("/two-factor/verify/", {"code": app_code(device), "next": "/"})
+    assert lost_phone.get("/school/").status_code == 200
+    sign_in(teachers_laptop, teacher)
+    client.force_login(world.a.users["district_admin"])
+    client.post(f"/district/staff/{principal.pk}/second-factor/reset/")
+    signed_out = lost_phone.get("/school/")
+    assert signed_out.status_code == 302 and signed_out["Location"].startswith("/?next=")
+    assert teachers_laptop.get("/classes/").status_code == 200
+    assert client.get("/district/staff/").status_code == 200
+    assert sign_in(lost_phone, principal)["Location"].startswith("/two-factor/setup/")
+
+
+def test_sessions_begun_before_any_ending_stay_valid(world):
+    """The hash a session keeps is Django's own until the person's sessions are first
+    ended, so adding the generation signed nobody out."""
+    teacher = world.a.users["teacher"]
+    assert teacher.get_session_auth_hash() == AbstractBaseUser._get_session_auth_hash(teacher)
+    before = teacher.get_session_auth_hash()
+    end_sessions(teacher)
+    assert teacher.get_session_auth_hash() not in (before, "")
+    assert User.objects.get(pk=teacher.pk).get_session_auth_hash() == (
+        teacher.get_session_auth_hash()
+    )
 
 
 def test_only_the_districts_admin_resets(world, client):
