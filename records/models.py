@@ -567,6 +567,12 @@ class Grade(TenantModel):
         )
 
 
+# English learners' yearly English-proficiency test (WIDA ACCESS, ELPAC, TELPAS...) is
+# imported as results in this subject (docs/import-formats.md): the report cards read
+# English learners' progress from it.
+ENGLISH_PROFICIENCY_SUBJECT = "English Language Proficiency"
+
+
 class AssessmentResult(TenantModel):
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assessments")
     assessment = models.CharField(max_length=200)

@@ -42,6 +42,7 @@ from accounts.models import Role, RoleMembership, User
 from records import cache_epochs
 from records.importers.analyze import analyze_tables
 from records.models import (
+    ENGLISH_PROFICIENCY_SUBJECT,
     AcademicSession,
     AssessmentResult,
     AttendanceRecord,
@@ -781,6 +782,10 @@ ELECTIVES = {
     ),
 }
 PERFORMANCE_LABELS = {1: "Below basic", 2: "Basic", 3: "Proficient", 4: "Advanced"}
+ASSESSMENT_COLUMNS = (
+    "student_id assessment subject score performance_level performance_label administered_on"
+)
+ENGLISH_PROFICIENCY_TEST = "English Language Proficiency Assessment"
 IEP_ACCOMMODATIONS = (
     "Extended time (1.5x) on tests and assignments", "Preferential seating near instruction",
     "Tests read aloud (except reading comprehension)", "Breaks as needed",
@@ -963,6 +968,9 @@ class _DistrictSeeder:
         self.slug, self.name, self.n_students = slug, name, students
         self.n_schools = n_schools
         self.rng, self.as_of, self.progress = rng, as_of, progress
+        # English-proficiency levels draw from a stream of their own (see
+        # _write_english_proficiency), seeded from the district's.
+        self.english_rng = random.Random(hash(rng.getstate()))  # noqa: S311 - synthetic
         self.calendar = SchoolCalendar.containing(as_of)
         self.school_days = [d.isoformat() for d in self.calendar.school_days()]
         self.now = timezone.now()
@@ -1722,11 +1730,7 @@ class _DistrictSeeder:
 
     def _write_assessments(self, students: list[_Student]) -> None:
         rng, cal = self.rng, self.calendar
-        add = self.sink.writer(
-            AssessmentResult,
-            "student_id assessment subject score performance_level performance_label "
-            "administered_on",
-        ).add
+        add = self.sink.writer(AssessmentResult, ASSESSMENT_COLUMNS).add
         y = cal.start_year
         days = cal.school_days(cal.last_day)
         windows = []
@@ -1819,12 +1823,29 @@ class _DistrictSeeder:
                         "; ".join(rng.sample(EL_ACCOMMODATIONS, rng.randint(2, 3))),
                     )
                 )
+                self._write_english_proficiency(s)
             if fam.meals:
                 add((s.id, "free_reduced_lunch", start, ""))
             if fam.homeless:
                 add((s.id, "homeless", start, ""))
             if fam.foster:
                 add((s.id, "foster", self._since(min(gi, 2)), ""))
+
+    def _write_english_proficiency(self, s: _Student) -> None:
+        """An English learner's English-proficiency levels (1-6): last school year's,
+        unless they started school this year, and this year's once its window has come.
+        From a stream of their own, so that the rest of the data stays as it was."""
+        rng, cal = self.english_rng, self.calendar
+        add = self.sink.writer(AssessmentResult, ASSESSMENT_COLUMNS).add
+        this_year = cal.first_day + timedelta(days=40)
+        level = min(6, max(1, round(2.5 + s.ability + rng.gauss(0, 0.8))))
+        if s.grade != "KG":
+            add((s.id, ENGLISH_PROFICIENCY_TEST, ENGLISH_PROFICIENCY_SUBJECT, None, level,
+                 "", this_year - timedelta(days=364)))  # fmt: skip
+        if this_year <= self.as_of:
+            level += (rng.random() < 0.6) - (rng.random() < 0.1)
+            add((s.id, ENGLISH_PROFICIENCY_TEST, ENGLISH_PROFICIENCY_SUBJECT, None,
+                 min(6, max(1, level)), "", this_year))  # fmt: skip
 
     def _since(self, grade_index: int) -> date:
         """A program start in the student's school years so far (not after as-of)."""

@@ -82,6 +82,10 @@ class ReportSerializer(serializers.Serializer):
     not_held = serializers.ListField(
         child=serializers.CharField(), help_text="Subgroups the district's records do not hold."
     )
+    not_reported = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Measures the report card cannot show, each with the reason.",
+    )
     tables = TableSerializer(many=True)
 
 
@@ -103,6 +107,7 @@ def report_json(release: published.Published, scope: str) -> dict:
         "school": content["schools"].get(scope),
         "codes": {code.value: str(CODE_MEANINGS[code]) for code in Code},
         "not_held": report.not_held(),
+        "not_reported": report.not_reported(),
         "tables": [
             {
                 "id": table.id, "title": table.title, "population": table.population,

@@ -6,7 +6,9 @@ Every published number is a cell named by a key, ``<scope>/<measure>/<row>``:
 - measure: ``enrolled``; ``attendance.pop`` (students enrolled 10 days or more),
   ``attendance.chronic`` and ``attendance.not_chronic``; per assessed subject
   ``<subject>.tested`` (enrolled in a tested grade), ``.assessed``, ``.not_assessed`` and
-  ``.level<L>``;
+  ``.level<L>``; ``english_progress.students`` (English learners with an
+  English-proficiency level this year and the year before), ``english_progress.made``
+  and ``english_progress.not_made``;
 - row: ``all``, ``grade:<code>`` or ``group:<subgroup>``.
 
 A key names the same number wherever it appears (the "all grades" row of one table is
@@ -19,12 +21,16 @@ tested grade's students are its enrollment).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reports.suppression import Table
 
 DISTRICT = "d"
+ENGLISH_PROGRESS = "english_progress."
+ENGLISH_PROGRESS_MEASURES = tuple(
+    f"{ENGLISH_PROGRESS}{part}" for part in ("students", "made", "not_made", "outside")
+)
 STATE = "st"  # a state release's own cells (reports/state.py)
 
 # Chronic absenteeism: missing at least 10% of the days enrolled, among students
@@ -47,6 +53,19 @@ DIMENSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
 SUBGROUPS: tuple[str, ...] = tuple(group for _, groups in DIMENSIONS for group in groups)
 # Subgroups ESSA names that the records do not hold: the report says so.
 NOT_HELD: tuple[str, ...] = ("migrant", "military_connected")
+# Measures ESSA names that the records cannot give, so the report says so: graduation
+# rates follow cohorts (the school year each student first entered grade 9), which the
+# records do not hold; English learners' progress needs English-proficiency levels in
+# two school years (reports/selectors.py).
+GRADUATION_RATE, ENGLISH_LEARNER_PROGRESS = "graduation_rate", "english_learner_progress"
+
+
+def not_reported(names: Iterable[str]) -> list[str]:
+    """The measures a report card of these cells (or published values) cannot show."""
+    missing = [GRADUATION_RATE]
+    if not any(ENGLISH_PROGRESS in name for name in names):
+        missing.append(ENGLISH_LEARNER_PROGRESS)
+    return missing
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,9 @@ class Fact:
     days_enrolled: int = 0
     days_absent: int = 0
     levels: Mapping[str, int] = field(default_factory=dict)  # subject -> level
+    # An English learner with an English-proficiency level this year and the year before:
+    # whether they made progress (reports/selectors.py); None for everyone else.
+    english_progress: bool | None = None
 
 
 def key(scope: str, measure: str, row: str = "all") -> str:
@@ -74,7 +96,7 @@ def split_key(name: str) -> tuple[str, str, str]:
 
 def split_measure(measure: str) -> tuple[str, str]:
     """``(subject, part)`` of an assessment measure, ``("", measure)`` of the others."""
-    if measure == "enrolled" or measure.startswith("attendance."):
+    if measure == "enrolled" or measure.startswith(("attendance.", ENGLISH_PROGRESS)):
         return "", measure
     subject, _, part = measure.rpartition(".")
     return subject, part
@@ -87,7 +109,8 @@ def split_measure(measure: str) -> tuple[str, str]:
 # works out too. None is ever shown; the audit counts one as known until it is hidden as
 # a complement, which costs no reader anything.
 UNPUBLISHED_PARTS = frozenset({"attendance.not_chronic", "attendance.short", "not_assessed",
-                               "untested"})  # fmt: skip
+                               "untested", "english_progress.not_made",
+                               "english_progress.outside"})  # fmt: skip
 
 
 def is_published(name: str) -> bool:
@@ -97,7 +120,7 @@ def is_published(name: str) -> bool:
 # Of those, the ones that only bound others (who is outside a measure: enrolled under 10
 # days, in an untested grade) say nothing about any student's attendance or results:
 # never primary cells themselves, however small.
-BOUNDING_PARTS = frozenset({"attendance.short", "untested"})
+BOUNDING_PARTS = frozenset({"attendance.short", "untested", "english_progress.outside"})
 
 
 def may_be_primary(name: str) -> bool:
@@ -148,10 +171,15 @@ def build_cells(
         subject: sorted({fact.levels[subject] for fact in facts if subject in fact.levels})
         for subject in subjects
     }
+    # Every scope has the table once any English learner has two years of levels: a
+    # school without it would say it has none of them, which may be a hidden cell.
+    english_progress = any(fact.english_progress is not None for fact in facts)
     cells = Cells()
     scopes = sorted(tallies, key=lambda scope: (scope != DISTRICT, len(scope), scope))
     for scope in scopes:
         _add_scope(cells, scope, tallies[scope], grade_order, levels)
+        if english_progress:
+            _add_english_progress(cells, scope, tallies[scope])
     _add_hierarchy(cells, [scope for scope in scopes if scope != DISTRICT])
     return cells
 
@@ -181,6 +209,13 @@ def _tally_student(tally: Counter, fact: Fact, tested_grades: Mapping[str, set[s
     for measure in counted:
         for row in rows:
             tally[measure, row] += 1
+    if "english_learner" in fact.groups:  # one row: all the scope's English learners
+        students, made, not_made, outside = ENGLISH_PROGRESS_MEASURES
+        if fact.english_progress is None:
+            tally[outside, "all"] += 1
+        else:
+            tally[students, "all"] += 1
+            tally[made if fact.english_progress else not_made, "all"] += 1
 
 
 def _add_scope(
@@ -234,6 +269,18 @@ def _add_scope(
         _add_tested_identities(cells, scope, measures[0], tested)
         # Enrolled = in a tested grade + not: bounds the tested counts by enrollment.
         _add_row_sums(cells, scope, "enrolled", [measures[0], untested], totals)
+
+
+def _add_english_progress(cells: Cells, scope: str, tally: Counter) -> None:
+    """One row, the scope's English learners: those with a level both years (made
+    progress or not) and those without are the English learners of the enrollment
+    table."""
+    students, made, not_made, outside = ENGLISH_PROGRESS_MEASURES
+    for measure in ENGLISH_PROGRESS_MEASURES:
+        cells.counts[key(scope, measure)] = tally[measure, "all"]
+    _add_row_sums(cells, scope, students, [made, not_made], ["all"])
+    cells.add_sum(key(scope, "enrolled", "group:english_learner"),
+                  [key(scope, students), key(scope, outside)])  # fmt: skip
 
 
 def _add_tested_identities(

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db.models import Count, Max, Min, Q, QuerySet
 
 from records.models import (
+    ENGLISH_PROFICIENCY_SUBJECT,
     AssessmentResult,
     AttendanceRecord,
     ProgramParticipation,
@@ -45,6 +46,7 @@ PROGRAM_GROUPS = {
     ProgramParticipation.Program.FOSTER: ("foster", "not_foster"),
 }
 ABSENT = (AttendanceRecord.Status.ABSENT, AttendanceRecord.Status.EXCUSED)
+
 # What a build reads of each student, and the record tables it reads: every one in a
 # category ``access.aggregates.AGGREGATE_CATEGORIES`` allows (tests hold them to it).
 STUDENT_COLUMNS = ("grade_level", "sex", "hispanic_or_latino", *RACE_FLAGS)
@@ -74,8 +76,11 @@ def report_facts(
     days = _attendance(counted, year_start, day)
     this_year = AssessmentResult.unscoped.filter(
         administered_on__gte=year_start, administered_on__lte=day, **counted
-    )
+    ).exclude(subject=ENGLISH_PROFICIENCY_SUBJECT)  # English learners' progress, below
     assessment = _assessment(this_year)
+    english_learners = {student_id for student_id, held in programs.items()
+                        if ProgramParticipation.Program.ENGLISH_LEARNER in held}  # fmt: skip
+    progress = _english_progress(counted, english_learners, year_start, day)
     levels = _levels(this_year.filter(assessment=assessment.name)) if assessment else {}
     facts = []
     for student_id, (school_id, grade, sex, races) in schools.items():
@@ -86,7 +91,7 @@ def report_facts(
         enrolled, absent = days.get(student_id, (0, 0))
         facts.append(
             Fact(school_id, grade, frozenset(groups), enrolled, absent,
-                 levels.get(student_id, {}))
+                 levels.get(student_id, {}), progress.get(student_id))
         )  # fmt: skip
     return facts, assessment
 
@@ -124,6 +129,36 @@ def _attendance(counted: dict, since: date, day: date) -> dict[int, tuple[int, i
         .values_list("student_id", "days", "absent")
     )
     return {student_id: (days, absent) for student_id, days, absent in rows.iterator()}
+
+
+def _english_progress(
+    counted: dict, english_learners: set[int], year_start: date, day: date
+) -> dict[int, bool]:
+    """For each English learner with an English-proficiency level this school year and in
+    the year before it: whether they made progress, a higher level than the year before,
+    or the test's top level both years (nothing higher to reach). The latest result of
+    each year counts."""
+    year_before = year_start - timedelta(days=365)
+    rows = (
+        AssessmentResult.unscoped.filter(
+            subject=ENGLISH_PROFICIENCY_SUBJECT, performance_level__isnull=False,
+            administered_on__gte=year_before, administered_on__lte=day, **counted,
+        )
+        .order_by("student_id", "administered_on")
+        .values_list("student_id", "administered_on", "performance_level")
+    )  # fmt: skip
+    before: dict[int, int] = {}
+    now: dict[int, int] = {}
+    top = 0
+    for student_id, administered_on, level in rows.iterator(chunk_size=5000):
+        top = max(top, level)
+        if student_id in english_learners:
+            (now if administered_on >= year_start else before)[student_id] = level
+    return {
+        student_id: level > before[student_id] or level == before[student_id] == top
+        for student_id, level in now.items()
+        if student_id in before
+    }
 
 
 def _assessment(results: QuerySet[AssessmentResult]) -> Assessment | None:

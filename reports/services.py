@@ -31,6 +31,7 @@ from reports.cells import (
     Cells,
     is_published,
     may_be_primary,
+    not_reported,
     school_scope,
     split_key,
     split_measure,
@@ -54,10 +55,11 @@ logger = logging.getLogger(__name__)
 COMPLEMENTARY_MARK = "*"
 # Measures published as a count, and those published as a percentage of another (an
 # assessment's levels are percentages of the students assessed).
-COUNTED = ("enrolled", "attendance.pop", "tested", "assessed")
+COUNTED = ("enrolled", "attendance.pop", "tested", "assessed", "english_progress.students")
 PERCENT_OF = {
     "attendance.chronic": "attendance.pop",
     "assessed": "tested",
+    "english_progress.made": "english_progress.students",
 }
 
 
@@ -255,6 +257,7 @@ def _content(
         if assessment
         else None,
         "not_held": list(NOT_HELD),
+        "not_reported": not_reported(cells.counts),
         "values": published_values(cells, codes, district.min_cell_size),
     }
 
@@ -306,7 +309,8 @@ def published_values(cells: Cells, codes: Mapping[str, Code], minimum_n: int) ->
 # denominator carries every percentage of its row (the students assessed carry every
 # level's).
 ALL_STUDENTS_WEIGHT, DISTRICT_WEIGHT = 8, 4
-DENOMINATOR_WEIGHTS = {"attendance.pop": 2, "tested": 2, "assessed": 3}
+DENOMINATOR_WEIGHTS = {"attendance.pop": 2, "tested": 2, "assessed": 3,
+                       "english_progress.students": 2}  # fmt: skip
 
 
 def hiding_costs(keys: list[str], counts: list[int]) -> list[float]:

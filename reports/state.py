@@ -20,7 +20,15 @@ from django.utils import timezone
 
 from records.models import District
 from reports import published
-from reports.cells import DISTRICT, NOT_HELD, STATE, Cells, is_published, may_be_primary
+from reports.cells import (
+    DISTRICT,
+    NOT_HELD,
+    STATE,
+    Cells,
+    is_published,
+    may_be_primary,
+    not_reported,
+)
 from reports.ledger import Ledger
 from reports.models import Release, StateRelease
 from reports.services import (
@@ -175,5 +183,6 @@ def _content(
         "schools": {},
         "assessment": None,
         "not_held": list(NOT_HELD),
+        "not_reported": not_reported(values),
         "values": values,
     }

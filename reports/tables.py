@@ -15,7 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from records.models import GradeLevel
-from reports.cells import DIMENSIONS, NOT_HELD, key
+from reports.cells import (
+    DIMENSIONS,
+    ENGLISH_LEARNER_PROGRESS,
+    GRADUATION_RATE,
+    NOT_HELD,
+    key,
+    not_reported,
+)
 from reports.services import split_key
 from reports.suppression import Code
 
@@ -29,6 +36,17 @@ CODE_MEANINGS = {
     Code.PERCENT_CODED: _(
         "A percentage near 0% or 100%, shown as a range so that no student's result can "
         "be inferred."
+    ),
+}
+
+NOT_REPORTED_REASONS = {
+    GRADUATION_RATE: _(
+        "Graduation rate: the district's records do not hold graduation cohorts (the "
+        "school year each student first entered grade 9)."
+    ),
+    ENGLISH_LEARNER_PROGRESS: _(
+        "English learners' progress: the district's records hold no English-proficiency "
+        "test levels for both this school year and the one before."
     ),
 }
 
@@ -218,14 +236,29 @@ class Report:
                 grades=True, tested=f"{subject}.tested",
             )  # fmt: skip
             tables.append(table)
+        if self.has("english_progress.students"):
+            tables.append(self._english_progress_table(as_of))
         return tables
 
+    def _english_progress_table(self, as_of: str) -> ReportTable:
+        return self._table(
+            "english-progress", _("English learners' progress"),
+            _("English learners on %(date)s with a level on the English-proficiency test in "
+              "this school year and the one before. Made progress: a higher level than the "
+              "year before, or the test's top level both years.") % {"date": as_of},
+            [Column("students", str(_("Students")), "count"),
+             Column("made", str(_("Made progress")), "percent")],
+            [("english_progress.students", ""), ("english_progress.made", "percent")],
+            rows=[("all", str(_("English learners")), "")],
+        )  # fmt: skip
+
     def _table(self, table_id, title, population, columns, measures, *, grades=False,
-               tested=None) -> ReportTable:  # fmt: skip
+               tested=None, rows=None) -> ReportTable:  # fmt: skip
         """``measures``: per column, the measure and how it is published ("" a count,
-        "percent" a share of its denominator, "rate" the attendance rate)."""
+        "percent" a share of its denominator, "rate" the attendance rate); ``rows``, when
+        given, in place of all students, the grades and the subgroups."""
         table = ReportTable(table_id, str(title), str(population), columns)
-        for row_id, label, section in self._rows(grades):
+        for row_id, label, section in rows or self._rows(grades):
             if tested and row_id.startswith("grade:") and not self.has(tested, row_id):
                 continue  # a grade the assessment does not test
             values = tuple(self._published(measure, form, row_id) for measure, form in measures)
@@ -249,3 +282,10 @@ class Report:
     def not_held(self) -> list[str]:
         """The ESSA subgroups the district's records do not hold."""
         return [str(GROUP_LABELS[group]) for group in self.content.get("not_held", NOT_HELD)]
+
+    def not_reported(self) -> list[str]:
+        """The ESSA measures this report card cannot show, and why."""
+        missing = self.content.get("not_reported")
+        if missing is None:  # a release from before the list was stored
+            missing = not_reported(self.values)
+        return [str(NOT_REPORTED_REASONS[measure]) for measure in missing]

@@ -29,7 +29,7 @@ from reports.tables import CODE_MEANINGS, Report, ReportTable, Value, state_name
 
 MAX_AGE = 300  # seconds a browser or proxy may reuse a page without asking
 LANGUAGES = dict(settings.LANGUAGES)
-PAGE_VERSION = "3"  # bump when templates change, so cached pages and ETags renew
+PAGE_VERSION = "4"  # bump when templates change, so cached pages and ETags renew
 
 
 def _language(request: HttpRequest) -> tuple[str, bool]:
@@ -216,6 +216,7 @@ def report_context(release, report: Report, *, district: Report | None = None,
         "comparison": _comparison(report, district, state),
         "codes_used": _codes_used(tables),
         "not_held": report.not_held(),
+        "not_reported": report.not_reported(),
     }
 
 
@@ -225,6 +226,10 @@ def _headline(report: Report) -> list[tuple[str, Value]]:
         (_("Attendance rate"), report.value("attendance.rate")),
         (_("Chronically absent"), report.value("attendance.chronic.percent")),
     ]
+    if report.has("english_progress.made.percent"):
+        figures.append(
+            (_("English learners making progress"), report.value("english_progress.made.percent"))
+        )
     for subject in report.subjects:
         figures.append(
             (_("%(subject)s participation") % {"subject": subject},
@@ -267,6 +272,8 @@ def _comparison(report: Report, district: Report | None, state) -> dict | None:
                 (_("%(subject)s: level %(level)s") % {"subject": subject, "level": level},
                  f"{subject}.level{level}.percent")
             )  # fmt: skip
+    if report.has("english_progress.made.percent"):
+        measures.append((_("English learners making progress"), "english_progress.made.percent"))
     mine = _("This school") if report.content["schools"].get(report.scope) else _("This district")
     return {
         "title": _comparison_title(district is not None, state is not None),

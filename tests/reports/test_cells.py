@@ -5,17 +5,29 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reports.cells import DIMENSIONS, DISTRICT, Fact, build_cells, key, school_scope
+from reports.cells import (
+    DIMENSIONS,
+    DISTRICT,
+    ENGLISH_LEARNER_PROGRESS,
+    GRADUATION_RATE,
+    Fact,
+    build_cells,
+    key,
+    not_reported,
+    school_scope,
+)
 from reports.suppression import attacker_intervals, is_primary, protect, unsafe_cells
 
 GRADES = ["KG", "01", "02", "03", "04", "05"]
 SUBJECTS = ["Mathematics", "Reading"]
 
 
-def student(school=1, grade="03", *, absent=0, enrolled=100, levels=None, **groups) -> Fact:
+def student(school=1, grade="03", *, absent=0, enrolled=100, levels=None,
+            english_progress=None, **groups) -> Fact:  # fmt: skip
     chosen = {dimension: members[-1] for dimension, members in DIMENSIONS}
     chosen.update(groups)
-    return Fact(school, grade, frozenset(chosen.values()), enrolled, absent, levels or {})
+    return Fact(school, grade, frozenset(chosen.values()), enrolled, absent, levels or {},
+                english_progress)  # fmt: skip
 
 
 def test_each_school_and_the_district_count_their_own_students():
@@ -85,17 +97,51 @@ def test_the_district_cell_is_a_sum_of_its_schools_cells():
     assert sums[total] == {key(school_scope(s), "Reading.level2", "grade:03") for s in (1, 2, 3)}
 
 
+def test_english_learners_progress_is_one_row_bounded_by_their_enrollment():
+    learners = [student(1, english_learner="english_learner", english_progress=made)
+                for made in (True, True, False, None)]  # fmt: skip
+    cells = build_cells([*learners, student(2)], grade_order=GRADES, subjects=[])
+    counts = cells.counts
+    assert counts[key("s1", "english_progress.students")] == 3
+    assert counts[key("s1", "english_progress.made")] == 2
+    assert counts[key("s1", "english_progress.not_made")] == 1
+    assert counts[key(DISTRICT, "english_progress.outside")] == 1
+    # A school without English learners has the table too (its zeros are hidden, and
+    # leaving it out would say what they hide).
+    assert counts[key("s2", "english_progress.students")] == 0
+    assert key("s1", "english_progress.students", "grade:03") not in counts
+    sums = {frozenset((total, *parts)) for total, parts in cells.sums}
+    assert frozenset({key("s1", "enrolled", "group:english_learner"),
+                      key("s1", "english_progress.students"),
+                      key("s1", "english_progress.outside")}) in sums  # fmt: skip
+    assert not_reported(counts) == [GRADUATION_RATE]
+
+
+def test_without_two_years_of_english_proficiency_levels_the_card_says_so():
+    cells = build_cells([student(1, english_learner="english_learner")], grade_order=GRADES,
+                        subjects=[])  # fmt: skip
+    assert not any("english_progress" in name for name in cells.counts)
+    assert not_reported(cells.counts) == [GRADUATION_RATE, ENGLISH_LEARNER_PROGRESS]
+
+
 groups_of_a_student = st.tuples(*(st.sampled_from(members) for _, members in DIMENSIONS))
 facts_strategy = st.lists(
     st.builds(
-        lambda school, grade, groups, absent, level: Fact(
-            school, grade, frozenset(groups), 20, absent, {"Reading": level} if level else {}
+        lambda school, grade, groups, absent, level, progress: Fact(
+            school,
+            grade,
+            frozenset(groups),
+            20,
+            absent,
+            {"Reading": level} if level else {},
+            progress if "english_learner" in groups else None,
         ),
         st.integers(1, 3),
         st.sampled_from(GRADES[2:]),
         groups_of_a_student,
         st.integers(0, 20),
         st.integers(0, 4),
+        st.sampled_from([None, True, False]),
     ),
     min_size=1,
     max_size=120,

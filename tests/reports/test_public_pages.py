@@ -31,8 +31,9 @@ def synthetic_facts(schools, students: int, seed: int = 5) -> list[Fact]:
         absent = rng.choice([0, 1, 2, 3, 12])
         levels = {subject: rng.randint(1, 4) for subject in ("Mathematics", "Reading")
                   if rng.random() < 0.97}  # fmt: skip
+        progress = rng.choice([True, True, False, None]) if "english_learner" in groups else None
         facts.append(Fact(rng.choice(schools).pk, rng.choice(["03", "04", "05"]),
-                          frozenset(groups), 60, absent, levels))  # fmt: skip
+                          frozenset(groups), 60, absent, levels, progress))  # fmt: skip
     return facts
 
 
@@ -61,8 +62,10 @@ def test_anyone_reads_a_school_report_card_without_signing_in(client, world):
     page = response.content.decode()
     assert "Maple Elementary" in page and "Lakeview Unified" in page
     for heading in ("Enrollment", "Attendance", "Compared with the district",
-                    "What the marks mean", "Mathematics"):  # fmt: skip
+                    "What the marks mean", "Mathematics", "English learners&#x27; progress",
+                    "Not reported"):  # fmt: skip
         assert heading in page
+    assert "Graduation rate: the district&#x27;s records do not hold graduation cohorts" in page
     assert '<svg class="chart"' in page and "<desc" in page
     assert release.content["values"][f"s{maple.pk}/enrolled/all"][0] in page
     assert "csrfmiddlewaretoken" not in page and "sessionid" not in response.cookies
@@ -135,6 +138,11 @@ def test_the_csv_and_the_json_carry_exactly_what_the_page_shows(client, world):
         assert bool(row["code"]) == bool(row["code_meaning"])
         if row["code"] in ("SN", "SC"):
             assert row["value"] in ("n<10", "*")
+    assert "English learners' progress" in {table["title"] for table in data["tables"]}
+    assert data["not_reported"] == [
+        "Graduation rate: the district's records do not hold graduation cohorts (the school "
+        "year each student first entered grade 9)."
+    ]
     assert data["school"] == {"id": maple.pk, "name": "Maple Elementary"}
     assert data["release"]["id"] == release.pk and data["release"]["minimum_n"] == 10
     assert "n&lt;10" in page

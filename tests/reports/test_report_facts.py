@@ -9,7 +9,13 @@ import pytest
 
 from access.aggregates import AGGREGATE_CATEGORIES, report_population
 from access.categories import RECORD_TABLES, category_of_field
-from records.models import AssessmentResult, AttendanceRecord, ProgramParticipation, Student
+from records.models import (
+    ENGLISH_PROFICIENCY_SUBJECT,
+    AssessmentResult,
+    AttendanceRecord,
+    ProgramParticipation,
+    Student,
+)
 from reports.selectors import RECORD_TABLES_READ, STUDENT_COLUMNS, report_facts
 from tests.factories import DistrictFactory, SchoolFactory, SchoolMembershipFactory
 
@@ -82,3 +88,45 @@ def test_a_student_becomes_their_subgroups_days_and_levels():
     assert fact.levels == {"Reading": 2, "Mathematics": 4}
     assert assessment.name == "Fall Benchmark"
     assert assessment.first_day == assessment.last_day == DAY - datetime.timedelta(days=30)
+
+
+def test_english_learners_progress_compares_their_levels_a_year_apart():
+    district = DistrictFactory()
+    school = SchoolFactory(district=district)
+    last_year, this_year = (
+        YEAR_START - datetime.timedelta(days=200),
+        DAY - datetime.timedelta(days=20),
+    )
+
+    def learner(*levels_by_day, english_learner=True):
+        student = enrolled(school)
+        add = {"district": district, "student": student}
+        if english_learner:
+            ProgramParticipation.unscoped.create(program="english_learner", **add)
+        for day, level in levels_by_day:
+            AssessmentResult.unscoped.create(
+                assessment="ACCESS for ELLs", subject=ENGLISH_PROFICIENCY_SUBJECT,
+                performance_level=level, administered_on=day, **add,
+            )  # fmt: skip
+        return student.pk
+
+    rose = learner((last_year, 2), (this_year, 3))
+    stayed = learner((last_year, 3), (this_year, 3))
+    fell = learner((last_year, 4), (this_year, 2))
+    at_the_top = learner((last_year, 6), (this_year, 6))
+    latest_counts = learner((last_year, 1), (last_year + datetime.timedelta(days=5), 3),
+                            (this_year, 3))  # fmt: skip
+    only_this_year = learner((this_year, 5))
+    too_long_ago = learner((YEAR_START - datetime.timedelta(days=400), 1), (this_year, 4))
+    not_a_learner = learner((last_year, 1), (this_year, 2), english_learner=False)
+    facts, assessment = facts_of(district)
+    progress = dict(zip(
+        sorted(m.student_id for m in report_population(district, DAY)),
+        [fact.english_progress for fact in facts], strict=True,
+    ))  # fmt: skip
+    assert progress[rose] is True and progress[at_the_top] is True
+    assert progress[stayed] is False and progress[fell] is False
+    assert progress[latest_counts] is False  # 3 then 3: the year before's latest is 3
+    for outside in (only_this_year, too_long_ago, not_a_learner):
+        assert progress[outside] is None
+    assert assessment is None  # the English-proficiency test is never the card's test

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.utils import InternalError
 
 from reports import state as state_releases
-from reports.cells import STATE, may_be_primary
+from reports.cells import GRADUATION_RATE, STATE, may_be_primary
 from reports.models import StateRelease
 from reports.services import ReleaseError
 from reports.suppression import attacker_intervals, unsafe_cells
@@ -51,6 +51,15 @@ def test_each_state_cell_is_the_sum_of_the_districts_cells(oregon):
     else:
         assert shown == [str(total), None]
     assert {d["name"] for d in release.content["districts"].values()} == {"Lakeview", "Pine Ridge"}
+    # English learners' progress is summed like any other cell; graduation is not held.
+    learners = sum(r.table["counts"][r.table["keys"].index("d/english_progress.students/all")]
+                   for _, r in oregon)  # fmt: skip
+    assert release.content["values"][f"{STATE}/english_progress.students/all"] in (
+        [str(learners), None],
+        ["*", "SC"],
+        ["n<10", "SN"],
+    )
+    assert release.content["not_reported"] == [GRADUATION_RATE]
 
 
 def test_no_districts_hidden_small_group_is_the_state_minus_the_others(oregon):
