@@ -31,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY
 from rest_framework.authtoken.models import Token
@@ -43,6 +43,7 @@ from access.staff import staff_students
 from access.viewer import viewer_for
 from accounts import second_factor
 from accounts.models import Role, RoleMembership, User
+from records.importers.analyze import analyze_tables
 from records.models import (
     AcademicSession,
     AttendanceRecord,
@@ -120,10 +121,11 @@ def staff_fixture(district: District) -> StaffFixture:
         principal = User.objects.get(username=_username(Role.PRINCIPAL, district))
         roster, small = _term_sections(district, school, term, teacher)
     if made:
-        with connection.cursor() as cursor:
-            # What autovacuum would do after such a load: plans see the new school.
-            for model in (Student, SchoolMembership, AttendanceRecord, ProgramParticipation):
-                cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+        # What autovacuum would do after such a load: plans see the new school. Through
+        # the owner's function: make bench runs this as the application's role, whose own
+        # ANALYZE PostgreSQL skips with only a warning.
+        models = (Student, SchoolMembership, AttendanceRecord, ProgramParticipation)
+        analyze_tables(model._meta.db_table for model in models)
     return StaffFixture(teacher, principal, roster, small)
 
 
