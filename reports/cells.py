@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from reports.suppression import Table
 
 DISTRICT = "d"
+STATE = "st"  # a state release's own cells (reports/state.py)
 ENGLISH_PROGRESS = "english_progress."
 ENGLISH_PROGRESS_MEASURES = tuple(
     f"{ENGLISH_PROGRESS}{part}" for part in ("students", "made", "not_made", "outside")
 )
-STATE = "st"  # a state release's own cells (reports/state.py)
 
 # Chronic absenteeism: missing at least 10% of the days enrolled, among students
 # enrolled at least 10 days (the usual ESSA definition).

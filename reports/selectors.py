@@ -46,7 +46,6 @@ PROGRAM_GROUPS = {
     ProgramParticipation.Program.FOSTER: ("foster", "not_foster"),
 }
 ABSENT = (AttendanceRecord.Status.ABSENT, AttendanceRecord.Status.EXCUSED)
-
 # What a build reads of each student, and the record tables it reads: every one in a
 # category ``access.aggregates.AGGREGATE_CATEGORIES`` allows (tests hold them to it).
 STUDENT_COLUMNS = ("grade_level", "sex", "hispanic_or_latino", *RACE_FLAGS)

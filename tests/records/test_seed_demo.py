@@ -25,7 +25,14 @@ def fingerprint(district) -> str:
         for s in rows
     )
     attendance = m.AttendanceRecord.unscoped.filter(district=district).count()
-    return hashlib.sha256(f"{text}#{attendance}".encode()).hexdigest()
+    results = m.AssessmentResult.unscoped.filter(district=district).order_by(
+        "student__sourced_id", "subject", "administered_on"
+    )
+    levels = "|".join(
+        f"{r.student.sourced_id},{r.subject},{r.performance_level},{r.administered_on}"
+        for r in results.select_related("student")
+    )
+    return hashlib.sha256(f"{text}#{attendance}#{levels}".encode()).hexdigest()
 
 
 @pytest.fixture
@@ -47,6 +54,12 @@ def test_the_same_seed_gives_the_same_district(seeded):
 @pytest.mark.django_db
 def test_every_role_and_every_record_table_is_populated(seeded):
     district = seeded.district
+    # English learners' proficiency levels, last school year's and this one's: the report
+    # cards' English learners' progress.
+    proficiency = m.AssessmentResult.unscoped.filter(
+        district=district, subject=m.ENGLISH_PROFICIENCY_SUBJECT
+    )
+    assert {r.administered_on < date(2026, 7, 1) for r in proficiency} == {True, False}
     roles = set(RoleMembership.unscoped.filter(district=district).values_list("role", flat=True))
     assert roles == set(Role.values)
     for model in (
