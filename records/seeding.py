@@ -969,9 +969,10 @@ class _DistrictSeeder:
         self.n_schools = n_schools
         self.rng, self.as_of, self.progress = rng, as_of, progress
         # English-proficiency levels draw from a stream of their own (see
-        # _write_english_proficiency), seeded from the district's state: its integers
-        # only, whose hash is the same in every process (None's is not, before 3.12).
-        self.english_rng = random.Random(hash(rng.getstate()[1]))  # noqa: S311 - synthetic
+        # _write_english_proficiency), seeded from the district stream's state as text:
+        # a str seed is hashed with SHA-512, the same in every process and version.
+        seed = f"english-proficiency:{rng.getstate()[1][1:9]}"
+        self.english_rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
         self.calendar = SchoolCalendar.containing(as_of)
         self.school_days = [d.isoformat() for d in self.calendar.school_days()]
         self.now = timezone.now()

@@ -9,9 +9,9 @@ import datetime
 from access.aggregates import report_population
 from records.models import District, GradeLevel
 from reports import services
-from reports.cells import build_cells
+from reports.cells import Cells, build_cells
 from reports.models import Release
-from reports.selectors import report_facts
+from reports.selectors import Assessment, report_facts
 
 GRADES: tuple[str, ...] = tuple(GradeLevel.values)
 
@@ -26,16 +26,27 @@ def build_release(
     """A preview release of ``district``'s report cards on ``day`` (the district's today)."""
     day = day or district.today()
     school_year, year_start = services.school_year_of(district, day)
-    facts, assessment = report_facts(
-        report_population(district, day), district_id=district.pk, year_start=year_start,
-        day=day,
-    )  # fmt: skip
-    subjects = sorted({subject for fact in facts for subject in fact.levels})
-    cells = build_cells(facts, grade_order=GRADES, subjects=subjects)
+    cells, assessment = count_cells(district, day, year_start)
     return services.create_release(
         district, cells, assessment=assessment, kind=kind, day=day, school_year=school_year,
         requested_by_id=requested_by_id,
     )  # fmt: skip
+
+
+def count_cells(
+    district: District, day: datetime.date, year_start: datetime.date
+) -> tuple[Cells, Assessment | None]:
+    """The cells of ``district``'s report card on ``day``, counted from the population
+    ``access/`` gives, and the assessment its levels are of."""
+    year_before_start = services.school_year_of(district, year_start - datetime.timedelta(1))[1]
+    counted = report_facts(
+        report_population(district, day), district_id=district.pk, year_start=year_start,
+        year_before_start=year_before_start, day=day,
+    )  # fmt: skip
+    subjects = sorted({subject for fact in counted.facts for subject in fact.levels})
+    cells = build_cells(counted.facts, grade_order=GRADES, subjects=subjects,
+                        english_progress=counted.english_proficiency_held)  # fmt: skip
+    return cells, counted.assessment
 
 
 def publish_nightly(district: District) -> Release | None:

@@ -120,7 +120,7 @@ def is_published(name: str) -> bool:
 # Of those, the ones that only bound others (who is outside a measure: enrolled under 10
 # days, in an untested grade) say nothing about any student's attendance or results:
 # never primary cells themselves, however small.
-BOUNDING_PARTS = frozenset({"attendance.short", "untested", "english_progress.outside"})
+BOUNDING_PARTS = frozenset({"attendance.short", "untested"})
 
 
 def may_be_primary(name: str) -> bool:
@@ -155,9 +155,12 @@ class Cells:
 
 
 def build_cells(
-    facts: Sequence[Fact], *, grade_order: Sequence[str], subjects: Sequence[str]
-) -> Cells:
-    """Every cell of the district's report card and of each school's, with their sums."""
+    facts: Sequence[Fact], *, grade_order: Sequence[str], subjects: Sequence[str],
+    english_progress: bool | None = None,
+) -> Cells:  # fmt: skip
+    """Every cell of the district's report card and of each school's, with their sums.
+    ``english_progress``: whether the card has English learners' progress (by default,
+    when a learner has it)."""
     # A subject's tested grades are the district's, so that a school's grade where
     # nobody sat the test still shows as "not assessed" rather than vanishing.
     tested_grades = {
@@ -171,9 +174,11 @@ def build_cells(
         subject: sorted({fact.levels[subject] for fact in facts if subject in fact.levels})
         for subject in subjects
     }
-    # Every scope has the table once any English learner has two years of levels: a
-    # school without it would say it has none of them, which may be a hidden cell.
-    english_progress = any(fact.english_progress is not None for fact in facts)
+    # Every scope has the table or none does: a school without it would say it has no
+    # such learner, which may be a hidden cell. (A build decides from the records holding
+    # the test at all, not from a learner having it, which would say one does.)
+    if english_progress is None:
+        english_progress = any(fact.english_progress is not None for fact in facts)
     cells = Cells()
     scopes = sorted(tallies, key=lambda scope: (scope != DISTRICT, len(scope), scope))
     for scope in scopes:

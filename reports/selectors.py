@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from typing import NamedTuple
 
 from django.db.models import Count, Max, Min, Q, QuerySet
 
@@ -61,10 +62,22 @@ class Assessment:
     last_day: date
 
 
+class ReportFacts(NamedTuple):
+    facts: list[Fact]
+    assessment: Assessment | None  # the one the levels are of
+    # Whether the records hold English-proficiency levels of this school year or the one
+    # before: the English learners' progress table is on the card then, whatever its
+    # counts (were it there only when some learner had both, it would say so).
+    english_proficiency_held: bool
+
+
 def report_facts(
-    population: QuerySet[SchoolMembership], *, district_id: int, year_start: date, day: date
-) -> tuple[list[Fact], Assessment | None]:
-    """One fact per student of ``population``, and the assessment their levels are of."""
+    population: QuerySet[SchoolMembership], *, district_id: int, year_start: date,
+    year_before_start: date, day: date,
+) -> ReportFacts:  # fmt: skip
+    """One fact per student of ``population``, the assessment their levels are of, and
+    whether English learners' progress can be reported. The school year runs from
+    ``year_start`` to ``day``; the one before it from ``year_before_start``."""
     schools: dict[int, tuple] = {}
     columns = (f"student__{column}" for column in STUDENT_COLUMNS)
     rows = population.values_list("student_id", "school_id", *columns)
@@ -79,7 +92,11 @@ def report_facts(
     assessment = _assessment(this_year)
     english_learners = {student_id for student_id, held in programs.items()
                         if ProgramParticipation.Program.ENGLISH_LEARNER in held}  # fmt: skip
-    progress = _english_progress(counted, english_learners, year_start, day)
+    proficiency = AssessmentResult.unscoped.filter(
+        subject=ENGLISH_PROFICIENCY_SUBJECT, performance_level__isnull=False,
+        administered_on__gte=year_before_start, administered_on__lte=day, **counted,
+    )  # fmt: skip
+    progress = _english_progress(proficiency, english_learners, year_start)
     levels = _levels(this_year.filter(assessment=assessment.name)) if assessment else {}
     facts = []
     for student_id, (school_id, grade, sex, races) in schools.items():
@@ -92,7 +109,7 @@ def report_facts(
             Fact(school_id, grade, frozenset(groups), enrolled, absent,
                  levels.get(student_id, {}), progress.get(student_id))
         )  # fmt: skip
-    return facts, assessment
+    return ReportFacts(facts, assessment, bool(progress) or proficiency.exists())
 
 
 def _race(flags: list[bool]) -> str:
@@ -131,32 +148,29 @@ def _attendance(counted: dict, since: date, day: date) -> dict[int, tuple[int, i
 
 
 def _english_progress(
-    counted: dict, english_learners: set[int], year_start: date, day: date
+    results: QuerySet[AssessmentResult], english_learners: set[int], year_start: date
 ) -> dict[int, bool]:
-    """For each English learner with an English-proficiency level this school year and in
-    the year before it: whether they made progress, a higher level than the year before,
-    or the test's top level both years (nothing higher to reach). The latest result of
-    each year counts."""
-    year_before = year_start - timedelta(days=365)
-    rows = (
-        AssessmentResult.unscoped.filter(
-            subject=ENGLISH_PROFICIENCY_SUBJECT, performance_level__isnull=False,
-            administered_on__gte=year_before, administered_on__lte=day, **counted,
-        )
-        .order_by("student_id", "administered_on")
-        .values_list("student_id", "administered_on", "performance_level")
-    )  # fmt: skip
-    before: dict[int, int] = {}
-    now: dict[int, int] = {}
-    top = 0
-    for student_id, administered_on, level in rows.iterator(chunk_size=5000):
-        top = max(top, level)
-        if student_id in english_learners:
-            (now if administered_on >= year_start else before)[student_id] = level
+    """For each English learner with a level this school year and one on the same test
+    the year before (``results`` span both): whether they made progress, a higher level.
+    The latest result of each year counts (the higher of two on one day). A learner at
+    the test's top level both years counts as not progressing: the levels alone cannot
+    tell the top of every test's scale, and such learners usually leave the program."""
+    rows = results.order_by("student_id", "administered_on", "performance_level").values_list(
+        "student_id", "assessment", "administered_on", "performance_level"
+    )
+    before: dict[tuple[int, str], int] = {}
+    now: dict[int, tuple[str, int]] = {}
+    for student_id, assessment, administered_on, level in rows.iterator(chunk_size=5000):
+        if student_id not in english_learners:
+            continue
+        if administered_on >= year_start:
+            now[student_id] = (assessment, level)
+        else:
+            before[student_id, assessment] = level
     return {
-        student_id: level > before[student_id] or level == before[student_id] == top
-        for student_id, level in now.items()
-        if student_id in before
+        student_id: level > before[student_id, assessment]
+        for student_id, (assessment, level) in now.items()
+        if (student_id, assessment) in before
     }
 
 

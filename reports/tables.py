@@ -46,7 +46,7 @@ NOT_REPORTED_REASONS = {
     ),
     ENGLISH_LEARNER_PROGRESS: _(
         "English learners' progress: the district's records hold no English-proficiency "
-        "test levels for both this school year and the one before."
+        "test levels for this school year or the one before."
     ),
 }
 
@@ -244,8 +244,8 @@ class Report:
         return self._table(
             "english-progress", _("English learners' progress"),
             _("English learners on %(date)s with a level on the English-proficiency test in "
-              "this school year and the one before. Made progress: a higher level than the "
-              "year before, or the test's top level both years.") % {"date": as_of},
+              "this school year and on the same test the year before. Made progress: a "
+              "higher level than the year before.") % {"date": as_of},
             [Column("students", str(_("Students")), "count"),
              Column("made", str(_("Made progress")), "percent")],
             [("english_progress.students", ""), ("english_progress.made", "percent")],

@@ -13,6 +13,7 @@ from reports.cells import (
     Fact,
     build_cells,
     key,
+    may_be_primary,
     not_reported,
     school_scope,
 )
@@ -122,6 +123,22 @@ def test_without_two_years_of_english_proficiency_levels_the_card_says_so():
                         subjects=[])  # fmt: skip
     assert not any("english_progress" in name for name in cells.counts)
     assert not_reported(cells.counts) == [GRADUATION_RATE, ENGLISH_LEARNER_PROGRESS]
+
+
+def test_where_the_records_hold_the_test_the_table_is_there_even_with_no_learner_in_it():
+    """Were it there only when some learner had two levels, it would say that one does:
+    a count the audit takes for possibly zero."""
+    cells = build_cells([student(1, english_learner="english_learner")], grade_order=GRADES,
+                        subjects=[], english_progress=True)  # fmt: skip
+    assert cells.counts[key(DISTRICT, "english_progress.students")] == 0
+    assert not_reported(cells.counts) == [GRADUATION_RATE]
+    # Learners without two levels include those not tested this year: like the main
+    # test's "not assessed", a small count of them is a primary cell.
+    assert may_be_primary(key("s1", "english_progress.outside"))
+    table, keys = cells.table()
+    primary = [at for at, count in enumerate(table.counts)
+               if is_primary(count, 10) and may_be_primary(keys[at])]  # fmt: skip
+    assert keys.index(key("s1", "english_progress.outside")) in primary
 
 
 groups_of_a_student = st.tuples(*(st.sampled_from(members) for _, members in DIMENSIONS))

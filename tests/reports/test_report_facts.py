@@ -34,9 +34,15 @@ def enrolled(school, **student):
     return membership.student
 
 
+YEAR_BEFORE_START = datetime.date(2025, 8, 21)
+
+
 def facts_of(district):
     population = report_population(district, DAY)
-    return report_facts(population, district_id=district.pk, year_start=YEAR_START, day=DAY)
+    return report_facts(
+        population, district_id=district.pk, year_start=YEAR_START,
+        year_before_start=YEAR_BEFORE_START, day=DAY,
+    )  # fmt: skip
 
 
 def test_a_build_reads_only_what_public_aggregates_may_draw_on():
@@ -53,7 +59,7 @@ def test_the_population_is_each_active_student_once_at_their_primary_school():
     enrolled(first, enrollment_status=Student.Status.WITHDRAWN)
     SchoolMembershipFactory(school=first, student__district=district, end_date=DAY.replace(day=1))
     SchoolMembershipFactory(student__district=DistrictFactory())  # another district
-    facts, _ = facts_of(district)
+    facts, _, _ = facts_of(district)
     assert [(fact.school, fact.grade) for fact in facts] == [(first.pk, "07")]
 
 
@@ -79,7 +85,7 @@ def test_a_student_becomes_their_subgroups_days_and_levels():
         assessment="Fall Benchmark", subject="Reading", performance_level=1,
         administered_on=DAY + datetime.timedelta(days=1), **add,
     )  # fmt: skip
-    (fact,), assessment = facts_of(district)
+    (fact,), assessment, _ = facts_of(district)
     assert fact.groups == {
         "two_or_more", "nonbinary", "iep", "not_english_learner",
         "not_economically_disadvantaged", "not_homeless", "not_foster",
@@ -98,35 +104,46 @@ def test_english_learners_progress_compares_their_levels_a_year_apart():
         DAY - datetime.timedelta(days=20),
     )
 
-    def learner(*levels_by_day, english_learner=True):
+    def learner(*levels_by_day, english_learner=True, test="ACCESS for ELLs"):
         student = enrolled(school)
         add = {"district": district, "student": student}
         if english_learner:
             ProgramParticipation.unscoped.create(program="english_learner", **add)
         for day, level in levels_by_day:
             AssessmentResult.unscoped.create(
-                assessment="ACCESS for ELLs", subject=ENGLISH_PROFICIENCY_SUBJECT,
+                assessment=test, subject=ENGLISH_PROFICIENCY_SUBJECT,
                 performance_level=level, administered_on=day, **add,
             )  # fmt: skip
         return student.pk
 
+    assert facts_of(district).english_proficiency_held is False
     rose = learner((last_year, 2), (this_year, 3))
     stayed = learner((last_year, 3), (this_year, 3))
     fell = learner((last_year, 4), (this_year, 2))
     at_the_top = learner((last_year, 6), (this_year, 6))
     latest_counts = learner((last_year, 1), (last_year + datetime.timedelta(days=5), 3),
                             (this_year, 3))  # fmt: skip
+    same_day = learner((last_year, 2), (this_year, 2), (this_year, 4))  # the higher counts
     only_this_year = learner((this_year, 5))
-    too_long_ago = learner((YEAR_START - datetime.timedelta(days=400), 1), (this_year, 4))
+    # The year before is the district's school year before this one, not 365 days.
+    before_that = learner((YEAR_BEFORE_START - datetime.timedelta(days=1), 1), (this_year, 4))
+    first_day_before = learner((YEAR_BEFORE_START, 1), (this_year, 4))
+    another_test = learner((last_year, 1), (this_year, 4))
+    AssessmentResult.unscoped.filter(student_id=another_test, administered_on=this_year).update(
+        assessment="A different test"
+    )
     not_a_learner = learner((last_year, 1), (this_year, 2), english_learner=False)
-    facts, assessment = facts_of(district)
+    facts, assessment, held = facts_of(district)
     progress = dict(zip(
         sorted(m.student_id for m in report_population(district, DAY)),
         [fact.english_progress for fact in facts], strict=True,
     ))  # fmt: skip
-    assert progress[rose] is True and progress[at_the_top] is True
+    assert progress[rose] is True and progress[same_day] is True
+    assert progress[first_day_before] is True
     assert progress[stayed] is False and progress[fell] is False
+    assert progress[at_the_top] is False  # the levels cannot tell a test's top
     assert progress[latest_counts] is False  # 3 then 3: the year before's latest is 3
-    for outside in (only_this_year, too_long_ago, not_a_learner):
+    for outside in (only_this_year, before_that, another_test, not_a_learner):
         assert progress[outside] is None
+    assert held is True
     assert assessment is None  # the English-proficiency test is never the card's test

@@ -61,10 +61,9 @@ from access.management.commands.bench_staff import _load, drive, gunicorn, healt
 from records.importers.records_csv import import_records
 from records.models import District
 from reports import builds, published, services
-from reports.builds import GRADES, build_release
+from reports.builds import build_release
 from reports.cells import (
     Cells,
-    build_cells,
     is_published,
     may_be_primary,
     split_key,
@@ -72,7 +71,6 @@ from reports.cells import (
 )
 from reports.ledger import Ledger
 from reports.models import Release
-from reports.selectors import report_facts
 from reports.services import COUNTED
 from reports.suppression import Code, attacker_intervals, is_primary, unsafe_cells
 
@@ -286,10 +284,7 @@ class RecordsFeed:
 def rebuilt_cells(district: District, day: date) -> Cells:
     """The cells counted again from the records, as a build of ``day`` counts them."""
     _, year_start = services.school_year_of(district, day)
-    population = report_population(district, day)
-    facts, _ = report_facts(population, district_id=district.pk, year_start=year_start, day=day)
-    subjects = sorted({subject for fact in facts for subject in fact.levels})
-    return build_cells(facts, grade_order=GRADES, subjects=subjects)
+    return builds.count_cells(district, day, year_start)[0]
 
 
 def unreadable(keys: list[str], values: dict[str, list]) -> set[int]:
