@@ -56,6 +56,18 @@ def school_year_bounds(*, district_id: int, today: date) -> tuple[date, date] | 
     return tuple(year) if year else None
 
 
+def previous_school_year_start(*, district_id: int, before: date) -> date | None:
+    """Start of the district's school year that ended last before ``before``, if any."""
+    return (
+        AcademicSession.unscoped.filter(
+            district_id=district_id, kind=AcademicSession.Kind.SCHOOL_YEAR, end_date__lt=before
+        )
+        .order_by("-end_date")
+        .values_list("start_date", flat=True)
+        .first()
+    )
+
+
 def _grouped(rows) -> dict[int, list]:
     grouped: dict[int, list] = defaultdict(list)
     for student_id, item in rows:

@@ -38,7 +38,7 @@ def count_cells(
 ) -> tuple[Cells, Assessment | None]:
     """The cells of ``district``'s report card on ``day``, counted from the population
     ``access/`` gives, and the assessment its levels are of."""
-    year_before_start = services.school_year_of(district, year_start - datetime.timedelta(1))[1]
+    year_before_start = services.year_before_start(district, year_start)
     counted = report_facts(
         report_population(district, day), district_id=district.pk, year_start=year_start,
         year_before_start=year_before_start, day=day,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from records.models import District, School
-from records.selectors import school_year_bounds
+from records.selectors import previous_school_year_start, school_year_bounds
 from reports import published
 from reports.cells import (
     DISTRICT,
@@ -75,6 +75,18 @@ def school_year_of(district: District, day: datetime.date) -> tuple[int, datetim
         return bounds[1].year, bounds[0]
     first = datetime.date(day.year if day.month >= 7 else day.year - 1, 7, 1)
     return first.year + 1, first
+
+
+def year_before_start(district: District, year_start: datetime.date) -> datetime.date:
+    """First day of the school year before the one starting ``year_start``: the
+    district's school-year session that ended last before it, else a year earlier."""
+    found = previous_school_year_start(district_id=district.pk, before=year_start)
+    if found is not None:
+        return found
+    try:
+        return year_start.replace(year=year_start.year - 1)
+    except ValueError:  # February 29
+        return year_start.replace(year=year_start.year - 1, day=28)
 
 
 def latest_published(district_id: int, school_year: int | None = None) -> Release | None:

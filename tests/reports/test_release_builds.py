@@ -7,12 +7,14 @@ import datetime
 from unittest import mock
 
 import pytest
+from django.db.models import Count
 
 from records import models as m
 from records.seeding import seed_demo
 from reports import builds, services, tasks
 from reports.models import Release
 from reports.suppression import Code
+from tests.factories import DistrictFactory
 from tests.reports.conftest import module_districts
 
 pytestmark = pytest.mark.django_db
@@ -55,6 +57,42 @@ def test_a_preview_hides_every_small_group_and_proves_it(district):
     shown = [int(text) for text, code in values.values() if code is None and text.isdigit()]
     assert min(shown) >= 10
     assert release.summary["narrowest_primary_interval"] >= 5
+
+
+def test_english_learners_progress_counts_the_learners_with_levels_a_year_apart(district):
+    """The seed gives its English learners a level last school year and this one: the
+    build finds the year before from the district's calendar and counts them."""
+    release = build(district)
+    table = dict(zip(release.table["keys"], release.table["counts"], strict=True))
+    learners = m.ProgramParticipation.unscoped.filter(
+        district=district, program="english_learner"
+    ).values("student_id")
+    with_both = (
+        m.AssessmentResult.unscoped.filter(
+            district=district, subject=m.ENGLISH_PROFICIENCY_SUBJECT, student_id__in=learners
+        )
+        .values("student_id")
+        .annotate(levels=Count("id"))
+        .filter(levels=2)
+        .count()
+    )
+    assert with_both > 0
+    assert table["d/english_progress.students/all"] == with_both
+    assert "english_learner_progress" not in release.content["not_reported"]
+
+
+def test_the_year_before_is_the_districts_previous_school_year_else_a_year_earlier(district):
+    m.AcademicSession.unscoped.create(
+        district=district, sourced_id="sy-2025", title="2025-2026", school_year=2026,
+        kind=m.AcademicSession.Kind.SCHOOL_YEAR, start_date=datetime.date(2025, 8, 14),
+        end_date=datetime.date(2026, 6, 5),
+    )  # fmt: skip
+    year_start = datetime.date(2026, 8, 20)
+    assert services.year_before_start(district, year_start) == datetime.date(2025, 8, 14)
+    without_sessions = DistrictFactory()
+    assert services.year_before_start(without_sessions, year_start) == datetime.date(2025, 8, 20)
+    leap_day = datetime.date(2028, 2, 29)
+    assert services.year_before_start(without_sessions, leap_day) == datetime.date(2027, 2, 28)
 
 
 def test_percentages_are_shown_only_beside_shown_counts(district):
