@@ -39,6 +39,7 @@ api_urlpatterns = [
 # Under /district/reports/ (studentdata/urls.py): the district admin's releases.
 console_urlpatterns = [
     path("", console_views.release_list, name="list"),
+    path("settings/", console_views.protection_settings, name="settings"),
     path("<int:release_id>/", console_views.release_detail, name="detail"),
     path("<int:release_id>/publish/", console_views.release_publish, name="publish"),
     path("<int:release_id>/discard/", console_views.release_discard, name="discard"),

@@ -58,3 +58,33 @@ def test_another_districts_release_is_not_found(admin, world):
     other = publish_release(world.b.district, [world.b.school1, world.b.school2])
     assert admin.get(f"/district/reports/{other.pk}/").status_code == 404
     assert admin.post(f"/district/reports/{other.pk}/discard/").status_code == 404
+
+
+def test_the_district_admin_sets_the_minimum_n_and_the_width(admin, world, client):
+    district = world.a.district
+    page = admin.get("/district/reports/").content.decode()
+    assert "Smallest group shown" in page and 'value="10"' in page
+    saved = admin.post("/district/reports/settings/",
+                       {"min_cell_size": "15", "suppression_width": "8"}, follow=True)  # fmt: skip
+    assert "The next release uses them" in saved.content.decode()
+    district.refresh_from_db()
+    assert (district.min_cell_size, district.suppression_width) == (15, 8)
+    admin.post("/district/reports/")
+    preview = Release.unscoped.get(district=district)
+    assert (preview.minimum_n, preview.width) == (15, 8)
+    # Out of range: the form says so beside the fields, and nothing changes.
+    refused = admin.post("/district/reports/settings/",
+                         {"min_cell_size": "4", "suppression_width": "51"})  # fmt: skip
+    assert refused.status_code == 400
+    html = refused.content.decode()
+    assert "greater than or equal to 5" in html and "less than or equal to 50" in html
+    district.refresh_from_db()
+    assert (district.min_cell_size, district.suppression_width) == (15, 8)
+    # Nobody else may change them, and another district's admin changes only their own.
+    client.force_login(world.a.users["principal"])
+    assert client.post("/district/reports/settings/", {"min_cell_size": "5"}).status_code == 403
+    client.force_login(world.b.users["district_admin"])
+    client.post("/district/reports/settings/", {"min_cell_size": "20", "suppression_width": "5"})
+    district.refresh_from_db()
+    world.b.district.refresh_from_db()
+    assert district.min_cell_size == 15 and world.b.district.min_cell_size == 20
