@@ -153,7 +153,8 @@ def protection_settings(request):
     form = ProtectionSettingsForm(request.POST, instance=district)
     if not form.is_valid():
         return _list_page(request, form, status=400)
-    form.save()
+    # Only these two columns: a whole-row save could undo another setting changed since.
+    form.save(commit=False).save(update_fields=form.changed_data)
     changed = {name: form.cleaned_data[name] for name in form.changed_data}
     logger.info("district %s report protection changed by user %s: %s", district.pk,
                 request.user.pk, changed)  # fmt: skip
