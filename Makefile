@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BENCH_ENV) $(BIN)/python manage.py seed_demo --district reports --students 200000 \
 		--schools 50 --seed 1
 	$(BENCH_ENV) $(BIN)/python manage.py bench_reports $(BENCH_REPORTS_ARGS)
+	$(BENCH_ENV) $(BIN)/python manage.py bench_extract --district bench $(BENCH_EXTRACT_ARGS)
 	psql "$(BENCH_ADMIN_URL)" -q -c "DROP DATABASE IF EXISTS bench_fresh" -c "CREATE DATABASE bench_fresh"
 	$(BENCH_FRESH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
 	$(BENCH_FRESH_ENV) $(BIN)/python manage.py bench_fresh $(BENCH_FRESH_ARGS)

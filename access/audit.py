@@ -50,7 +50,10 @@ def _payload(event: AccessEvent, student_ids: list[int]) -> dict:
         "party": event.party,
         "legal_basis": event.legal_basis,
         "prev_hash": event.prev_hash,
-    } | ({"grant": event.grant_id} if event.grant_id is not None else {})
+    } | (
+        ({"grant": event.grant_id} if event.grant_id is not None else {})
+        | ({"study": event.study_id} if event.study_id is not None else {})
+    )
 
 
 def _entry_hash(event: AccessEvent, student_ids: list[int]) -> str:
@@ -130,8 +133,14 @@ def _append_events(events: list[tuple[AccessEvent, Read]]) -> list[AccessEvent]:
         _append_in_one_round_trip(events)
     else:
         for event, read in events:
-            _append(event, read.student_ids, listed=not event.grant_id)
+            _append(event, read.student_ids, listed=_listed(event))
     return [event for event, _ in events]
+
+
+def _listed(event: AccessEvent) -> bool:
+    """Whether the event's students get a row each (``AccessEventStudent``): a provider's
+    read and a study's release keep theirs in the event's id array instead."""
+    return event.grant_id is None and event.study_id is None
 
 
 def _emergency_disclosure(viewer: Viewer, read: Read) -> Disclosure | None:
@@ -311,7 +320,7 @@ def _append_in_one_round_trip(events: list[tuple[AccessEvent, Read]]) -> None:
     for event, read in events:
         ids = list(read.student_ids)
         before, between, after = _hash_parts(event, ids)
-        values = [event.district_id, before, between, after, [] if event.grant_id else ids]
+        values = [event.district_id, before, between, after, ids if _listed(event) else []]
         values += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in _GIVEN]
         executes.append(f"EXECUTE {_PREPARED} ({', '.join(['%s'] * len(values))})")
         params += values
@@ -350,6 +359,34 @@ def record_access(
     read = Read(tuple(sorted(set(student_ids))), frozenset(categories), frozenset(roles), purpose)
     events = record_reads(viewer, [read], disclosure=disclosure)
     return events[0] if events else None
+
+
+STUDY_RELEASE_PURPOSE = "de-identified release for the study {title}"
+
+
+def record_study_release(
+    *, study, version, actor, student_ids, categories, legal_basis: str
+) -> AccessEvent:
+    """One extract of a study, recorded once in the record of disclosures of every
+    student it holds (their ids in the event's array): a de-identified release to the
+    study's institution under the agreement's legal basis (99.31(a)(6) or (a)(3))."""
+    ids = tuple(sorted(set(student_ids)))
+    event = AccessEvent(
+        district_id=study.district_id,
+        occurred_at=timezone.now(),
+        actor=actor,
+        actor_username=actor.get_username() if actor else "",
+        actor_roles="researcher",
+        purpose=STUDY_RELEASE_PURPOSE.format(title=version.title)[:200],
+        categories=sorted(categories),
+        student_count=len(ids),
+        is_disclosure=True,
+        party=f"{version.institution} (study: {version.title})"[:200],
+        legal_basis=legal_basis,
+        study_id=study.pk,
+        disclosed_student_ids=list(ids),
+    )
+    return _append_events([(event, Read(ids, frozenset(categories), frozenset({"researcher"})))])[0]
 
 
 def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:

@@ -30,7 +30,8 @@ from access.models import (
     ProviderContact,
     ProviderMember,
 )
-from accounts.models import RoleMembership, User
+from accounts.models import User
+from accounts.staff_services import outside_account
 
 logger = logging.getLogger("access.console")
 
@@ -116,55 +117,26 @@ def provider_member_add(
     """Let the person with ``email`` sign in for the provider: an existing account of the
     district with no staff role, or a new one (they choose a password with "Forgot your
     password?"). Staff and other districts' people are refused."""
-    email = email.strip()
     district_id = provider.district_id
     with transaction.atomic():
-        users = list(User.objects.filter(email__iexact=email)[:2])
-        if len(users) > 1:
-            raise ValidationError({"email": _("Several accounts use this email address.")})
-        if users:
-            user = users[0]
-            if user.district_id != district_id:
-                raise ValidationError(
-                    {"email": _("This email address belongs to an account of another district.")}
-                )
-            if RoleMembership.unscoped.filter(district_id=district_id, user=user).exists():
-                raise ValidationError(
-                    {
-                        "email": _(
-                            "This person holds a staff role: a provider's people must "
-                            "have their own account."
-                        )
-                    }
-                )
-            if ProviderMember.unscoped.filter(
-                district_id=district_id, provider=provider, user=user
-            ).exists():
-                raise ValidationError({"email": _("This person can already sign in.")})
-        else:
-            user = User(
-                username=_free_username(email),
-                email=email,
-                first_name=first_name.strip(),
-                last_name=last_name.strip(),
-                district_id=district_id,
-            )
-            user.set_unusable_password()
-            user.save()
+        user = outside_account(
+            district_id=district_id,
+            email=email,
+            first_name=first_name,
+            last_name=last_name,
+            staff_refusal=_(
+                "This person holds a staff role: a provider's people must have their own account."
+            ),
+        )
+        if ProviderMember.unscoped.filter(
+            district_id=district_id, provider=provider, user=user
+        ).exists():
+            raise ValidationError({"email": _("This person can already sign in.")})
         member = ProviderMember.unscoped.create(
             district_id=district_id, provider=provider, user=user
         )
     _log(actor, "provider_member_add", member, provider=provider.pk, user=user.pk)
     return member
-
-
-def _free_username(email: str) -> str:
-    base = email.lower()[:140]
-    candidate, n = base, 1
-    while User.objects.filter(username__iexact=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
 
 
 def provider_member_remove(*, actor: User, member: ProviderMember) -> None:

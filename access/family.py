@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS, Category
@@ -286,3 +286,53 @@ def designated_directory_fields(district) -> list[str]:
     """The district's directory fields (99.37), in the registry's order; never anything else."""
     chosen = set(district.directory_fields or [])
     return [name for name in DESIGNATABLE_DIRECTORY_FIELDS if name in chosen]
+
+
+@dataclass(frozen=True)
+class StudyRelease:
+    """A research study that received this child's data de-identified: one line per
+    study, however many extracts it took."""
+
+    title: str
+    institution: str
+    first_day: date
+    last_day: date
+    extracts: int
+
+
+def child_study_releases(viewer: Viewer, student_id) -> list[StudyRelease]:
+    """The studies that included this child in a de-identified extract, newest first.
+
+    Only for a child the viewer reaches as family (``StudentNotFound`` otherwise); a
+    release of categories all hidden from the viewer (a custody restriction) is left
+    out, like a provider's. One query, grouped in SQL by study."""
+    child = family_child(viewer, student_id)
+    visible = child.allowed.categories
+    zone = viewer.district.zone
+    rows = (
+        AccessEvent.unscoped.filter(
+            district_id=viewer.district_id,
+            study__district_id=viewer.district_id,
+            disclosed_student_ids__holds_id=child.student.pk,
+        )
+        .order_by()
+        .values("study_id", "study__title", "study__approved_version__institution", "categories")
+        .annotate(
+            first=Min(TruncDate("occurred_at", tzinfo=zone)),
+            last=Max(TruncDate("occurred_at", tzinfo=zone)),
+            extracts=Count("pk"),
+        )
+    )
+    merged: dict[int, StudyRelease] = {}
+    for row in rows:
+        if not visible.intersection(row["categories"]):
+            continue
+        line = merged.get(row["study_id"])
+        merged[row["study_id"]] = StudyRelease(
+            title=row["study__title"],
+            institution=row["study__approved_version__institution"],
+            first_day=min(row["first"], line.first_day) if line else row["first"],
+            last_day=max(row["last"], line.last_day) if line else row["last"],
+            extracts=row["extracts"] + (line.extracts if line else 0),
+        )
+    return sorted(merged.values(), key=lambda line: (line.last_day, line.title), reverse=True)

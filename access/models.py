@@ -56,6 +56,11 @@ class AccessEvent(TenantModel):
         "access.Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     disclosed_student_ids = models.JSONField(default=list, blank=True)
+    # A study's de-identified release (reports/extracts.py): its students are in the id
+    # array too, as a provider's are.
+    study = models.ForeignKey(
+        "access.Study", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
 
@@ -73,6 +78,11 @@ class AccessEvent(TenantModel):
                 fields=["district", "grant", "occurred_at"],
                 condition=models.Q(grant__isnull=False),
                 name="access_event_grant_idx",
+            ),
+            models.Index(
+                fields=["district", "study", "occurred_at"],
+                condition=models.Q(study__isnull=False),
+                name="access_event_study_idx",
             ),
         ]
 
@@ -438,3 +448,162 @@ class CsvDelivery(TenantModel):
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints()
         indexes = [models.Index(fields=["district", "grant"], name="access_delivery_grant_idx")]
+
+
+# Researchers (DESIGN section 1; REQUIREMENTS 9-11; 34 CFR 99.31(a)(6)): a study the
+# district approved, under a written agreement, receives de-identified extracts only.
+
+
+class Researcher(TenantModel):
+    """A person outside the district invited to propose and run studies. Holds no staff
+    role and reaches no named student by it: only their approved studies' extracts."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="researcher_profiles"
+    )
+    institution = models.CharField(max_length=200)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(fields=["district", "user"], name="access_researcher_user_key")
+        )
+
+
+class Study(TenantModel):
+    """A research study: its proposals and amendments are ``StudyVersion`` rows; the one
+    approved last is the written agreement in force (REQUIREMENTS 9)."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"  # no version approved yet
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CLOSED = "closed", "Closed"
+
+    title = models.CharField(max_length=200)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_version = models.ForeignKey(
+        "access.StudyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Crypto-shredding: when the study key is deleted, no pseudonym can be recomputed.
+    key_destroyed_at = models.DateTimeField(null=True, blank=True)
+    # The researchers' attestation that they destroyed the data (due by the agreement's
+    # destruction deadline).
+    destroyed_on = models.DateField(null=True, blank=True)
+    destruction_statement = models.TextField(blank=True)
+    destruction_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    destruction_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.CheckConstraint(
+                condition=models.Q(status__in=["proposed", "approved", "rejected", "closed"]),
+                name="access_study_status_known",
+            )
+        )
+        indexes = [models.Index(fields=["district", "status"], name="access_study_status_idx")]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class StudyVersion(TenantModel):
+    """One proposal of a study, or an amendment: everything the written agreement says.
+    Once decided (approved, changes asked for, rejected) a version never changes (a
+    database trigger refuses it); a revision is a new version, reviewed again."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        CHANGES_REQUESTED = "changes_requested", "Changes asked for"
+        REJECTED = "rejected", "Rejected"
+
+    class LegalBasis(models.TextChoices):
+        STUDIES = "studies", "Studies for the district: 34 CFR 99.31(a)(6)"
+        AUDIT = "audit_evaluation", "Audit or evaluation of education programs: 99.31(a)(3), 99.35"
+
+    class BirthDates(models.TextChoices):
+        BIRTH_YEAR = "birth_year", "Birth year"
+        AGE_BAND = "age_band", "Age band (3 years)"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
+    title = models.CharField(max_length=200)
+    principal_investigator = models.CharField(max_length=200, blank=True)
+    institution = models.CharField(max_length=200, blank=True)
+    purpose = models.TextField(blank=True)
+    research_questions = models.JSONField(default=list, blank=True)  # [text, ...]
+    legal_basis = models.CharField(max_length=20, choices=LegalBasis.choices, blank=True)
+    # Each element asked for, with the research question (1-based) it serves.
+    data_elements = models.JSONField(default=list, blank=True)  # [{element, question}]
+    school_ids = models.JSONField(default=list, blank=True)
+    grade_levels = models.JSONField(default=list, blank=True)
+    school_years = models.JSONField(default=list, blank=True)  # years they end in
+    birth_dates_as = models.CharField(
+        max_length=16, choices=BirthDates.choices, default=BirthDates.BIRTH_YEAR
+    )
+    irb_number = models.CharField(max_length=100, blank=True)
+    irb_expires_on = models.DateField(null=True, blank=True)
+    irb_file = models.FileField(upload_to="irb/%Y/", blank=True)
+    researcher_ids = models.JSONField(default=list, blank=True)  # the named researchers
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    destroy_by = models.DateField(null=True, blank=True)
+    min_cell_size = models.PositiveSmallIntegerField(default=10)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "study", "number"], name="access_studyversion_number_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    state__in=["draft", "submitted", "approved", "changes_requested", "rejected"]
+                ),
+                name="access_studyversion_state_known",
+            ),
+        )
+        ordering = ["study", "-number"]
+
+    def __str__(self) -> str:
+        return f"{self.title} (version {self.number})"
+
+    @property
+    def is_decided(self) -> bool:
+        return self.decided_at is not None
+
+
+class StudyKey(TenantModel):
+    """The study's secret for pseudonyms (HMAC-SHA256 of a student's internal id). Its row
+    is deleted when the study closes: then no pseudonym can be recomputed or re-linked."""
+
+    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="key")
+    secret = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()

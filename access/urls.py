@@ -3,7 +3,7 @@ mounted at the site's root under the namespace ``access``."""
 
 from django.urls import path
 
-from access.views import agreements, disclosures, dispositions, providers
+from access.views import agreements, disclosures, dispositions, providers, studies
 
 app_name = "access"
 
@@ -77,6 +77,33 @@ urlpatterns = [
     ),
     path("district/dispositions/", dispositions.disposition_list, name="dispositions"),
     path("district/disclosures/", disclosures.disclosure_log, name="disclosures"),
+    # Research studies: the district's review, and the researchers' own pages.
+    path("district/studies/", studies.study_list, name="studies"),
+    path("district/studies/<int:study_id>/", studies.study_review, name="study-review"),
+    path("district/studies/<int:study_id>/decide/", studies.study_decide, name="study-decide"),
+    path("district/studies/settings/", studies.extract_protection, name="study-settings"),
+    path("district/researchers/", studies.researcher_invite, name="researcher-invite"),
+    path(
+        "district/researchers/<int:researcher_id>/remove/",
+        studies.researcher_remove,
+        name="researcher-remove",
+    ),
+    path("research/", studies.research_home, name="research"),
+    path("research/new/", studies.study_create, name="study-create"),
+    path("research/<int:study_id>/", studies.study_page, name="study"),
+    path("research/<int:study_id>/edit/", studies.study_edit, name="study-edit"),
+    path("research/<int:study_id>/revise/", studies.study_revise, name="study-revise"),
+    path("research/<int:study_id>/attestation/", studies.study_attest, name="study-attest"),
+    path(
+        "research/<int:study_id>/versions/<int:number>/",
+        studies.version_page,
+        name="study-version",
+    ),
+    path(
+        "research/<int:study_id>/versions/<int:number>/irb/",
+        studies.irb_file,
+        name="study-irb",
+    ),
     path("provider/", dispositions.provider_home, name="provider-home"),
     path(
         "provider/grants/<int:grant_id>/attestation/",

@@ -142,7 +142,7 @@ def staff_invite(
         )
     with transaction.atomic():
         user = User(
-            username=_free_username(email),
+            username=unused_username(email),
             email=email,
             first_name=first_name.strip(),
             last_name=last_name.strip(),
@@ -156,7 +156,39 @@ def staff_invite(
     return user
 
 
-def _free_username(email: str) -> str:
+def outside_account(
+    *, district_id: int, email: str, first_name: str, last_name: str, staff_refusal: str
+) -> User:
+    """The account of someone outside the district's staff (a provider's person, a
+    researcher): the district's existing account with this email, or a new one without a
+    password. Refused: an email several accounts use, another district's account, and a
+    staff member's (``staff_refusal`` says why: an outside party needs its own account)."""
+    email = email.strip()
+    users = list(User.objects.filter(email__iexact=email)[:2])
+    if len(users) > 1:
+        raise ValidationError({"email": _("Several accounts use this email address.")})
+    if users:
+        user = users[0]
+        if user.district_id != district_id:
+            raise ValidationError(
+                {"email": _("This email address belongs to an account of another district.")}
+            )
+        if RoleMembership.unscoped.filter(district_id=district_id, user=user).exists():
+            raise ValidationError({"email": staff_refusal})
+        return user
+    user = User(
+        username=unused_username(email),
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        district_id=district_id,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def unused_username(email: str) -> str:
     base = email.lower()[:140]
     candidate, n = base, 1
     while User.objects.filter(username__iexact=candidate).exists():

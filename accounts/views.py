@@ -27,6 +27,7 @@ from access.districts import may_manage_district
 from access.family import family_only, has_family_portal
 from access.scoping import visible_students
 from access.staff import has_school_view
+from access.studies import is_researcher
 from accounts import sign_in_guard
 from accounts.models import Role
 from accounts.selectors import guardian_invitation_counts, invitation_get_by_token
@@ -91,6 +92,8 @@ def front_door(request):
         return redirect("family:home")  # parents and eligible students have no other home
     if not request.viewer.has_access and member_provider_ids(request.user):
         return redirect("access:provider-home")  # a provider's people: their grants' page
+    if not request.viewer.has_access and is_researcher(request.user):
+        return redirect("access:research")  # researchers: their studies
     return home(request)
 
 

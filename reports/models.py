@@ -144,3 +144,82 @@ class StateAnalyst(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} analyses {self.state}"
+
+
+class StudyExtract(TenantModel):
+    """A de-identified extract of an approved study (REQUIREMENTS 10-11), built by a
+    Celery task, downloaded by the study's named researchers through expiring links."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Building")
+        READY = "ready", _("Ready")
+        REFUSED = "refused", _("Not released")  # k could not be reached
+        FAILED = "failed", _("Failed")
+
+    study = models.ForeignKey("access.Study", on_delete=models.PROTECT, related_name="extracts")
+    version = models.ForeignKey(
+        "access.StudyVersion", on_delete=models.PROTECT, related_name="extracts"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent
+    stage = models.CharField(max_length=100, blank=True)  # what the build is doing now
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    file = models.FileField(upload_to="extracts/", blank=True)
+    # The release report (k achieved, l, records suppressed, generalisations, loss).
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "study"], name="reports_extract_study_idx")]
+        ordering = ["-requested_at", "-pk"]
+
+
+class ExtractDownload(TenantModel):
+    """One download of an extract: who, when, from which address."""
+
+    extract = models.ForeignKey(StudyExtract, on_delete=models.PROTECT, related_name="downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    downloaded_at = models.DateTimeField(auto_now_add=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "extract"], name="reports_extractdl_idx")]
+
+
+class StudyOutput(TenantModel):
+    """A result table a researcher means to publish, checked by the suppression audit
+    against the study's earlier approved outputs, and released by a district admin."""
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Waiting for review")
+        APPROVED = "approved", _("Approved for release")
+        REJECTED = "rejected", _("Not approved")
+
+    study = models.ForeignKey("access.Study", on_delete=models.PROTECT, related_name="outputs")
+    title = models.CharField(max_length=200)
+    table = models.JSONField()  # reports.output_review.ResultTable.to_json()
+    hidden_cells = models.JSONField(default=list)  # [[row, column], ...] the audit hides
+    minimum_n = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUBMITTED)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints()
+        indexes = [models.Index(fields=["district", "study"], name="reports_output_study_idx")]
+        ordering = ["-submitted_at", "-pk"]

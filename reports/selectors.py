@@ -196,3 +196,80 @@ def _levels(results: QuerySet[AssessmentResult]) -> dict[int, dict[str, int]]:
     for student_id, subject, level in rows.iterator(chunk_size=5000):
         levels[student_id][subject] = level
     return levels
+
+
+# -- research extracts ------------------------------------------------------------------
+
+# What an extract reads of each student: the quasi-identifiers before generalising (no
+# name, no id, no exact birth date leaves this function: the year and an age alone).
+EXTRACT_STUDENT_COLUMNS = ("grade_level", "birth_date", "sex", "hispanic_or_latino", *RACE_FLAGS)
+# The subgroup a program's participants are in, as the extract names its column.
+EXTRACT_PROGRAMS = {
+    "iep": ProgramParticipation.Program.IEP,
+    "english_learner": ProgramParticipation.Program.ENGLISH_LEARNER,
+    "economically_disadvantaged": ProgramParticipation.Program.FREE_REDUCED_LUNCH,
+    "homeless": ProgramParticipation.Program.HOMELESS,
+}
+
+
+@dataclass(frozen=True)
+class ExtractRecords:
+    """One entry per student, index-aligned: their internal id (for the pseudonym and the
+    disclosure record, never written out), the quasi-identifiers and the outcomes."""
+
+    student_ids: list[int]
+    columns: dict[str, list]
+    subjects: list[str]  # assessment subjects, one outcome column each
+
+
+def extract_records(
+    population: QuerySet[SchoolMembership], *, district_id: int, first: date, last: date,
+    elements: frozenset[str],
+) -> ExtractRecords:  # fmt: skip
+    """For each student of ``population`` (their latest membership in it), the elements
+    asked for, between ``first`` and ``last``. Programs are those held on ``last``;
+    attendance is the share of daily marks present; each subject's level is the latest."""
+    latest: dict[int, tuple] = {}
+    rows = population.order_by("student_id", "-begin_date", "-pk").values_list(
+        "student_id", "school__name", "school__kind",
+        *(f"student__{column}" for column in EXTRACT_STUDENT_COLUMNS),
+    )  # fmt: skip
+    for student_id, *values in rows.iterator(chunk_size=5000):
+        latest.setdefault(student_id, values)
+    student_ids = sorted(latest)
+    counted = {"district_id": district_id, "student_id__in": population.values("student_id")}
+    columns: dict[str, list] = defaultdict(list)
+    programs = _programs(counted, last) if elements & set(EXTRACT_PROGRAMS) else {}
+    days = _attendance(counted, first, last) if "attendance_rate" in elements else {}
+    levels: dict[int, dict[str, int]] = {}
+    if "assessment_levels" in elements:
+        results = AssessmentResult.unscoped.filter(
+            administered_on__gte=first, administered_on__lte=last, **counted
+        ).exclude(subject=ENGLISH_PROFICIENCY_SUBJECT)
+        levels = _levels(results)
+    subjects = sorted({subject for held in levels.values() for subject in held})
+    for student_id in student_ids:
+        school, kind, grade, birth_date, sex, *races = latest[student_id]
+        columns["school"].append(school)
+        columns["school_kind"].append(kind)
+        columns["grade"].append(grade)
+        columns["birth_year"].append(birth_date.year if birth_date else None)
+        columns["age"].append(_age(birth_date, last))
+        columns["sex"].append(SEX_GROUPS.get(sex, "not reported"))
+        columns["race_ethnicity"].append(_race(races))
+        held = programs.get(student_id, set())
+        for name, program in EXTRACT_PROGRAMS.items():
+            columns[name].append(program in held)
+        enrolled, absent = days.get(student_id, (0, 0))
+        columns["attendance_rate"].append(
+            round(100 * (enrolled - absent) / enrolled) if enrolled else None
+        )
+        for subject in subjects:
+            columns[f"level:{subject}"].append(levels.get(student_id, {}).get(subject))
+    return ExtractRecords(student_ids, dict(columns), subjects)
+
+
+def _age(birth_date: date | None, day: date) -> int | None:
+    if birth_date is None:
+        return None
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))

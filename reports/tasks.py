@@ -7,10 +7,10 @@ import logging
 from celery import shared_task
 
 from records.models import District
-from records.tenancy import system_scope, tenant_scope
-from reports import builds
+from records.tenancy import district_of, system_scope, tenant_scope
+from reports import builds, extracts
 from reports import state as state_module
-from reports.models import Release
+from reports.models import Release, StudyExtract
 
 logger = logging.getLogger(__name__)
 
@@ -95,3 +95,22 @@ def build_state_release(state: str) -> None:
     )
     if latest is not None:
         state_module.publish_state_release(state, latest)
+
+
+@shared_task(name="reports.build_extract", ignore_result=True)
+def build_extract(extract_id: int) -> None:
+    """Build a study's de-identified extract: the study and the requester are checked
+    again here, when the build starts."""
+    district_id = district_of(StudyExtract, extract_id)
+    if district_id is None:
+        return  # deleted since it was queued
+    with tenant_scope(district_id):
+        extracts.extract_build(extract_id=extract_id)
+
+
+@shared_task(name="reports.close_ended_studies")
+@system_scope("close every district's ended studies")
+def close_ended_studies() -> int:
+    """Hourly: close studies whose agreement ended, destroying their keys (no pseudonym
+    can be recomputed) and their extracts' files."""
+    return extracts.close_ended_studies()

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports import api, console_views, state_views, views
+from reports import api, console_views, research_views, state_views, views
 
 app_name = "reports"
 
@@ -49,4 +49,23 @@ console_urlpatterns = [
 state_urlpatterns = [
     path("", state_views.state_home, name="home"),
     path("<str:state>/", state_views.state_detail, name="detail"),
+]
+
+
+# A study's extracts and output review, under /research/ (namespace ``research``).
+research_urlpatterns = [
+    path("<int:study_id>/extracts/", research_views.extract_request, name="extract-request"),
+    path("extracts/<int:extract_id>/", research_views.extract_page, name="extract"),
+    path(
+        "extracts/<int:extract_id>/download/<str:token>/",
+        research_views.extract_download,
+        name="extract-download",
+    ),
+    path("<int:study_id>/outputs/", research_views.output_list, name="outputs"),
+    path("<int:study_id>/outputs/<int:output_id>/", research_views.output_page, name="output"),
+    path(
+        "<int:study_id>/outputs/<int:output_id>/decide/",
+        research_views.output_decide,
+        name="output-decide",
+    ),
 ]

@@ -42,6 +42,8 @@ app.conf.beat_schedule = {
     },
     # Report cards: hourly, each district built once in its own nightly hour.
     "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
+    # Research studies past their end date: closed, their keys destroyed.
+    "close-ended-studies": {"task": "reports.close_ended_studies", "schedule": 60 * 60},
     # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii.
     "publish-state-releases": {
         "task": "reports.publish_state_releases",

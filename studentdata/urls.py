@@ -12,7 +12,7 @@ from records.urls import api_urlpatterns as records_api
 from records.urls import classes_urlpatterns, family_urlpatterns
 from reports.urls import api_urlpatterns as reports_api
 from reports.urls import console_urlpatterns as report_console
-from reports.urls import state_urlpatterns
+from reports.urls import research_urlpatterns, state_urlpatterns
 
 
 def api_not_found(request, *args, **kwargs):
@@ -48,6 +48,8 @@ urlpatterns = [
     path("", include("access.urls")),
     # Providers' OneRoster CSV deliveries: /provider/deliveries/, /district/deliveries/.
     path("", include("access.delivery_urls")),
+    # A study's extracts and output review (the study pages themselves are access's).
+    path("research/", include((research_urlpatterns, "research"))),
     # The family portal: /family/, a child's record, who has seen it.
     path("family/", include((family_urlpatterns, "family"), namespace="family")),
     # A teacher's classes: rosters, their CSV export, attendance taking.

@@ -316,6 +316,7 @@ SYSTEM_CONTEXT_USES = {
     ("reports/published.py", "find the district of a school's public report card"),
     ("reports/tasks.py", "a state report release"),
     ("reports/tasks.py", "state report releases"),
+    ("reports/tasks.py", "close every district's ended studies"),
     ("studentdata/authentication.py", "provider token check"),
 }
 

@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from access import console
+from access import console, studies
 from access.forms import ClientForm, ContactForm, MemberForm, ProviderForm
 from access.models import (
     Agreement,
@@ -38,6 +38,7 @@ def console_home(request):
         "open_attestations": sum(1 for item in due if not item["overdue"]),
         "overdue_attestations": sum(1 for item in due if item["overdue"]),
         "attested": DispositionAttestation.unscoped.filter(district=district).count(),
+        **studies.console_counts(district),
     }
     return render(request, "access/home.html", context)
 

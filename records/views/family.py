@@ -26,6 +26,7 @@ from access.family import (
     as_family,
     child_access_log,
     child_provider_disclosures,
+    child_study_releases,
     children_who_hold_their_own_rights,
     family_child,
     family_children,
@@ -430,6 +431,7 @@ def child_access(request, student_id: int):
         "filtered": bool(filters and any(filters.values())),
         "query": query.urlencode(),
         **_provider_section(request, viewer, child, filters),
+        "studies": child_study_releases(viewer, child.student.pk),
     }
     return render(request, "records/family/access.html", context)
 

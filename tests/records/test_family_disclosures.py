@@ -299,10 +299,11 @@ def page_queries(world, own, django_assert_num_queries, expected):
     return response
 
 
-# The session, the viewer, the child (twice: the staff log and the providers' list
-# each ask access/ for it), the staff log's count and page, reader schools, the log's
-# own write, and the providers' lines and older-deliveries queries.
-ACCESS_PAGE_QUERIES = 10
+# The session, the viewer, the child (three times: the staff log, the providers' list
+# and the studies' list each ask access/ for it), the staff log's count and page, reader
+# schools, the log's own write, the providers' lines and older-deliveries queries, and
+# the studies' lines.
+ACCESS_PAGE_QUERIES = 12
 
 
 @pytest.mark.parametrize("events", [5, 50])

@@ -22,6 +22,7 @@ from records.seeding import (
 )
 from records.tenancy import system_scope
 from reports.builds import build_release
+from reports.demo_studies import seed_demo_study
 from reports.models import Release, StateAnalyst
 from reports.services import latest_published, publish
 from reports.state import publish_state_release
@@ -94,6 +95,7 @@ class Command(BaseCommand):
             self._print_logins(result)
         if district is None:
             self._seed_provider(results)
+            self._seed_study(results)
         self._publish_report_cards(results, as_of)
 
     def _publish_report_cards(self, results: list[SeedResult], as_of: date | None) -> None:
@@ -163,6 +165,23 @@ class Command(BaseCommand):
             "/ims/oneroster/rostering/v1p2/students"
         )
         out.write(f"  last night's sync recorded for {provider.students:,} students")
+
+    def _seed_study(self, results: list[SeedResult]) -> None:
+        """The demo district's research study (reports/demo_studies.py), with its login."""
+        demo = next((r for r in results if r.district.slug == DEFAULT_SLUG), None)
+        if demo is None:
+            return
+        study = seed_demo_study(demo.district, password=demo.password)
+        if study is None:
+            return
+        out = self.stdout
+        out.write("")
+        out.write(self.style.MIGRATE_HEADING(f"Demo research study: {study.title}"))
+        out.write(
+            f"  researcher                     {study.username}  the approved study, its "
+            f"de-identified extract ({study.released:,} records, k = {study.k_achieved}) "
+            "and output review, at /research/"
+        )
 
     def _print_counts(self, result: SeedResult) -> None:
         state = "seeded" if result.created else "already there, unchanged"
