@@ -60,7 +60,7 @@ class StudyProposalForm(forms.Form):
         label=_("Schools"), required=False, widget=forms.CheckboxSelectMultiple
     )
     grade_levels = forms.MultipleChoiceField(
-        label=_("Grades"),
+        label=_("Grade levels"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         choices=GRADE_CHOICES,

@@ -3,13 +3,13 @@ approved study, fetched by its named researchers through expiring links.
 
 The build asks ``access.studies`` for the students the agreement covers and reads, for
 them, only the elements it names (``reports.selectors.extract_records``): no name,
-address, contact, id or exact birth date is ever read into it. Each student carries
-the study's pseudonym (HMAC-SHA256 of the study key and the internal id). The
-quasi-identifiers are generalised along their hierarchies and records suppressed until
-every class holds at least the district's k (``reports.deidentify``); outcome columns
-of a class with fewer than two distinct values are blanked (ℓ-diversity). What was done
-is the release report inside the zip. A population k cannot be reached in is not
-released: the extract says so and holds no file.
+address, contact or id is read, and the birth date only becomes a year or an age band.
+Each student carries the study's pseudonym (HMAC-SHA256 of the study key and the
+internal id). The quasi-identifiers are generalised along their hierarchies and records
+suppressed until every class holds at least the district's k (``reports.deidentify``);
+outcome columns of a class with fewer than two distinct values are blanked (ℓ-diversity).
+What was done is the release report inside the zip. A population k cannot be reached in
+is not released: the extract says so and holds no file.
 
 The zip holds ``extract.csv``, ``data_dictionary.csv`` and ``release_report.txt``.
 Each extract is recorded once, as a de-identified release for the study, in the record
@@ -167,6 +167,7 @@ def _build(extract: StudyExtract, study: Study, version: StudyVersion) -> StudyE
         first=first,
         last=last,
         elements=elements,
+        progress=lambda percent: _progress(extract, percent, "Reading the records"),
     )
     _progress(extract, 40, "De-identifying")
     hierarchies = _hierarchies(version, elements, study.district_id)
