@@ -586,6 +586,14 @@ class StudyVersion(TenantModel):
                 ),
                 name="access_studyversion_state_known",
             ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    state__in=["approved", "changes_requested", "rejected"],
+                    decided_at__isnull=False,
+                )
+                | models.Q(state__in=["draft", "submitted"], decided_at__isnull=True),
+                name="access_studyversion_decided_at",
+            ),
         )
         ordering = ["study", "-number"]
 

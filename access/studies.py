@@ -30,7 +30,7 @@ from access.categories import Category
 from access.districts import may_manage_district
 from access.models import Researcher, Study, StudyKey, StudyVersion
 from access.scoping import record_id
-from access.viewer import Viewer
+from access.viewer import Viewer, viewer_for
 from accounts.staff_services import outside_account, staff_invitation_send
 from records.models import AcademicSession, District, SchoolMembership
 
@@ -101,9 +101,12 @@ def studies_for(user, viewer: Viewer) -> QuerySet[Study]:
         return base.filter(district_id=viewer.district_id)
     if not is_researcher(user):
         return Study.unscoped.none()
-    named = StudyVersion.unscoped.filter(
-        district_id=user.district_id, researcher_ids__holds_id=user.pk
-    ).values("study_id")
+    # Named in a version the district has seen: a draft naming someone opens nothing.
+    named = (
+        StudyVersion.unscoped.filter(district_id=user.district_id, researcher_ids__holds_id=user.pk)
+        .exclude(state=StudyVersion.State.DRAFT)
+        .values("study_id")
+    )
     return base.filter(district_id=user.district_id).filter(Q(proposed_by=user) | Q(pk__in=named))
 
 
@@ -121,10 +124,19 @@ def latest_version(study: Study) -> StudyVersion:
 
 
 def is_study_researcher(user, study: Study) -> bool:
-    """A researcher of the study: its proposer, or named in its latest version."""
+    """A researcher of the study: its proposer, or named in the agreement in force (or,
+    before any, in the version last sent for review)."""
     if researcher_profile(user) is None or user.district_id != study.district_id:
         return False
-    return study.proposed_by_id == user.pk or user.pk in latest_version(study).researcher_ids
+    if study.proposed_by_id == user.pk:
+        return True
+    named_in = study.approved_version or (
+        StudyVersion.unscoped.filter(district_id=study.district_id, study=study)
+        .exclude(state=StudyVersion.State.DRAFT)
+        .order_by("-number")
+        .first()
+    )
+    return named_in is not None and user.pk in named_in.researcher_ids
 
 
 def may_edit(user, study: Study) -> bool:
@@ -136,23 +148,32 @@ def may_edit(user, study: Study) -> bool:
     )
 
 
+# A new version may follow one approved, one the reviewer asked changes of, or a rejected
+# amendment (the agreement it would have changed stays in force).
+REVISABLE = frozenset({
+    StudyVersion.State.APPROVED,
+    StudyVersion.State.CHANGES_REQUESTED,
+    StudyVersion.State.REJECTED,
+})  # fmt: skip
+
+
 def may_revise(user, study: Study) -> bool:
     """A new version (an amendment, or a revision the reviewer asked for) may be drafted
     once the latest one is decided, except of a rejected or closed study."""
     if study.status in (Study.Status.REJECTED, Study.Status.CLOSED):
         return False
-    latest = latest_version(study)
-    decided = latest.state in (StudyVersion.State.APPROVED, StudyVersion.State.CHANGES_REQUESTED)
-    return decided and is_study_researcher(user, study)
+    return latest_version(study).state in REVISABLE and is_study_researcher(user, study)
 
 
 def in_force(study: Study, *, today: date | None = None) -> bool:
-    """Approved, not closed, and within the agreement's dates."""
+    """Approved, not closed, within the agreement's dates, under an IRB approval that
+    has not expired (an amendment with its renewal restores it)."""
     version = study.approved_version
     if study.status != Study.Status.APPROVED or version is None:
         return False
     today = today or study.district.today()
-    return version.starts_on <= today <= version.ends_on
+    irb_valid = version.irb_expires_on is None or version.irb_expires_on >= today
+    return version.starts_on <= today <= version.ends_on and irb_valid
 
 
 def may_receive(user, study: Study, *, today: date | None = None) -> bool:
@@ -160,9 +181,21 @@ def may_receive(user, study: Study, *, today: date | None = None) -> bool:
     force names, each still an active researcher of the district, while it is in force."""
     if not in_force(study, today=today) or researcher_profile(user) is None:
         return False
-    return (
-        user.district_id == study.district_id and user.pk in study.approved_version.researcher_ids
-    )
+    if (
+        user.district_id != study.district_id
+        or user.pk not in study.approved_version.researcher_ids
+    ):
+        return False
+    return not reaches_named_records(user)
+
+
+def reaches_named_records(user) -> bool:
+    """Whether this account also opens named records (a staff role, a child, their own
+    record, a provider's grants): such an account could match an extract's rows to the
+    named students it sees, so it receives no extract."""
+    from access.deliveries import member_provider_ids  # deliveries builds on the viewer
+
+    return viewer_for(user).has_access or bool(member_provider_ids(user))
 
 
 def may_review(viewer: Viewer, study: Study) -> bool:
@@ -226,6 +259,7 @@ DECISIONS = {
 
 
 def version_decide(*, version: StudyVersion, actor, decision: str, reason: str) -> StudyVersion:
+    """(``version``: the one the admin read; a newer one sent meanwhile is not decided.)"""
     """A district admin's decision, with its reason. An approved version becomes the
     agreement in force (the study key is made with the first approval); a rejected first
     proposal rejects the study, a rejected amendment leaves the agreement as it was."""
@@ -258,12 +292,11 @@ def version_revise(*, study: Study, actor) -> StudyVersion:
     """A new draft, copied from the latest version: an amendment of the agreement in
     force, or the revision a reviewer asked for. It is reviewed like the first."""
     with transaction.atomic():
-        Study.unscoped.select_for_update().get(pk=study.pk)
+        locked = Study.unscoped.select_for_update().get(pk=study.pk)
         latest = latest_version(study)
-        if latest.state not in (
-            StudyVersion.State.APPROVED,
-            StudyVersion.State.CHANGES_REQUESTED,
-        ):
+        if locked.status in (Study.Status.REJECTED, Study.Status.CLOSED):
+            raise ValidationError(_("A rejected or closed study takes no new version."))
+        if latest.state not in REVISABLE:
             raise ValidationError(_("The latest version is not decided yet."))
         copied = {name: getattr(latest, name) for name in VERSION_FIELDS}
         return StudyVersion.unscoped.create(
@@ -343,17 +376,18 @@ def pseudonymiser(study: Study):
 # -- the end of a study ----------------------------------------------------------------
 
 
-def study_close(study: Study, *, now=None) -> Study:
+def study_close(study: Study, *, now=None) -> bool:
     """Close the study: extracts stop, and its key is deleted, so no pseudonym can be
-    recomputed (the key lives nowhere else; backups age out with the district's policy)."""
+    recomputed (the key lives nowhere else; backups age out with the district's policy).
+    Whether it closed now (a closed study stays as it was)."""
     now = now or timezone.now()
     with transaction.atomic():
-        StudyKey.unscoped.filter(district_id=study.district_id, study=study).delete()
-        Study.unscoped.filter(pk=study.pk).update(
+        closed = Study.unscoped.filter(pk=study.pk, status=Study.Status.APPROVED).update(
             status=Study.Status.CLOSED, closed_at=now, key_destroyed_at=now
         )
+        StudyKey.unscoped.filter(district_id=study.district_id, study=study).delete()
     study.refresh_from_db()
-    return study
+    return bool(closed)
 
 
 def studies_to_close(district: District, today: date) -> QuerySet[Study]:
@@ -398,6 +432,12 @@ def attestation_record(*, study: Study, actor, destroyed_on: date, statement: st
     researcher, or by a district admin on their behalf)."""
     if study.status != Study.Status.CLOSED:
         raise ValidationError(_("Destruction is attested once the study has closed."))
+    if study.destroyed_on is not None:
+        raise ValidationError(_("The destruction has already been attested."))
+    if destroyed_on < timezone.localdate(study.closed_at, study.district.zone):
+        raise ValidationError(
+            {"destroyed_on": _("The data cannot have been destroyed before the study closed.")}
+        )
     if destroyed_on > study.district.today():
         raise ValidationError({"destroyed_on": _("The date cannot be in the future.")})
     Study.unscoped.filter(pk=study.pk).update(

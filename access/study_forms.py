@@ -201,8 +201,17 @@ class StudyProposalForm(forms.Form):
         ]
         if data.get("irb_file"):
             version.irb_file = data["irb_file"]
-        version.save()
+        # Only what the proposal says: never the state a concurrent submit wrote.
+        version.save(update_fields=[*CONTENT_FIELDS, "irb_file"])
         return version
+
+
+CONTENT_FIELDS = (
+    "title", "principal_investigator", "institution", "purpose", "legal_basis",
+    "birth_dates_as", "irb_number", "research_questions", "irb_expires_on", "starts_on",
+    "ends_on", "destroy_by", "min_cell_size", "school_ids", "grade_levels", "school_years",
+    "researcher_ids", "data_elements",
+)  # fmt: skip
 
 
 def _initial(version: StudyVersion) -> dict:
@@ -248,6 +257,8 @@ def _school_year_choices(version: StudyVersion) -> list[tuple[str, str]]:
 
 
 class DecisionForm(forms.Form):
+    # The version the admin read: a newer one sent meanwhile is not decided by mistake.
+    version = forms.IntegerField(widget=forms.HiddenInput)
     decision = forms.ChoiceField(
         label=_("Decision"),
         widget=forms.RadioSelect,

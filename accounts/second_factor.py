@@ -23,6 +23,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from access.studies import is_researcher
 from access.viewer import RouteKind, Viewer
 from accounts.models import Role, end_sessions
 
@@ -38,7 +39,10 @@ LAST_SEEN_SESSION_KEY = "last_seen"
 
 
 def required_for(viewer: Viewer) -> bool:
-    """Whether this viewer's roles require a second factor."""
+    """Whether this viewer's roles require a second factor. A researcher too: they
+    download student-level extracts, which a stolen password alone must not open."""
+    if not viewer.routes and viewer.user is not None:
+        return is_researcher(viewer.user)
     for route in viewer.routes:
         if route.kind == RouteKind.DISTRICT_ADMIN:
             return True

@@ -41,6 +41,7 @@ from records.models import School
 from reports import deidentify
 from reports.models import ExtractDownload, StudyExtract
 from reports.selectors import extract_records
+from studentdata.spreadsheets import safe_cell
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +144,20 @@ def extract_build(*, extract_id: int) -> StudyExtract | None:
         return _finish(extract, StudyExtract.Status.FAILED, error=str(NOT_IN_FORCE))
     if extract.requested_by is None or not studies.may_receive(extract.requested_by, study):
         return _finish(extract, StudyExtract.Status.FAILED, error=str(NOT_RECEIVER))
+    written: list[str] = []  # the file, once stored: deleted again if anything fails
     try:
-        return _build(extract, study, extract.version)
+        return _build(extract, study, extract.version, written)
     except Exception as exc:
         # The exception's text may quote data: log its kind, not its message.
         logger.error("study extract %s failed with %s", extract.pk, type(exc).__name__)
+        _delete_files(written)
         return _finish(extract, StudyExtract.Status.FAILED, error=str(FAILED))
+
+
+def _delete_files(names) -> None:
+    storage = StudyExtract._meta.get_field("file").storage
+    for name in names:
+        storage.delete(name)
 
 
 def _progress(extract: StudyExtract, percent: int, stage: str) -> None:
@@ -157,7 +166,9 @@ def _progress(extract: StudyExtract, percent: int, stage: str) -> None:
     )
 
 
-def _build(extract: StudyExtract, study: Study, version: StudyVersion) -> StudyExtract:
+def _build(
+    extract: StudyExtract, study: Study, version: StudyVersion, written: list[str]
+) -> StudyExtract:
     _progress(extract, 5, "Reading the records")
     first, last = studies.study_window(version)
     elements = frozenset(element.code for element in studies.requested_elements(version))
@@ -170,7 +181,13 @@ def _build(extract: StudyExtract, study: Study, version: StudyVersion) -> StudyE
         progress=lambda percent: _progress(extract, percent, "Reading the records"),
     )
     _progress(extract, 40, "De-identifying")
-    hierarchies = _hierarchies(version, elements, study.district_id)
+    floors = _earlier_levels(study)
+    chosen = _hierarchies(version, elements, study.district_id)
+    # A column an earlier extract released nothing of stays unreleased.
+    withheld = {h.column: h for h in chosen if floors.get(h.column, 0) >= len(h.level_names) - 1}
+    hierarchies = [
+        _at_least(h, floors.get(h.column, 0)) for h in chosen if h.column not in withheld
+    ]
     columns = _quasi_columns(records, version)
     outcomes = _outcome_columns(records, elements)
     anonymised = deidentify.anonymise(
@@ -181,17 +198,27 @@ def _build(extract: StudyExtract, study: Study, version: StudyVersion) -> StudyE
         min_l=MIN_L,
         max_suppressed_share=MAX_SUPPRESSED_SHARE,
     )
-    report = release_report(anonymised, hierarchies, version, first, last)
+    report = release_report(anonymised, hierarchies, version, first, last, floors, withheld)
     if anonymised.refused:
         return _finish(extract, StudyExtract.Status.REFUSED, report=report)
     _progress(extract, 70, "Writing the extract")
     pseudonym = studies.pseudonymiser(study)
-    kept = [i for i, keep in enumerate(anonymised.kept) if keep]
-    payload = _zip(anonymised, hierarchies, outcomes, records, kept, pseudonym, report)
+    # Rows in the order of their pseudonyms: the order of internal ids (the disclosure
+    # record's) would link each row to its student once the key is gone.
+    kept = sorted(
+        (pseudonym(records.student_ids[i]), i) for i, keep in enumerate(anonymised.kept) if keep
+    )
+    payload = _zip(anonymised, hierarchies, outcomes, kept, report)
     name = f"study-{study.pk}-extract-{extract.pk}-{secrets.token_hex(8)}.zip"
     extract.file.save(name, ContentFile(payload, name=name), save=False)
-    released = [records.student_ids[i] for i in kept]
+    written.append(extract.file.name)
+    released = [records.student_ids[i] for _, i in kept]
     with transaction.atomic():
+        # The study may have closed (its key destroyed) or been amended while this ran.
+        locked = Study.unscoped.select_for_update().get(pk=study.pk)
+        if not studies.in_force(locked) or locked.approved_version_id != version.pk:
+            _delete_files(written)
+            return _finish(extract, StudyExtract.Status.FAILED, error=str(NOT_IN_FORCE))
         audit.record_study_release(
             study=study,
             version=version,
@@ -243,6 +270,43 @@ def _hierarchies(version: StudyVersion, elements: frozenset[str], district_id: i
     return chosen
 
 
+def _earlier_levels(study: Study) -> dict[str, int]:
+    """The coarsest level of each column in the study's earlier extracts. A later extract
+    generalises each column at least as far: joined by pseudonym, the extracts then tell
+    no more of anyone than the coarsest did (one made finer would split its classes)."""
+    floors: dict[str, int] = {}
+    reports = (
+        extracts_of(study).filter(status=StudyExtract.Status.READY).values_list("report", flat=True)
+    )
+    for report in reports:
+        for column, level in (report or {}).get("levels", {}).items():
+            floors[column] = max(floors.get(column, 0), int(level))
+    return floors
+
+
+def _at_least(hierarchy: deidentify.Hierarchy, floor: int) -> deidentify.Hierarchy:
+    """``hierarchy`` starting at level ``floor``: no finer level can be chosen."""
+    if floor <= 0:
+        return hierarchy
+    floor = min(floor, len(hierarchy.level_names) - 1)
+    return deidentify.Hierarchy(
+        hierarchy.column,
+        hierarchy.level_names[floor:],
+        lambda value, level: hierarchy.generalise(value, level + floor),
+    )
+
+
+# Attendance is released in bands, the lowest coded below 70%: an exact rate is nearly
+# unique in a class, and whoever knows a student's attendance would find their row.
+ATTENDANCE_BANDS = ((95, "95-100"), (90, "90-94"), (80, "80-89"), (70, "70-79"), (0, "under 70"))
+
+
+def attendance_band(rate: int | None) -> str | None:
+    if rate is None:
+        return None
+    return next(label for low, label in ATTENDANCE_BANDS if rate >= low)
+
+
 def age_band(age: int | None) -> str:
     if age is None:
         return "unknown"
@@ -268,16 +332,29 @@ def _quasi_columns(records, version: StudyVersion) -> dict[str, list]:
 def _outcome_columns(records, elements: frozenset[str]) -> dict[str, list]:
     outcomes = {}
     if "attendance_rate" in elements:
-        outcomes["attendance_rate"] = records.columns.get("attendance_rate", [])
+        outcomes["attendance_rate"] = [
+            attendance_band(rate) for rate in records.columns.get("attendance_rate", [])
+        ]
     if "assessment_levels" in elements:
         for subject in records.subjects:
             outcomes[f"level:{subject}"] = records.columns[f"level:{subject}"]
     return outcomes
 
 
-def release_report(anonymised, hierarchies, version: StudyVersion, first, last) -> dict:
-    """What the release did, for the zip, the study's page and the district."""
+def release_report(
+    anonymised, hierarchies, version: StudyVersion, first, last, floors, withheld=None
+) -> dict:
+    """What the release did, for the zip, the study's page and the district; ``levels``
+    (each column's level in its full hierarchy) bound the study's next extracts, and
+    ``withheld`` columns (an earlier extract released nothing of them) stay at the top."""
+    withheld = withheld or {}
     return {
+        "levels": {
+            **{
+                h.column: floors.get(h.column, 0) + anonymised.levels[h.column] for h in hierarchies
+            },
+            **{column: len(h.level_names) - 1 for column, h in withheld.items()},
+        },
         "k_required": anonymised.k_required,
         "k_achieved": anonymised.k_achieved,
         "records": anonymised.records,
@@ -289,10 +366,11 @@ def release_report(anonymised, hierarchies, version: StudyVersion, first, last) 
         "information_loss": round(anonymised.information_loss, 4),
         "generalisations": {
             h.column: "as recorded"
-            if anonymised.levels[h.column] == 0
+            if floors.get(h.column, 0) + anonymised.levels[h.column] == 0
             else anonymised.level_names[h.column]
             for h in hierarchies
-        },
+        }
+        | {column: h.level_names[-1] for column, h in withheld.items()},
         "l_diversity": {
             _outcome_header(column): value for column, value in anonymised.l_diversity.items()
         },
@@ -305,9 +383,10 @@ def release_report(anonymised, hierarchies, version: StudyVersion, first, last) 
     }
 
 
-def _zip(anonymised, hierarchies, outcomes, records, kept, pseudonym, report) -> bytes:
+def _zip(anonymised, hierarchies, outcomes, kept, report) -> bytes:
+    """``kept``: (pseudonym, record index) of each released record, in the rows' order."""
     quasi = [h.column for h in hierarchies]
-    header = ["pseudonym", *quasi, *(_outcome_header(name) for name in outcomes)]
+    header = ["pseudonym", *quasi, *(safe_cell(_outcome_header(name)) for name in outcomes)]
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         with (
@@ -316,9 +395,9 @@ def _zip(anonymised, hierarchies, outcomes, records, kept, pseudonym, report) ->
         ):
             writer = csv.writer(out)
             writer.writerow(header)
-            for i in kept:
-                row = [pseudonym(records.student_ids[i])]
-                row += [anonymised.values[column][i] for column in quasi]
+            for pseudonym, i in kept:
+                row = [pseudonym]
+                row += [safe_cell(anonymised.values[column][i]) for column in quasi]
                 row += [
                     "" if anonymised.blanked[name][i] or values[i] is None else values[i]
                     for name, values in outcomes.items()
@@ -335,8 +414,8 @@ def _outcome_header(name: str) -> str:
 
 OUTCOME_MEANINGS = {
     "attendance_rate": "Share of days with a daily attendance mark that the student was "
-    "present, in whole percent, over the study's school years; blank: no marks, or "
-    "withheld (ℓ-diversity).",
+    "present over the study's school years, in bands (95-100, 90-94, 80-89, 70-79, under "
+    "70, in percent); blank: no marks, or withheld (ℓ-diversity).",
 }
 
 
@@ -408,6 +487,7 @@ def may_download(user, extract: StudyExtract) -> bool:
     return (
         extract.status == StudyExtract.Status.READY
         and bool(extract.file)
+        and extract.version_id == extract.study.approved_version_id  # not a superseded one
         and studies.may_receive(user, extract.study)
     )
 
@@ -427,8 +507,8 @@ def delete_extract_files(study: Study) -> int:
     """Delete the study's extract files (the rows and their reports stay on record)."""
     removed = 0
     for pk, name in extracts_of(study).exclude(file="").values_list("pk", "file"):
+        _delete_files([name])  # first the file: a failure leaves the row to retry
         StudyExtract.unscoped.filter(pk=pk).update(file="")
-        StudyExtract._meta.get_field("file").storage.delete(name)
         removed += 1
     return removed
 
@@ -441,7 +521,13 @@ def close_ended_studies() -> int:
     closed = 0
     for district in District.objects.all():
         for study in studies.studies_to_close(district, district.today()):
-            studies.study_close(study)
+            if studies.study_close(study):
+                closed += 1
+        # Every closed study's files, each hour: one whose deletion failed is retried,
+        # and a build that stored its file as the study closed finds it gone.
+        for study in Study.unscoped.filter(district=district, status=Study.Status.CLOSED):
+            extracts_of(study).filter(status__in=IN_PROGRESS).update(
+                status=StudyExtract.Status.FAILED, error=str(NOT_IN_FORCE), stage=""
+            )
             delete_extract_files(study)
-            closed += 1
     return closed

@@ -31,6 +31,7 @@ from reports.suppression import (
     protect,
     unsafe_cells,
 )
+from studentdata.spreadsheets import safe_cell
 
 MAX_BYTES = 2_000_000
 MAX_ROWS = 2_000  # rows of counts under the header, the total row included
@@ -479,10 +480,28 @@ class Review:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         totals = [TOTAL] if self.table.row_totals is not None else []
-        writer.writerow([self.table.row_heading, *self.table.column_labels, *totals])
+        labels = [self.table.row_heading, *self.table.column_labels, *totals]
+        writer.writerow([safe_cell(label) for label in labels])
         for row in self.grid():
-            writer.writerow([row[0].row, *(_published(cell, minimum_n) for cell in row)])
+            writer.writerow([safe_cell(row[0].row), *(_published(c, minimum_n) for c in row)])
         return out.getvalue()
+
+
+def recorded_review(table: ResultTable, hidden: Collection[Key], minimum_n: int) -> Review:
+    """A decided table as it was decided: its stored hidden cells, not a new audit (the
+    published pattern never changes, whatever the district's width becomes)."""
+    cells = [
+        CellVerdict(
+            row, column, count,
+            "shown" if (row, column) not in hidden
+            else "primary" if count < minimum_n else "complementary",
+            None, None,
+        )
+        for (row, column), count in _keyed_cells(table)
+    ]  # fmt: skip
+    primary = sum(cell.status == "primary" for cell in cells)
+    complementary = sum(cell.status == "complementary" for cell in cells)
+    return Review(table, cells, primary + complementary, primary, complementary)
 
 
 def _published(cell: CellVerdict, minimum_n: int) -> str:

@@ -68,40 +68,50 @@ def output_submit(*, study: Study, actor, title: str, upload) -> StudyOutput:
             study=study,
             title=title,
             table=table.to_json(),
-            hidden_cells=[[c.row, c.column] for c in review.cells if c.status != "shown"],
+            hidden_cells=_hidden_cells(review),
             minimum_n=minimum_n,
             submitted_by=actor,
         )
 
 
 def review_of(output: StudyOutput) -> output_review.Review:
-    """The audit of a table, against the tables approved before it."""
+    """A table waiting for its decision: audited now, against the tables approved before
+    it. A decided one: its cells as they were decided (what was published never moves)."""
+    table = output_review.ResultTable.from_json(output.table)
+    if output.status != StudyOutput.Status.SUBMITTED:
+        hidden = {tuple(cell) for cell in output.hidden_cells}
+        return output_review.recorded_review(table, hidden, output.minimum_n)
     return output_review.review_table(
-        output_review.ResultTable.from_json(output.table),
+        table,
         minimum_n=output.minimum_n,
         width=_width(output.study),
         earlier=_earlier_tables(output.study, output),
     )
 
 
-def output_decide(*, output: StudyOutput, actor, decision: str, reason: str = "") -> StudyOutput:
-    """Approve the release with its hidden cells, or refuse it. A table audited before
-    another was approved is audited again first: it must still hide what it says."""
-    if output.status != StudyOutput.Status.SUBMITTED:
-        raise ValidationError(_("This table has already been decided."))
+def _hidden_cells(review: output_review.Review) -> list[list[str]]:
+    return [[cell.row, cell.column] for cell in review.cells if cell.hidden]
+
+
+def output_decide(
+    *, output: StudyOutput, actor, decision: str, reason: str = ""
+) -> tuple[StudyOutput, bool]:
+    """Approve the release with its hidden cells, or refuse it; and whether the table had
+    to be checked again instead. Approving audits the table again, under the study's lock,
+    against what was approved since it was submitted (or a changed width): when more
+    cells must now be hidden, the new pattern is kept and nothing is decided, so the
+    admin looks at the table again."""
     with transaction.atomic():
         Study.unscoped.select_for_update().filter(pk=output.study_id).first()
+        output = StudyOutput.unscoped.select_for_update().get(pk=output.pk)
+        if output.status != StudyOutput.Status.SUBMITTED:
+            raise ValidationError(_("This table has already been decided."))
         if decision == "approve":
-            review = review_of(output)
-            hidden = [[c.row, c.column] for c in review.cells if c.status != "shown"]
+            hidden = _hidden_cells(review_of(output))
             if sorted(hidden) != sorted(output.hidden_cells):
                 StudyOutput.unscoped.filter(pk=output.pk).update(hidden_cells=hidden)
-                raise ValidationError(
-                    _(
-                        "Another table was approved since this one was checked: more cells must "
-                        "now be hidden. Look at the table again, then decide."
-                    )
-                )
+                output.refresh_from_db()
+                return output, True
         StudyOutput.unscoped.filter(pk=output.pk).update(
             status=StudyOutput.Status.APPROVED
             if decision == "approve"
@@ -111,7 +121,7 @@ def output_decide(*, output: StudyOutput, actor, decision: str, reason: str = ""
             decision_reason=reason.strip(),
         )
     output.refresh_from_db()
-    return output
+    return output, False
 
 
 def published_csv(output: StudyOutput) -> str:

@@ -165,11 +165,23 @@ def output_decide(request, study_id, output_id):
     form = OutputDecisionForm(request.POST)
     if form.is_valid():
         try:
-            outputs.output_decide(output=output, actor=request.user, **form.cleaned_data)
+            _decided, rechecked = outputs.output_decide(
+                output=output, actor=request.user, **form.cleaned_data
+            )
         except ValidationError as refused:
             form.add_error(None, refused.messages)
         else:
-            messages.success(request, _("The decision was recorded."))
+            if rechecked:
+                messages.warning(
+                    request,
+                    _(
+                        "Another table was approved since this one was checked, or the "
+                        "width changed: more cells must now be hidden. Look at the table "
+                        "again, then decide."
+                    ),
+                )
+            else:
+                messages.success(request, _("The decision was recorded."))
             return redirect("research:output", study_id=study.pk, output_id=output.pk)
     context = {
         "study": study,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, F, Max, Min, Q, QuerySet
 
 from records.models import (
     ENGLISH_PROFICIENCY_SUBJECT,
@@ -233,7 +233,8 @@ def extract_records(
     The birth date is read only to give the year and the age on ``last``. ``progress``
     hears how far the reading is (5 to 40 percent of the build)."""
     latest: dict[int, tuple] = {}
-    rows = population.order_by("student_id", "-begin_date", "-pk").values_list(
+    newest_first = F("begin_date").desc(nulls_last=True)  # an undated membership last
+    rows = population.order_by("student_id", newest_first, "-pk").values_list(
         "student_id", "school__name", "school__kind",
         *(f"student__{column}" for column in EXTRACT_STUDENT_COLUMNS),
     )  # fmt: skip

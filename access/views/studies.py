@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -65,7 +66,7 @@ def _versions(study: Study):
 
 def study_context(request, study: Study) -> dict:
     """What a study's pages show, for researchers and admins alike."""
-    from reports.extracts import extracts_of  # reports builds on access, not the reverse
+    from reports.models import StudyExtract  # reports builds on access, not the reverse
 
     latest = studies.latest_version(study)
     today = study.district.today()
@@ -79,7 +80,9 @@ def study_context(request, study: Study) -> dict:
         "may_revise": studies.may_revise(request.user, study),
         "may_receive": studies.may_receive(request.user, study, today=today),
         "is_admin": studies.may_review(request.viewer, study),
-        "extracts": extracts_of(study).order_by("-requested_at", "-pk")[:20],
+        "extracts": StudyExtract.unscoped.filter(district_id=study.district_id, study=study)
+        .select_related("requested_by")
+        .order_by("-requested_at", "-pk")[:20],
         "attestation_due": study.status == Study.Status.CLOSED and study.destroyed_on is None,
         "today": today,
     }
@@ -133,9 +136,16 @@ def study_edit(request, study_id):
         request.POST or None, request.FILES or None, version=version, submitting=submitting
     )
     if request.method == "POST" and form.is_valid():
-        form.apply()
+        with transaction.atomic():
+            # Another researcher of the study may have sent it for review meanwhile.
+            form.version = StudyVersion.unscoped.select_for_update().get(pk=version.pk)
+            if form.version.state != StudyVersion.State.DRAFT:
+                messages.error(request, _("This version was sent for review meanwhile."))
+                return redirect("access:study", study_id=study.pk)
+            form.apply()
+            if submitting:
+                studies.version_submit(version=form.version, actor=request.user)
         if submitting:
-            studies.version_submit(version=version, actor=request.user)
             messages.success(request, _("The proposal was sent to the district for review."))
             return redirect("access:study", study_id=study.pk)
         messages.success(request, _("The draft was saved."))
@@ -152,7 +162,11 @@ def study_revise(request, study_id):
     study = studies.study_for(request.user, request.viewer, study_id)
     if not studies.may_revise(request.user, study):
         raise PermissionDenied
-    studies.version_revise(study=study, actor=request.user)
+    try:
+        studies.version_revise(study=study, actor=request.user)
+    except ValidationError as refused:  # a second click, or the study just closed
+        messages.error(request, " ".join(refused.messages))
+        return redirect("access:study", study_id=study.pk)
     return redirect("access:study-edit", study_id=study.pk)
 
 
@@ -269,7 +283,9 @@ def study_list(request):
 
 def _review_page(request, study, *, decision_form=None, status=200):
     context = study_context(request, study)
-    context["decision_form"] = decision_form or DecisionForm()
+    context["decision_form"] = decision_form or DecisionForm(
+        initial={"version": context["latest"].number}
+    )
     context["attestation_form"] = StudyAttestationForm()
     context.update(version_facts(context["latest"]))
     return render(request, "access/studies/review.html", context, status=status)
@@ -287,10 +303,16 @@ def study_review(request, study_id):
 def study_decide(request, study_id):
     study = studies.study_for(request.user, request.viewer, study_id)
     form = DecisionForm(request.POST)
+    latest = studies.latest_version(study)
+    if form.is_valid() and form.cleaned_data["version"] != latest.number:
+        form.add_error(None, _("A newer version was sent meanwhile: read it, then decide."))
     if form.is_valid():
         try:
             studies.version_decide(
-                version=studies.latest_version(study), actor=request.user, **form.cleaned_data
+                version=latest,
+                actor=request.user,
+                decision=form.cleaned_data["decision"],
+                reason=form.cleaned_data["reason"],
             )
         except ValidationError as refused:
             apply_errors(form, refused)

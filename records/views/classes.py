@@ -42,6 +42,7 @@ from records.models import AttendanceRecord, GradeLevel, Student
 from records.services import attendance_take
 from records.views.family import STATUS_NAMES, _grade_name
 from records.views.gates import gated_pages
+from studentdata.spreadsheets import safe_cell
 
 SORTS = ("name", "grade")
 PROGRAM_FLAGS = {
@@ -186,11 +187,6 @@ def _substitute_until(viewer, section) -> str | None:
     return date_format(last_day) if last_day else None
 
 
-def _cell(value: str) -> str:
-    """A spreadsheet must not read a name as a formula."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _roster_csv(section, lines: list[dict], today: date) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="roster-{section.pk}.csv"'
@@ -204,7 +200,7 @@ def _roster_csv(section, lines: list[dict], today: date) -> HttpResponse:
         status = str(line["status_label"]) if line["status_label"] else _("Not taken")
         if not line["shows_attendance"]:
             status = ""
-        writer.writerow([_cell(str(v)) for v in (line["name"], line["grade"], status, flags)])
+        writer.writerow([safe_cell(str(v)) for v in (line["name"], line["grade"], status, flags)])
     return response
 
 

@@ -28,6 +28,7 @@ from records.models import (
     AcademicSession,
     AssessmentResult,
     AttendanceRecord,
+    District,
     ProgramParticipation,
     School,
     SchoolMembership,
@@ -262,12 +263,13 @@ def test_the_researchers_pages_propose_and_submit_and_the_admin_approves(client,
     page = client.get(reverse("access:study-review", kwargs={"study_id": study.pk}))
     assert "Dr. Ada Lovelace" in page.content.decode()
     refused = client.post(
-        reverse("access:study-decide", kwargs={"study_id": study.pk}), {"decision": "approve"}
+        reverse("access:study-decide", kwargs={"study_id": study.pk}),
+        {"version": "1", "decision": "approve"},
     )
     assert refused.status_code == 400  # a decision needs its reason
     client.post(
         reverse("access:study-decide", kwargs={"study_id": study.pk}),
-        {"decision": "approve", "reason": "Complete and minimal."},
+        {"version": "1", "decision": "approve", "reason": "Complete and minimal."},
     )
     study.refresh_from_db()
     assert study.status == Study.Status.APPROVED
@@ -604,3 +606,136 @@ def test_the_research_pages_are_closed_to_staff_and_families(client, setting):
     client.force_login(setting.other)  # a researcher of the district, not of this study
     assert client.get(reverse("access:study", kwargs={"study_id": study.pk})).status_code == 404
     assert client.get(reverse("access:studies")).status_code == 403
+
+
+# -- what review found -------------------------------------------------------------------
+
+
+def test_rows_follow_their_pseudonyms_not_the_students_ids(setting):
+    study = setting.approved_study()
+    extract = build(study, setting.researcher)
+    rows, _ = rows_of(extract)
+    pseudonyms = [row["pseudonym"] for row in rows]
+    assert pseudonyms == sorted(pseudonyms)
+    event = AccessEvent.unscoped.get(study=study)
+    in_id_order = [studies.pseudonymiser(study)(pk) for pk in event.disclosed_student_ids]
+    assert pseudonyms != in_id_order
+    assert {row["attendance_rate"] for row in rows} <= {
+        "95-100", "90-94", "80-89", "70-79", "under 70", "",
+    }  # fmt: skip
+
+
+def test_a_later_extract_is_never_finer_than_an_earlier_one(setting):
+    study = setting.approved_study()
+    District.objects.filter(pk=setting.district.pk).update(k_anonymity=25)
+    coarse = build(study, setting.researcher)
+    District.objects.filter(pk=setting.district.pk).update(k_anonymity=5)
+    study.district.refresh_from_db()
+    later = build(Study.unscoped.get(pk=study.pk), setting.researcher)
+    assert later.status == StudyExtract.Status.READY
+    for column, level in coarse.report["levels"].items():
+        assert later.report["levels"][column] >= level, column
+    assert any(level > 0 for level in coarse.report["levels"].values())
+
+
+def test_an_extract_of_a_superseded_agreement_is_no_longer_downloadable(setting):
+    study = setting.approved_study()
+    extract = build(study, setting.researcher)
+    assert extracts.may_download(setting.researcher, extract)
+    amendment = studies.version_revise(study=study, actor=setting.researcher)
+    amendment.data_elements = [e for e in amendment.data_elements if e["element"] != "sex"]
+    amendment.save()
+    studies.version_submit(version=amendment, actor=setting.researcher)
+    studies.version_decide(version=amendment, actor=setting.admin, decision="approve", reason="ok")
+    extract = StudyExtract.unscoped.select_related("study").get(pk=extract.pk)
+    assert not extracts.may_download(setting.researcher, extract)
+
+
+def test_a_study_closed_during_a_build_keeps_no_file_and_no_release(setting, settings):
+    study = setting.approved_study()
+    real = studies.pseudonymiser
+
+    def closing(study_):
+        made = real(study_)
+        studies.study_close(study_)
+        return made
+
+    with mock.patch.object(extracts.studies, "pseudonymiser", closing):
+        extract = build(study, setting.researcher)
+    assert extract.status == StudyExtract.Status.FAILED and not extract.file
+    folder = settings.MEDIA_ROOT / "extracts"
+    assert not folder.exists() or not any(folder.iterdir())
+    assert not AccessEvent.unscoped.filter(study=study).exists()
+    assert studies.study_close(study) is False  # closing again changes nothing
+
+
+def test_an_account_that_opens_named_records_receives_no_extract(setting):
+    study = setting.approved_study()
+    assert studies.may_receive(setting.researcher, study)
+    f.GuardianLinkFactory(guardian=setting.researcher, student=setting.students[0])
+    assert not studies.may_receive(setting.researcher, study)
+
+
+def test_an_expired_irb_approval_stops_the_study(setting):
+    study = setting.approved_study()
+    assert studies.in_force(study)
+    today = setting.district.today()
+    assert not studies.in_force(study, today=study.approved_version.irb_expires_on + timedelta(1))
+    assert studies.in_force(study, today=today)
+
+
+def test_the_admin_decides_the_version_they_read(client, setting):
+    study = setting.approved_study()
+    amendment = studies.version_revise(study=study, actor=setting.researcher)
+    studies.version_submit(version=amendment, actor=setting.researcher)
+    client.force_login(setting.admin)
+    url = reverse("access:study-decide", kwargs={"study_id": study.pk})
+    stale = client.post(url, {"version": "1", "decision": "approve", "reason": "Read v1."})
+    assert stale.status_code == 400
+    assert "A newer version was sent meanwhile" in stale.content.decode()
+    assert studies.latest_version(study).state == StudyVersion.State.SUBMITTED
+    client.post(url, {"version": "2", "decision": "reject", "reason": "Not needed."})
+    assert studies.latest_version(study).state == StudyVersion.State.REJECTED
+    assert studies.may_revise(setting.researcher, Study.unscoped.get(pk=study.pk))
+
+
+def test_an_approval_checked_against_a_changed_width_is_not_stuck(client, setting):
+    study = setting.approved_study()
+    table = "grade,female,male,Total\n03,40,3,43\n04,30,35,65\nTotal,70,38,108\n"
+    output = outputs.output_submit(
+        study=study, actor=setting.researcher, title="T", upload=upload(table)
+    )
+    District.objects.filter(pk=setting.district.pk).update(suppression_width=40)
+    study.district.refresh_from_db()
+    output = StudyOutput.unscoped.get(pk=output.pk)
+    first, rechecked = outputs.output_decide(output=output, actor=setting.admin, decision="approve")
+    assert rechecked and first.status == StudyOutput.Status.SUBMITTED
+    approved, rechecked = outputs.output_decide(
+        output=first, actor=setting.admin, decision="approve"
+    )
+    assert not rechecked and approved.status == StudyOutput.Status.APPROVED
+    published = outputs.published_csv(approved)
+    # The published pattern is the approved one, whatever the width becomes.
+    District.objects.filter(pk=setting.district.pk).update(suppression_width=5)
+    assert outputs.published_csv(StudyOutput.unscoped.get(pk=output.pk)) == published
+
+
+def test_labels_never_reach_a_spreadsheet_as_formulas(setting):
+    study = setting.approved_study()
+    table = 'grade,"=HYPERLINK(""x"")",male\n@SUM(1),40,30\n04,30,35\n'
+    output = outputs.output_submit(
+        study=study, actor=setting.researcher, title="T", upload=upload(table)
+    )
+    output, _ = outputs.output_decide(output=output, actor=setting.admin, decision="approve")
+    published = outputs.published_csv(output)
+    assert "'=HYPERLINK" in published and "'@SUM(1)" in published
+
+
+def test_a_researcher_gives_a_second_factor_at_sign_in(client, setting):
+    response = client.post("/", {"username": "ada", "password": "correct horse battery"})
+    assert response.status_code == 302
+    response = client.get(reverse("access:research"))
+    assert response.status_code == 302 and "/two-factor/setup/" in response.url
+    # No longer a researcher: no second factor asked, and the research pages refuse them.
+    Researcher.unscoped.filter(user=setting.researcher).update(is_active=False)
+    assert client.get(reverse("access:research")).status_code == 403

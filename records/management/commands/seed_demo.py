@@ -201,8 +201,9 @@ class Command(BaseCommand):
         out.write(self.style.MIGRATE_HEADING(f"Demo logins: {district.name} ({district.slug})"))
         out.write(f"Password for every account: {result.password}")
         out.write(
-            "District admins, principals, school admins, counselors, nurses and special-ed "
-            "staff set up a second factor (an authenticator app) at their first sign-in."
+            "District admins, principals, school admins, counselors, nurses, special-ed "
+            "staff and researchers set up a second factor (an authenticator app) at their "
+            "first sign-in."
         )
         if not result.logins:
             out.write("  (no demo accounts found: this district was not made by seed_demo)")
