@@ -129,7 +129,7 @@ class StudyProposalForm(forms.Form):
                 required=False,
                 min_value=1,
                 max_value=MAX_QUESTIONS,
-                widget=forms.NumberInput(attrs={"class": "narrow"}),
+                widget=forms.NumberInput,
             )
         if not self.is_bound:
             self.initial.update(_initial(version))

@@ -141,15 +141,9 @@ def staff_invite(
             {"email": _("Someone already has an account with this email: give them a role.")}
         )
     with transaction.atomic():
-        user = User(
-            username=unused_username(email),
-            email=email,
-            first_name=first_name.strip(),
-            last_name=last_name.strip(),
-            district=district,
+        user = new_account(
+            district_id=district.pk, email=email, first_name=first_name, last_name=last_name
         )
-        user.set_unusable_password()
-        user.save()
         role_assign(actor=actor, user=user, role=role, school=school)
         staff_invitation_send(actor=actor, user=user)
     _log(actor, "staff_invite", user=user.pk)
@@ -176,6 +170,14 @@ def outside_account(
         if RoleMembership.unscoped.filter(district_id=district_id, user=user).exists():
             raise ValidationError({"email": staff_refusal})
         return user
+    return new_account(
+        district_id=district_id, email=email, first_name=first_name, last_name=last_name
+    )
+
+
+def new_account(*, district_id: int, email: str, first_name: str, last_name: str) -> User:
+    """A new account of the district without a password: its person chooses one through
+    an invitation or "Forgot your password?"."""
     user = User(
         username=unused_username(email),
         email=email,

@@ -34,9 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import signal
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -52,6 +50,7 @@ from accounts.models import User
 from records.models import AcademicSession, District, School
 from records.tenancy import tenant_scope
 from reports.extracts import extract_build
+from reports.management.commands.bench_reports import Stopped, time_limit
 from reports.models import StudyExtract
 
 SECONDS_TARGET = 120
@@ -63,31 +62,6 @@ SEED_COMMAND = f"manage.py seed_demo --district {BENCH_DISTRICT} --students 2000
 TITLE = "Benchmark: attendance and achievement"
 USERNAME_PREFIX = "bench-extract-"
 IRB_LETTER = b"%PDF-1.4 the benchmark's IRB approval letter"
-
-
-class Stopped(BaseException):
-    """The time limit passed. A BaseException: ``extract_build`` turns any Exception
-    into a failed extract, which would hide that the benchmark stopped it."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Raise ``Stopped`` in the block past ``seconds`` (0: no limit); as bench_reports
-    does, so that ``make bench`` ends."""
-    if not seconds:
-        yield
-        return
-
-    def stop(signum, frame):
-        raise Stopped
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def current_school_year(district: District) -> AcademicSession:

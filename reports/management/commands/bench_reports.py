@@ -101,8 +101,9 @@ SEED_COMMAND = (
 )
 
 
-class Stopped(Exception):
-    """The time limit passed."""
+class Stopped(BaseException):
+    """The time limit passed. A BaseException: code that turns any Exception into a
+    failed build (an extract's) would hide that the benchmark stopped it."""
 
 
 @contextlib.contextmanager
