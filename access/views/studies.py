@@ -288,7 +288,21 @@ def _review_page(request, study, *, decision_form=None, status=200):
     )
     context["attestation_form"] = StudyAttestationForm()
     context.update(version_facts(context["latest"]))
+    agreement, latest = context["agreement"], context["latest"]
+    if agreement is not None and agreement.pk != latest.pk:
+        context["changed"] = changed_parts(agreement, latest)
     return render(request, "access/studies/review.html", context, status=status)
+
+
+def changed_parts(before: StudyVersion, after: StudyVersion) -> list[str]:
+    """What an amendment changes of the agreement, by the proposal form's labels."""
+    labels = {name: field.label for name, field in StudyProposalForm.base_fields.items()}
+    labels["data_elements"] = _("Data elements")
+    return [
+        str(labels[name])
+        for name in studies.VERSION_FIELDS
+        if name in labels and getattr(before, name) != getattr(after, name)
+    ]
 
 
 @admin_pages

@@ -739,3 +739,16 @@ def test_a_researcher_gives_a_second_factor_at_sign_in(client, setting):
     # No longer a researcher: no second factor asked, and the research pages refuse them.
     Researcher.unscoped.filter(user=setting.researcher).update(is_active=False)
     assert client.get(reverse("access:research")).status_code == 403
+
+
+def test_the_review_of_an_amendment_says_what_it_changes(client, setting):
+    study = setting.approved_study()
+    amendment = studies.version_revise(study=study, actor=setting.researcher)
+    amendment.purpose = "A wider purpose."
+    amendment.data_elements = [*amendment.data_elements, {"element": "homeless", "question": 1}]
+    amendment.save()
+    studies.version_submit(version=amendment, actor=setting.researcher)
+    client.force_login(setting.admin)
+    page = client.get(reverse("access:study-review", kwargs={"study_id": study.pk}))
+    assert page.context["changed"] == ["Purpose", "Data elements"]
+    assert "What it changes:" in page.content.decode()
