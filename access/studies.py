@@ -95,7 +95,8 @@ def is_researcher(user) -> bool:
 
 def studies_for(user, viewer: Viewer) -> QuerySet[Study]:
     """The studies this person may follow: every one of the district (its admin), or a
-    researcher's own: those they proposed or are named in. Newest first."""
+    researcher's candidates: those they proposed or were named in once sent for review.
+    Newest first. ``may_follow`` has the last word on each (named no longer, out)."""
     base = Study.unscoped.select_related("approved_version", "proposed_by")
     if may_manage_district(viewer):
         return base.filter(district_id=viewer.district_id)
@@ -114,9 +115,15 @@ def study_for(user, viewer: Viewer, raw_id) -> Study:
     """The study, if this person may follow it; 404 alike for missing and not theirs."""
     pk = record_id(raw_id)
     found = studies_for(user, viewer).filter(pk=pk).first() if pk is not None else None
-    if found is None:
+    if found is None or not may_follow(user, viewer, found):
         raise Http404("No such study.")
     return found
+
+
+def may_follow(user, viewer: Viewer, study: Study) -> bool:
+    """A district admin of the study's district, or one of its researchers now (an
+    amendment that drops a researcher closes the study to them)."""
+    return may_review(viewer, study) or is_study_researcher(user, study)
 
 
 def latest_version(study: Study) -> StudyVersion:

@@ -96,7 +96,7 @@ def extract_for(user, viewer: Viewer, raw_id) -> StudyExtract:
         if pk is not None
         else None
     )
-    if extract is None or not studies.studies_for(user, viewer).filter(pk=extract.study_id):
+    if extract is None or not studies.may_follow(user, viewer, extract.study):
         raise Http404("No such extract.")
     return extract
 

@@ -96,7 +96,11 @@ def research_home(request):
     """``/research/``: the person's studies, and a new proposal."""
     if may_manage_district(request.viewer) and not studies.is_researcher(request.user):
         return redirect("access:studies")
-    rows = studies.studies_for(request.user, request.viewer)
+    rows = [
+        study
+        for study in studies.studies_for(request.user, request.viewer)
+        if studies.may_follow(request.user, request.viewer, study)
+    ]
     return render(request, "access/studies/research_home.html", {"studies": rows})
 
 

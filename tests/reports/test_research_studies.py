@@ -752,3 +752,26 @@ def test_the_review_of_an_amendment_says_what_it_changes(client, setting):
     page = client.get(reverse("access:study-review", kwargs={"study_id": study.pk}))
     assert page.context["changed"] == ["Purpose", "Data elements"]
     assert "What it changes:" in page.content.decode()
+
+
+def test_a_researcher_an_amendment_drops_no_longer_follows_the_study(client, setting):
+    study = setting.approved_study(
+        researcher_ids=[str(setting.researcher.pk), str(setting.other.pk)]
+    )
+    extract = build(study, setting.researcher)
+    client.force_login(setting.other)
+    page = reverse("access:study", kwargs={"study_id": study.pk})
+    assert client.get(page).status_code == 200
+    amendment = studies.version_revise(study=study, actor=setting.researcher)
+    amendment.researcher_ids = [setting.researcher.pk]
+    amendment.save()
+    studies.version_submit(version=amendment, actor=setting.researcher)
+    # Sent for review, not yet approved: the agreement in force still names them.
+    assert client.get(page).status_code == 200
+    studies.version_decide(version=amendment, actor=setting.admin, decision="approve", reason="ok")
+    assert client.get(page).status_code == 404
+    assert (
+        client.get(reverse("research:extract", kwargs={"extract_id": extract.pk})).status_code
+        == 404
+    )
+    assert study.title not in client.get(reverse("access:research")).content.decode()
