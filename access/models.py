@@ -606,8 +606,9 @@ class StudyVersion(TenantModel):
 
 
 class StudyKey(TenantModel):
-    """The study's secret for pseudonyms (HMAC-SHA256 of a student's internal id). Its row
-    is deleted when the study closes: then no pseudonym can be recomputed or re-linked."""
+    """The study's secret for pseudonyms (HMAC-SHA256 of a student's internal id), stored
+    wrapped under the deployment's STUDY_KEY_WRAPPING_KEY (access/studies.py). Its row is
+    deleted when the study closes: then no pseudonym can be recomputed or re-linked."""
 
     study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="key")
     secret = models.BinaryField()

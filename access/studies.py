@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -287,7 +289,7 @@ def version_decide(*, version: StudyVersion, actor, decision: str, reason: str) 
             StudyKey.unscoped.get_or_create(
                 district_id=study.district_id,
                 study=study,
-                defaults={"secret": secrets.token_bytes(32)},
+                defaults={"secret": wrap_key(study.pk, secrets.token_bytes(32))},
             )
         elif version.state == StudyVersion.State.REJECTED and study.approved_version is None:
             study.status = Study.Status.REJECTED
@@ -362,17 +364,35 @@ def study_population(version: StudyVersion) -> QuerySet[SchoolMembership]:
     )
 
 
+def _wrapping() -> AESGCM:
+    """The key the study keys are stored under: from the deployment's settings, never
+    from the database, so a copy of the database alone recomputes no pseudonym."""
+    key = hashlib.sha256(settings.STUDY_KEY_WRAPPING_KEY.encode()).digest()
+    return AESGCM(key)
+
+
+def wrap_key(study_id: int, secret: bytes) -> bytes:
+    """A study key as stored: a fresh nonce and the key sealed under it, bound to the
+    study (a wrapped key copied to another study's row does not open)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + _wrapping().encrypt(nonce, secret, f"study:{study_id}".encode())
+
+
+def unwrap_key(study_id: int, wrapped: bytes) -> bytes:
+    return _wrapping().decrypt(wrapped[:12], wrapped[12:], f"study:{study_id}".encode())
+
+
 def pseudonymiser(study: Study):
     """The study's pseudonym function: HMAC-SHA256(study key, internal id), hex. Never
     derived from a state or local id; different in every study (REQUIREMENTS 10)."""
-    secret = (
+    wrapped = (
         StudyKey.unscoped.filter(district_id=study.district_id, study=study)
         .values_list("secret", flat=True)
         .first()
     )
-    if secret is None:
+    if wrapped is None:
         raise StudyKeyDestroyed(f"study {study.pk} has no key")
-    secret = bytes(secret)
+    secret = unwrap_key(study.pk, bytes(wrapped))
 
     def pseudonym(student_id: int) -> str:
         return hmac.new(secret, str(student_id).encode(), hashlib.sha256).hexdigest()

@@ -304,6 +304,13 @@ AUDIT_ANCHOR_KEY = (
     env_str("AUDIT_ANCHOR_KEY")
     or hmac.new(SECRET_KEY.encode(), b"studentdata audit anchors", hashlib.sha256).hexdigest()
 )
+# Research studies' pseudonym keys are stored wrapped (AES-GCM) under this key, so a copy
+# of the database alone cannot recompute a pseudonym (access/studies.py). By default
+# derived from SECRET_KEY; set it apart. Changing it makes open studies' keys unreadable.
+STUDY_KEY_WRAPPING_KEY = (
+    env_str("STUDY_KEY_WRAPPING_KEY")
+    or hmac.new(SECRET_KEY.encode(), b"studentdata study keys", hashlib.sha256).hexdigest()
+)
 # Largest upload accepted on the import page; larger files are refused with a form error.
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 # What one import may read, checked before reading (a small zip can hold a huge file):

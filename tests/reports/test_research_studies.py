@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from unittest import mock
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -775,3 +776,19 @@ def test_a_researcher_an_amendment_drops_no_longer_follows_the_study(client, set
         == 404
     )
     assert study.title not in client.get(reverse("access:research")).content.decode()
+
+
+def test_the_study_key_is_stored_wrapped_under_a_key_outside_the_database(setting, settings):
+    study = setting.approved_study()
+    pseudonym = studies.pseudonymiser(study)(setting.students[0].pk)
+    stored = bytes(StudyKey.unscoped.get(study=study).secret)
+    raw = studies.unwrap_key(study.pk, stored)
+    assert len(raw) == 32 and raw not in stored
+    assert len(pseudonym) == 64
+    # A wrapped key moved to another study's row does not open there.
+    with pytest.raises(InvalidTag):
+        studies.unwrap_key(study.pk + 1, stored)
+    # A copy of the database without the deployment's wrapping key recomputes nothing.
+    settings.STUDY_KEY_WRAPPING_KEY = "another deployment's key"
+    with pytest.raises(InvalidTag):
+        studies.pseudonymiser(study)
