@@ -1,5 +1,5 @@
 """The forms of research studies: a researcher's proposal, a district admin's decision,
-invitations, the destruction attestation, and result tables for output review.
+invitations and the destruction attestation (result tables: reports/research_forms.py).
 
 A proposal may be saved as a draft with only its title; submitting it asks for every
 part of the written agreement (REQUIREMENTS 9), each data element tied to a research
@@ -17,7 +17,6 @@ from access.models import StudyVersion
 from records.models import AcademicSession, District, School
 
 MAX_QUESTIONS = 10
-OUTPUT_MAX_BYTES = 2_000_000
 
 
 def _element_field(code: str) -> str:
@@ -288,37 +287,6 @@ class StudyAttestationForm(forms.Form):
         label=_("Statement"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What was destroyed, where, and how (every copy, backups included)."),
-    )
-
-
-class OutputForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=200)
-    table = forms.FileField(
-        label=_("Result table (CSV of counts)"),
-        help_text=_(
-            "First row: a heading, then the column labels; then one row per group. A "
-            "column or row named “Total” holds totals."
-        ),
-    )
-
-    def clean_table(self):
-        upload = self.cleaned_data["table"]
-        if upload.size > OUTPUT_MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than 2 MB."))
-        return upload
-
-
-class OutputDecisionForm(forms.Form):
-    decision = forms.ChoiceField(
-        label=_("Decision"),
-        widget=forms.RadioSelect,
-        choices=[
-            ("approve", _("Approve the release, with the cells marked hidden")),
-            ("reject", _("Do not approve")),
-        ],
-    )
-    reason = forms.CharField(
-        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 

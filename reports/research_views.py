@@ -12,12 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from access import studies
-from access.study_forms import OutputDecisionForm, OutputForm
 from access.views.common import admin_pages
 from access.views.studies import research_pages
 from accounts.sign_in_guard import client_address
 from reports import extracts, outputs
 from reports.models import StudyExtract, StudyOutput
+from reports.research_forms import OutputDecisionForm, OutputForm
 
 
 @research_pages(methods=("POST",))

@@ -32,7 +32,8 @@ from access.study_forms import (
     StudyProposalForm,
 )
 from access.views.common import admin_pages, apply_errors
-from records.models import District
+from accounts.models import User
+from records.models import District, School
 
 GRADE_LABELS = dict(GRADE_CHOICES)
 
@@ -184,15 +185,12 @@ def version_page(request, study_id, number):
 
 
 def version_facts(version: StudyVersion) -> dict:
-    from records.models import School
-
+    """A version's schools, researchers, years and grades by name, for its pages."""
     names = dict(
         School.unscoped.filter(
             district_id=version.district_id, pk__in=version.school_ids
         ).values_list("pk", "name")
     )
-    from accounts.models import User
-
     people = User.objects.filter(district_id=version.district_id, pk__in=version.researcher_ids)
     return {
         "elements": [

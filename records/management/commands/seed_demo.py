@@ -146,7 +146,7 @@ class Command(BaseCommand):
 
     def _seed_provider(self, results: list[SeedResult]) -> None:
         """The demo district's bus company (access/demo_providers.py), with its logins."""
-        demo = next((r for r in results if r.district.slug == DEFAULT_SLUG), None)
+        demo = _demo_result(results)
         if demo is None:
             return
         provider = seed_demo_provider(demo.district, password=demo.password)
@@ -168,7 +168,7 @@ class Command(BaseCommand):
 
     def _seed_study(self, results: list[SeedResult]) -> None:
         """The demo district's research study (reports/demo_studies.py), with its login."""
-        demo = next((r for r in results if r.district.slug == DEFAULT_SLUG), None)
+        demo = _demo_result(results)
         if demo is None:
             return
         study = seed_demo_study(demo.district, password=demo.password)
@@ -213,3 +213,8 @@ class Command(BaseCommand):
             out.write(
                 f"  {LOGIN_LABELS[label]:<30} {username:<{width}}  {result.descriptions[label]}"
             )
+
+
+def _demo_result(results: list[SeedResult]) -> SeedResult | None:
+    """``make demo``'s own district among those seeded, if it is one of them."""
+    return next((r for r in results if r.district.slug == DEFAULT_SLUG), None)
