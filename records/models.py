@@ -543,6 +543,27 @@ class AttendanceRecord(TenantModel):
         ]
 
 
+class AttendanceMonth(TenantModel):
+    """One student's attendance in one calendar month, as counts: days recorded and days
+    attended (present or tardy). Kept by the database itself, by triggers on
+    ``AttendanceRecord`` (migration 0020), so every write path (the teacher's page,
+    imports, COPY) keeps it; nothing in Python writes it. A school's list filtered by
+    this year's rate reads ten of these a student instead of every mark."""
+
+    # Its unique key leads with (district, student): no index of its own.
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+", db_index=False)
+    month = models.DateField(help_text="The month's first day.")
+    recorded = models.IntegerField(default=0)
+    attended = models.IntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "student", "month"], name="records_attendance_month_key"
+            )
+        )
+
+
 class Grade(TenantModel):
     """A mark for one student in one section for one grading period."""
 
