@@ -10,15 +10,31 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.cache import cache
-from django.db.models import Count, Exists, F, FloatField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Coalesce
+from django.db.models import (
+    Count,
+    DateField,
+    Exists,
+    Expression,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf, TruncMonth
 
 from records.models import (
     AcademicSession,
     AssessmentResult,
+    AttendanceMonth,
     AttendanceRecord,
     CustodyRestriction,
     DirectoryOptOut,
@@ -263,10 +279,14 @@ def counts_by_student(
     return result
 
 
+# Days attended: the marks the roll-up's triggers count as attended too (attendance_months).
+ATTENDED_STATUSES = (AttendanceRecord.Status.PRESENT, AttendanceRecord.Status.TARDY)
+
+
 def attendance_summary(by_status: dict[str, int]) -> dict:
     """Days recorded, days per status and the attendance rate, from counts per status."""
     days = sum(by_status.values())
-    attended = by_status.get("present", 0) + by_status.get("tardy", 0)
+    attended = sum(by_status.get(status, 0) for status in ATTENDED_STATUSES)
     return {
         "days_recorded": days,
         "present": by_status.get("present", 0),
@@ -556,26 +576,40 @@ def disagreement_statements(*, district, student_ids, categories=None) -> dict[i
     return result
 
 
-def attendance_rate_this_year(*, district_id: int, today: date) -> Subquery:
+def attendance_rate_this_year(*, district_id: int, today: date) -> Expression:
     """Per student (``OuterRef("pk")``), the attendance rate this school year in percent
-    (``NULL``: no days recorded), as one correlated subquery to annotate a set of
-    students access allowed with: days present or late over days recorded."""
-    start = school_year_start(district_id=district_id, today=today)
-    rows = (
-        AttendanceRecord.unscoped.filter(district_id=district_id, student_id=OuterRef("pk"))
-        .filter(Q(date__gte=Coalesce(start, Value(date.min))))
-        .order_by()
-        .values("student_id")
-        .annotate(
-            rate=Cast(
-                Count("pk", filter=Q(status__in=["present", "tardy"])), output_field=FloatField()
-            )
-            * 100.0
-            / Cast(Count("pk"), output_field=FloatField())
-        )
-        .values("rate")
+    (``NULL``: no days recorded), as an expression to annotate a set of students access
+    allowed with: days present or late over days recorded. No query of its own.
+
+    It reads the monthly roll-up (``AttendanceMonth``, about ten rows a student), and
+    the marks themselves only for the school year's first month when the year starts
+    after that month's first day (the roll-up's month holds days before the start).
+    """
+    start = Coalesce(school_year_start(district_id=district_id, today=today), Value(date.min))
+    months = AttendanceMonth.unscoped.filter(
+        district_id=district_id, student_id=OuterRef("pk"), month__gte=start
     )
-    return Subquery(rows, output_field=FloatField())
+    start_month_tail = (
+        AttendanceRecord.unscoped.filter(
+            district_id=district_id,
+            student_id=OuterRef("pk"),
+            date__gte=start,
+            date__lt=ExpressionWrapper(start + timedelta(days=31), output_field=DateField()),
+        )
+        .annotate(month=TruncMonth("date"))
+        .filter(month__lt=start)
+    )
+    attended = _per_student(months, Sum("attended")) + _per_student(
+        start_month_tail, Count("pk", filter=Q(status__in=ATTENDED_STATUSES))
+    )
+    recorded = _per_student(months, Sum("recorded")) + _per_student(start_month_tail, Count("pk"))
+    return Cast(attended, FloatField()) * 100.0 / NullIf(Cast(recorded, FloatField()), 0.0)
+
+
+def _per_student(rows: QuerySet, total) -> Coalesce:
+    """``total`` over the student's ``rows`` (correlated on ``student_id``), 0 if none."""
+    summed = rows.order_by().values("student_id").annotate(total=total).values("total")
+    return Coalesce(Subquery(summed, output_field=IntegerField()), 0)
 
 
 def attendance_marks(
