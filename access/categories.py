@@ -81,6 +81,7 @@ RECORD_TABLES: dict[type[models.Model], Category] = {
     records.GuardianLink: Category.CONTACT,
     records.Enrollment: Category.ENROLLMENT,
     records.AttendanceRecord: Category.ATTENDANCE,
+    records.AttendanceMonth: Category.ATTENDANCE,  # the marks' roll-up
     records.Grade: Category.GRADES,
     records.AssessmentResult: Category.ASSESSMENTS,
     records.ProgramParticipation: Category.PROGRAMS,
