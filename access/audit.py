@@ -278,7 +278,7 @@ def _append_sql() -> str:
         ), advanced AS (
             UPDATE "{AuditChain._meta.db_table}" AS chain
             SET last_sequence = event.sequence, last_hash = event.entry_hash
-            FROM event, hashed WHERE chain.id = hashed.head_id
+            FROM event, hashed WHERE chain.district_id = $1 AND chain.id = hashed.head_id
         )
         SELECT id, sequence, prev_hash, entry_hash FROM event
     """  # noqa: S608

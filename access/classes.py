@@ -104,6 +104,8 @@ def _taught_sections(viewer: Viewer) -> QuerySet[Section]:
         current_terms = terms.filter(start_date__lte=today, end_date__gte=today)
         past_terms = terms.filter(end_date__lt=today)
         window = overlapping_q(roster_window_start(viewer), today)
+        # Each joined table in the same district too (DESIGN section 4).
+        rows = rows.filter(section__district_id=viewer.district_id)
         current_rows = rows.filter(window, section__term_id__in=current_terms.values("pk"))
         past_rows = rows.filter(section__term_id__in=past_terms.values("pk")).filter(
             Q(begin_date__isnull=True) | Q(begin_date__lte=OuterRef("term__end_date")),
@@ -123,7 +125,12 @@ def _taught_sections(viewer: Viewer) -> QuerySet[Section]:
         )
     return (
         _in_district(Section, viewer)
-        .filter(reach, term__district_id=viewer.district_id)
+        .filter(
+            reach,
+            term__district_id=viewer.district_id,
+            course__district_id=viewer.district_id,
+            school__district_id=viewer.district_id,
+        )
         .select_related("course", "term", "school")
     )
 

@@ -53,13 +53,23 @@ class AccessEvent(TenantModel):
     # id array (a nightly sync of a district is a few hundred events, not a row per
     # student per request); other reads list their students in AccessEventStudent.
     grant = models.ForeignKey(
-        "access.Grant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "access.Grant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     disclosed_student_ids = models.JSONField(default=list, blank=True)
     # A study's de-identified release (reports/extracts.py): its students are in the id
     # array too, as a provider's are.
     study = models.ForeignKey(
-        "access.Study", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "access.Study",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
@@ -126,7 +136,9 @@ class EmergencyAccess(TenantModel):
     student's principal or a district administrator marks it reviewed.
     """
 
-    student = models.ForeignKey("records.Student", on_delete=models.PROTECT, related_name="+")
+    student = models.ForeignKey(
+        "records.Student", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -208,7 +220,9 @@ class ProviderContact(TenantModel):
         TECHNICAL = "technical", "Technical contact"
         PRIVACY = "privacy", "Privacy or breach contact"
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="contacts")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="contacts", db_constraint=False
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PRIMARY)
     name = models.CharField(max_length=200)
     email = models.EmailField()
@@ -223,7 +237,9 @@ class ProviderMember(TenantModel):
     """A person of the provider who may sign in: to download CSV deliveries and record
     the disposition attestation. Holds no staff role, reaches no student by it."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="members")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="members", db_constraint=False
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_memberships"
     )
@@ -242,7 +258,9 @@ class ApiClient(TenantModel):
     """A provider's OAuth 2 client (client credentials): its secret is shown once, kept
     hashed by django-oauth-toolkit, rotated or disabled from the console."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="clients")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="clients", db_constraint=False
+    )
     application = models.OneToOneField(
         "oauth2_provider.Application", on_delete=models.PROTECT, related_name="api_client"
     )
@@ -281,7 +299,9 @@ class Agreement(TenantModel):
         CIS = "cis", "CIS Critical Security Controls"
         OTHER = "other", "Other (described)"
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="agreements")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="agreements", db_constraint=False
+    )
     title = models.CharField(max_length=200)
     reference = models.CharField(max_length=100, blank=True, help_text="The agreement's number.")
     services = models.TextField(help_text="The services the agreement covers (Exhibit A).")
@@ -341,8 +361,12 @@ class Grant(TenantModel):
         ACTIVE = "active", "Active"
         REVOKED = "revoked", "Revoked"
 
-    agreement = models.ForeignKey(Agreement, on_delete=models.PROTECT, related_name="grants")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="grants")
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="grants", db_constraint=False
+    )
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="grants", db_constraint=False
+    )
     legal_basis = models.CharField(max_length=16, choices=LegalBasis.choices)
     purpose = models.CharField(max_length=300)
     categories = models.JSONField(default=list)
@@ -401,7 +425,9 @@ class DispositionAttestation(TenantModel):
     grant, with the date and the signed file; recorded by the provider or by the
     district on its behalf."""
 
-    grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="attestation")
+    grant = models.OneToOneField(
+        Grant, on_delete=models.PROTECT, related_name="attestation", db_constraint=False
+    )
     disposed_on = models.DateField()
     method = models.CharField(max_length=16, choices=Agreement.Disposition.choices)
     statement = models.TextField(blank=True)
@@ -426,7 +452,9 @@ class CsvDelivery(TenantModel):
         READY = "ready", "Ready"
         FAILED = "failed", "Failed"
 
-    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="deliveries")
+    grant = models.ForeignKey(
+        Grant, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
     requested_by = models.ForeignKey(
@@ -491,7 +519,12 @@ class Study(TenantModel):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROPOSED)
     created_at = models.DateTimeField(auto_now_add=True)
     approved_version = models.ForeignKey(
-        "access.StudyVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "access.StudyVersion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     closed_at = models.DateTimeField(null=True, blank=True)
     # Crypto-shredding: when the study key is deleted, no pseudonym can be recomputed.
@@ -539,7 +572,9 @@ class StudyVersion(TenantModel):
         BIRTH_YEAR = "birth_year", "Birth year"
         AGE_BAND = "age_band", "Age band (3 years)"
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="versions")
+    study = models.ForeignKey(
+        Study, on_delete=models.PROTECT, related_name="versions", db_constraint=False
+    )
     number = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=20, choices=State.choices, default=State.DRAFT)
     title = models.CharField(max_length=200)
@@ -610,7 +645,9 @@ class StudyKey(TenantModel):
     wrapped under the deployment's STUDY_KEY_WRAPPING_KEY (access/studies.py). Its row is
     deleted when the study closes: then no pseudonym can be recomputed or re-linked."""
 
-    study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="key")
+    study = models.OneToOneField(
+        Study, on_delete=models.CASCADE, related_name="key", db_constraint=False
+    )
     secret = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True)
 

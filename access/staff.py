@@ -236,7 +236,11 @@ def _reaches_of(viewer: Viewer, route: Route, student: Student) -> list[Reach]:
 def _teacher_reaches(viewer: Viewer, route: Route, student: Student) -> list[Reach]:
     enrollments = (
         teacher_enrollments(viewer, route)
-        .filter(student_id=student.pk, section__district_id=viewer.district_id)
+        .filter(
+            student_id=student.pk,
+            section__district_id=viewer.district_id,
+            section__term__district_id=viewer.district_id,
+        )
         .annotate(
             since=Coalesce(F("begin_date"), F("section__term__start_date")),
             until=F("end_date"),

@@ -422,6 +422,7 @@ def studies_to_close(district: District, today: date) -> QuerySet[Study]:
     return Study.unscoped.filter(
         district=district,
         status=Study.Status.APPROVED,
+        approved_version__district=district,
         approved_version__ends_on__lt=today,
     )
 
@@ -432,6 +433,7 @@ def attestations_overdue(district_id: int, today: date) -> QuerySet[Study]:
         district_id=district_id,
         status=Study.Status.CLOSED,
         destroyed_on__isnull=True,
+        approved_version__district_id=district_id,
         approved_version__destroy_by__lt=today,
     ).select_related("approved_version")
 
@@ -447,6 +449,7 @@ def console_counts(district: District) -> dict[str, int]:
         "studies_in_force": Study.unscoped.filter(
             district=district,
             status=Study.Status.APPROVED,
+            approved_version__district=district,
             approved_version__starts_on__lte=today,
             approved_version__ends_on__gte=today,
         ).count(),

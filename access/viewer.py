@@ -17,7 +17,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, FilteredRelation, OuterRef, Q
 from django.utils import timezone
 
 from access import cache, grants, policy
@@ -414,7 +414,13 @@ def _relationship_flags(user) -> dict | None:
     district_id = user.district_id
     row = (
         User.objects.filter(pk=user.pk, district_id=district_id, is_active=True)
-        .select_related("district", "student_record")
+        # The student record joined within the district (the shape Citus keeps on one node).
+        .annotate(
+            own_record=FilteredRelation(
+                "student_record", condition=Q(student_record__district_id=district_id)
+            )
+        )
+        .select_related("district", "own_record")
         .annotate(
             teaches=Exists(
                 SectionTeacher.unscoped.filter(district_id=district_id, teacher_id=OuterRef("pk"))
@@ -439,7 +445,7 @@ def _relationship_flags(user) -> dict | None:
     )
     if row is None:
         return None
-    own = getattr(row, "student_record", None)
+    own = getattr(row, "own_record", None)
     if own is not None and own.district_id != district_id:
         own = None  # the composite key forbids it; never trust a cross-district link
     return {

@@ -105,7 +105,12 @@ class RoleMembership(TenantModel):
     )
     role = models.CharField(max_length=24, choices=Role.choices)
     school = models.ForeignKey(
-        "records.School", null=True, blank=True, on_delete=models.CASCADE, related_name="staff"
+        "records.School",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="staff",
+        db_constraint=False,
     )
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
@@ -189,7 +194,9 @@ class RoleChange(TenantModel):
         RENEWED = "renewed", gettext_lazy("Dates changed")
         ENDED = "ended", gettext_lazy("Ended")
 
-    membership = models.ForeignKey(RoleMembership, on_delete=models.CASCADE, related_name="changes")
+    membership = models.ForeignKey(
+        RoleMembership, on_delete=models.CASCADE, related_name="changes", db_constraint=False
+    )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

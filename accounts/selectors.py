@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, FilteredRelation, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Invitation, RoleMembership, User
@@ -78,8 +78,11 @@ def role_school_names(*, district_id: int, user_ids, today) -> dict[tuple[int, s
     rows = (
         RoleMembership.unscoped.filter(district_id=district_id, user_id__in=user_ids)
         .filter(active_on_q(today))
-        .filter(Q(school__isnull=True) | Q(school__district_id=district_id))
-        .values_list("user_id", "role", "school__name")
+        # The school joined within the district, in the join itself (none: a district role).
+        .annotate(
+            district_school=FilteredRelation("school", condition=Q(school__district_id=district_id))
+        )
+        .values_list("user_id", "role", "district_school__name")
     )
     schools: dict[tuple[int, str], set[str | None]] = {}
     for user_id, role, school_name in rows:

@@ -192,7 +192,12 @@ class AcademicSession(TenantModel):
     start_date = models.DateField()
     end_date = models.DateField()
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        db_constraint=False,
     )
     school_year = models.PositiveSmallIntegerField(help_text="The calendar year it ends in.")
     # OneRoster dateLastModified: set on every write (importers set it on bulk updates).
@@ -214,7 +219,9 @@ class AcademicSession(TenantModel):
 
 class Course(TenantModel):
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
-    school = models.ForeignKey(School, null=True, blank=True, on_delete=models.PROTECT)
+    school = models.ForeignKey(
+        School, null=True, blank=True, on_delete=models.PROTECT, db_constraint=False
+    )
     title = models.CharField(max_length=200)
     code = models.CharField(max_length=64, blank=True)
     subject = models.CharField(max_length=100, blank=True)
@@ -232,9 +239,15 @@ class Section(TenantModel):
     """A class: one course taught at one school in one term (OneRoster class)."""
 
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="sections")
-    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
-    term = models.ForeignKey(AcademicSession, on_delete=models.PROTECT, related_name="sections")
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="sections", db_constraint=False
+    )
+    course = models.ForeignKey(
+        Course, on_delete=models.PROTECT, related_name="sections", db_constraint=False
+    )
+    term = models.ForeignKey(
+        AcademicSession, on_delete=models.PROTECT, related_name="sections", db_constraint=False
+    )
     title = models.CharField(max_length=200)
     period = models.CharField(max_length=32, blank=True)
     room = models.CharField(max_length=64, blank=True)  # OneRoster "location"
@@ -358,8 +371,12 @@ class Student(TenantModel):
 class SchoolMembership(TenantModel):
     """A student belongs to a school, with or without sections this term."""
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="memberships")
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="memberships")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="memberships", db_constraint=False
+    )
     is_primary = models.BooleanField(default=True)
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
@@ -391,7 +408,9 @@ class GuardianLink(TenantModel):
     guardian = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="guardian_links"
     )
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="guardian_links")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="guardian_links", db_constraint=False
+    )
     relationship = models.CharField(max_length=16, choices=Relationship.choices)
     lives_with = models.BooleanField(default=True)
     has_data_access = models.BooleanField(default=True)
@@ -422,7 +441,7 @@ class CustodyRestriction(TenantModel):
         CATEGORIES = "categories", "Named categories"
 
     guardian_link = models.ForeignKey(
-        GuardianLink, on_delete=models.CASCADE, related_name="restrictions"
+        GuardianLink, on_delete=models.CASCADE, related_name="restrictions", db_constraint=False
     )
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
     categories = models.JSONField(default=list, blank=True)
@@ -444,7 +463,9 @@ class CustodyRestriction(TenantModel):
 
 
 class SectionTeacher(TenantModel):
-    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="teachers")
+    section = models.ForeignKey(
+        Section, on_delete=models.CASCADE, related_name="teachers", db_constraint=False
+    )
     teacher = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="section_assignments"
     )
@@ -474,7 +495,9 @@ class SubstituteAssignment(TenantModel):
     the permission was removed (or the assignment withdrawn early).
     """
 
-    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="substitutes")
+    section = models.ForeignKey(
+        Section, on_delete=models.CASCADE, related_name="substitutes", db_constraint=False
+    )
     substitute = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="substitute_assignments"
     )
@@ -501,8 +524,12 @@ class SubstituteAssignment(TenantModel):
 class Enrollment(TenantModel):
     """A student on a section's roster."""
 
-    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="enrollments")
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="enrollments")
+    section = models.ForeignKey(
+        Section, on_delete=models.CASCADE, related_name="enrollments", db_constraint=False
+    )
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="enrollments", db_constraint=False
+    )
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
@@ -531,9 +558,13 @@ class AttendanceRecord(TenantModel):
         TARDY = "tardy", "Tardy"
         EXCUSED = "excused", "Excused absence"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="attendance")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="attendance", db_constraint=False
+    )
     date = models.DateField()
-    section = models.ForeignKey(Section, null=True, blank=True, on_delete=models.CASCADE)
+    section = models.ForeignKey(
+        Section, null=True, blank=True, on_delete=models.CASCADE, db_constraint=False
+    )
     status = models.CharField(max_length=8, choices=Status.choices)
     reason = models.CharField(max_length=100, blank=True)
 
@@ -551,7 +582,9 @@ class AttendanceMonth(TenantModel):
     this year's rate reads ten of these a student instead of every mark."""
 
     # Its unique key leads with (district, student): no index of its own.
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+", db_index=False)
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     month = models.DateField(help_text="The month's first day.")
     recorded = models.IntegerField(default=0)
     attended = models.IntegerField(default=0)
@@ -567,10 +600,14 @@ class AttendanceMonth(TenantModel):
 class Grade(TenantModel):
     """A mark for one student in one section for one grading period."""
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="grades")
-    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="grades")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="grades", db_constraint=False
+    )
+    section = models.ForeignKey(
+        Section, on_delete=models.CASCADE, related_name="grades", db_constraint=False
+    )
     grading_period = models.ForeignKey(
-        AcademicSession, on_delete=models.PROTECT, related_name="grades"
+        AcademicSession, on_delete=models.PROTECT, related_name="grades", db_constraint=False
     )
     sourced_id = models.CharField(max_length=255, null=True, blank=True)
     mark = models.CharField(max_length=8, blank=True)
@@ -595,7 +632,9 @@ ENGLISH_PROFICIENCY_SUBJECT = "English Language Proficiency"
 
 
 class AssessmentResult(TenantModel):
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="assessments")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="assessments", db_constraint=False
+    )
     assessment = models.CharField(max_length=200)
     subject = models.CharField(max_length=100)
     score = models.DecimalField(max_digits=7, decimal_places=2, null=True, blank=True)
@@ -620,7 +659,9 @@ class ProgramParticipation(TenantModel):
         HOMELESS = "homeless", "Homeless (McKinney-Vento)"
         FOSTER = "foster", "Foster care"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="programs")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="programs", db_constraint=False
+    )
     program = models.CharField(max_length=24, choices=Program.choices)
     begin_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
@@ -632,7 +673,9 @@ class ProgramParticipation(TenantModel):
 
 
 class HealthRecord(TenantModel):
-    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="health")
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, related_name="health", db_constraint=False
+    )
     conditions = models.TextField(blank=True)
     allergies = models.TextField(blank=True)
     medications = models.TextField(blank=True)
@@ -650,8 +693,10 @@ class HealthRecord(TenantModel):
 
 
 class DisciplineIncident(TenantModel):
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="discipline")
-    school = models.ForeignKey(School, on_delete=models.PROTECT)
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="discipline", db_constraint=False
+    )
+    school = models.ForeignKey(School, on_delete=models.PROTECT, db_constraint=False)
     occurred_on = models.DateField()
     incident_type = models.CharField(max_length=100)
     action_taken = models.CharField(max_length=100, blank=True)
@@ -663,7 +708,9 @@ class DisciplineIncident(TenantModel):
 
 
 class TransportationAssignment(TenantModel):
-    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="transportation")
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, related_name="transportation", db_constraint=False
+    )
     route = models.CharField(max_length=64)
     stop = models.CharField(max_length=200)
     pickup_time = models.TimeField(null=True, blank=True)
@@ -680,7 +727,7 @@ class DirectoryOptOut(TenantModel):
     ALL_FIELDS = "*"
 
     student = models.ForeignKey(
-        Student, on_delete=models.CASCADE, related_name="directory_opt_outs"
+        Student, on_delete=models.CASCADE, related_name="directory_opt_outs", db_constraint=False
     )
     field = models.CharField(max_length=64)
     chosen_by = models.ForeignKey(
@@ -746,7 +793,9 @@ class FamilyVisit(TenantModel):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="family_visits"
     )
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     last_seen_at = models.DateTimeField()
 
     class Meta(TenantModel.Meta):
@@ -764,7 +813,9 @@ class DirectoryOptOutChange(TenantModel):
     this table is their history: who changed what, and when. Append-only by use.
     """
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     field = models.CharField(max_length=64)  # a directory field name, or "*" for all
     opted_out = models.BooleanField()
     changed_by = models.ForeignKey(
@@ -797,7 +848,9 @@ class InspectionRequest(TenantModel):
         FULFILLED = "fulfilled", "Fulfilled"
         DECLINED = "declined", "Declined"
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="+")
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -845,7 +898,7 @@ class AmendmentRequest(TenantModel):
         REFUSED = "refused", "Not corrected"
 
     student = models.ForeignKey(
-        Student, on_delete=models.CASCADE, related_name="amendment_requests"
+        Student, on_delete=models.CASCADE, related_name="amendment_requests", db_constraint=False
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -893,10 +946,13 @@ class DisagreementStatement(TenantModel):
     """
 
     amendment = models.OneToOneField(
-        AmendmentRequest, on_delete=models.CASCADE, related_name="statement"
+        AmendmentRequest, on_delete=models.CASCADE, related_name="statement", db_constraint=False
     )
     student = models.ForeignKey(
-        Student, on_delete=models.CASCADE, related_name="disagreement_statements"
+        Student,
+        on_delete=models.CASCADE,
+        related_name="disagreement_statements",
+        db_constraint=False,
     )
     category = models.CharField(max_length=32)
     field = models.CharField(max_length=64)
@@ -923,7 +979,9 @@ class AttendanceChange(TenantModel):
     Append-only by use.
     """
 
-    record = models.ForeignKey(AttendanceRecord, on_delete=models.CASCADE, related_name="changes")
+    record = models.ForeignKey(
+        AttendanceRecord, on_delete=models.CASCADE, related_name="changes", db_constraint=False
+    )
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

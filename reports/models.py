@@ -35,7 +35,12 @@ class Release(TenantModel):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PREVIEW)
     continues = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -157,9 +162,14 @@ class StudyExtract(TenantModel):
         REFUSED = "refused", _("Not released")  # k could not be reached
         FAILED = "failed", _("Failed")
 
-    study = models.ForeignKey("access.Study", on_delete=models.PROTECT, related_name="extracts")
+    study = models.ForeignKey(
+        "access.Study", on_delete=models.PROTECT, related_name="extracts", db_constraint=False
+    )
     version = models.ForeignKey(
-        "access.StudyVersion", on_delete=models.PROTECT, related_name="extracts"
+        "access.StudyVersion",
+        on_delete=models.PROTECT,
+        related_name="extracts",
+        db_constraint=False,
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)  # percent
@@ -184,7 +194,9 @@ class StudyExtract(TenantModel):
 class ExtractDownload(TenantModel):
     """One download of an extract: who, when, from which address."""
 
-    extract = models.ForeignKey(StudyExtract, on_delete=models.PROTECT, related_name="downloads")
+    extract = models.ForeignKey(
+        StudyExtract, on_delete=models.PROTECT, related_name="downloads", db_constraint=False
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     downloaded_at = models.DateTimeField(auto_now_add=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
@@ -203,7 +215,9 @@ class StudyOutput(TenantModel):
         APPROVED = "approved", _("Approved for release")
         REJECTED = "rejected", _("Not approved")
 
-    study = models.ForeignKey("access.Study", on_delete=models.PROTECT, related_name="outputs")
+    study = models.ForeignKey(
+        "access.Study", on_delete=models.PROTECT, related_name="outputs", db_constraint=False
+    )
     title = models.CharField(max_length=200)
     table = models.JSONField()  # reports.output_review.ResultTable.to_json()
     hidden_cells = models.JSONField(default=list)  # [[row, column], ...] the audit hides

@@ -138,7 +138,8 @@ def _client_query(with_grants: bool) -> tuple[list[tuple], str, tuple]:
         FROM "{access_token._meta.db_table}" AS t
         JOIN "{ApiClient._meta.db_table}" AS c ON c.application_id = t.application_id
         JOIN "{District._meta.db_table}" AS d ON d.id = c.district_id
-        JOIN "{Provider._meta.db_table}" AS p ON p.id = c.provider_id
+        JOIN "{Provider._meta.db_table}" AS p
+            ON p.district_id = c.district_id AND p.id = c.provider_id
         JOIN "{application._meta.db_table}" AS a ON a.id = t.application_id
         LEFT JOIN "{CacheEpoch._meta.db_table}" AS epoch ON epoch.district_id = c.district_id
         {f"LEFT JOIN LATERAL ({grants_sql}) AS g ON TRUE" if with_grants else ""}

@@ -24,6 +24,7 @@ def _ended(district, **narrow):
     return (
         Grant.unscoped.filter(district=district, **narrow)
         .filter(Q(status=Grant.Status.REVOKED) | Q(status=Grant.Status.ACTIVE, ends_on__lt=today))
+        .filter(provider__district=district, agreement__district=district)
         .select_related("provider", "agreement", "district")
         .order_by("ends_on", "pk")
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from urllib.parse import quote
 
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
 
 from access.categories import Category
 from access.projection import RACE_FIELDS, project_students
@@ -115,6 +115,17 @@ class Builder:
 
     def district_ref(self) -> dict:
         return self.ref("org", self.ctx.district_sourced_id)
+
+    # Each joined table in the district too (DESIGN section 4): the shape Citus keeps on
+    # one node (docs/scaling.md).
+    def _joined_in_district(self, *relations: str) -> dict:
+        return {f"{relation}__district_id": self.ctx.district.pk for relation in relations}
+
+    def _in_district_join(self, relation: str) -> FilteredRelation:
+        """A nullable relation, joined within the district in the join itself."""
+        return FilteredRelation(
+            relation, condition=Q(**{f"{relation}__district_id": self.ctx.district.pk})
+        )
 
     @staticmethod
     def base(sourced: str, modified, status: str = "active") -> dict:
@@ -283,6 +294,7 @@ class Builder:
         places = (
             self.scope.teaching()
             .filter(teacher_id__in=pks)
+            .filter(**self._joined_in_district("section", "section__school"))
             .annotate(or_school=sourced_id("section__school__", "school"))
             .order_by("teacher_id", "-is_primary", "or_school")
             .values_list("teacher_id", "or_school")
@@ -327,7 +339,12 @@ class Builder:
 
     def _sessions(self, pks: list[int]) -> dict[int, dict]:
         objects = {}
-        rows = self.scope.academic_sessions().filter(pk__in=pks).select_related("parent")
+        rows = (
+            self.scope.academic_sessions()
+            .filter(pk__in=pks)
+            .annotate(district_parent=self._in_district_join("parent"))
+            .select_related("district_parent")
+        )
         for session in rows:
             obj = self.base(fallback_sourced_id(session, "session"), session.updated_at)
             obj.update(
@@ -337,10 +354,9 @@ class Builder:
                 endDate=day(session.end_date),
                 schoolYear=str(session.school_year),
             )
-            if session.parent is not None:
-                obj["parent"] = self.ref(
-                    "academicSession", fallback_sourced_id(session.parent, "session")
-                )
+            parent = getattr(session, "district_parent", None)  # unset when there is none
+            if parent is not None:
+                obj["parent"] = self.ref("academicSession", fallback_sourced_id(parent, "session"))
             objects[session.pk] = obj
         return objects
 
@@ -350,15 +366,17 @@ class Builder:
         rows = (
             self.scope.courses()
             .filter(pk__in=pks)
-            .select_related("school")
+            .annotate(district_school=self._in_district_join("school"))
+            .select_related("district_school")
             .annotate(or_school_granted=Exists(granted))
         )
         for course in rows:
             obj = self.base(fallback_sourced_id(course, "course"), course.updated_at)
             # A course of a school outside the grants names the district, never that school.
+            school = getattr(course, "district_school", None)  # unset when there is none
             org = (
-                self.ref("org", fallback_sourced_id(course.school, "school"))
-                if course.school is not None and course.or_school_granted
+                self.ref("org", fallback_sourced_id(school, "school"))
+                if school is not None and course.or_school_granted
                 else self.district_ref()
             )
             obj.update(
@@ -372,7 +390,11 @@ class Builder:
 
     def _classes(self, pks: list[int]) -> dict[int, dict]:
         objects = {}
-        rows = self.scope.sections().filter(pk__in=pks).select_related("school", "course", "term")
+        rows = (
+            self.scope.sections()
+            .filter(pk__in=pks, **self._joined_in_district("school", "course", "term"))
+            .select_related("school", "course", "term")
+        )
         for section in rows:
             obj = self.base(fallback_sourced_id(section, "class"), section.updated_at)
             obj.update(
@@ -406,7 +428,7 @@ class Builder:
     def _enrollments(self, pks: list[int]) -> dict[int, dict]:
         rows = list(
             self.scope.enrollments()
-            .filter(pk__in=pks)
+            .filter(pk__in=pks, **self._joined_in_district("section", "section__school", "student"))
             .select_related("section__school")
             .annotate(or_user=F("student__sourced_id"))
         )
@@ -422,7 +444,7 @@ class Builder:
     def _teachings(self, pks: list[int]) -> dict[int, dict]:
         rows = (
             self.scope.teaching()
-            .filter(pk__in=pks)
+            .filter(pk__in=pks, **self._joined_in_district("section", "section__school"))
             .select_related("section__school")
             .annotate(or_user=sourced_id("teacher__", "user"))
         )

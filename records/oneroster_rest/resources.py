@@ -163,10 +163,11 @@ def _school_courses(ctx: Context, kwargs: dict) -> Plan:
 
 def _school_enrollments(ctx: Context, kwargs: dict) -> Plan:
     school = find(ctx, SCHOOL, kwargs["school_id"])
+    at_school = {"section__school": school, "section__district_id": ctx.district.pk}
     return Plan(
         [
-            Source(ENROLLMENT, rows_of(ctx, ENROLLMENT).filter(section__school=school)),
-            Source(TEACHING, rows_of(ctx, TEACHING).filter(section__school=school)),
+            Source(ENROLLMENT, rows_of(ctx, ENROLLMENT).filter(**at_school)),
+            Source(TEACHING, rows_of(ctx, TEACHING).filter(**at_school)),
         ]
     )
 
@@ -177,7 +178,9 @@ def _school_students(ctx: Context, kwargs: dict) -> Plan:
     school = find(ctx, SCHOOL, kwargs["school_id"])
     scope = ctx.scope
     members = scope.students().filter(
-        scope.current_enrollment_q("memberships__"), memberships__school=school
+        scope.current_enrollment_q("memberships__"),
+        memberships__school=school,
+        memberships__district_id=ctx.district.pk,  # the joined table in the district too
     )
     rows = rows_of(ctx, STUDENT).filter(
         Q(pk__in=members.values("pk")) & scope.readable(Category.DIRECTORY, "school")
@@ -187,7 +190,11 @@ def _school_students(ctx: Context, kwargs: dict) -> Plan:
 
 def _school_teachers(ctx: Context, kwargs: dict) -> Plan:
     school = find(ctx, SCHOOL, kwargs["school_id"])
-    teaching = ctx.scope.teaching().filter(section__school=school).values("teacher_id")
+    teaching = (
+        ctx.scope.teaching()
+        .filter(section__school=school, section__district_id=ctx.district.pk)
+        .values("teacher_id")
+    )
     return Plan([Source(TEACHER, rows_of(ctx, TEACHER).filter(pk__in=teaching))])
 
 

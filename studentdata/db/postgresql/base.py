@@ -22,7 +22,14 @@ _ROW_STATEMENTS = ("SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "WITH", "EXE
 _UNKNOWN = object()
 
 
+class DatabaseOperations(base.DatabaseOperations):
+    # A tenant table's rows are grouped by its database key, (district_id, id).
+    compiler_module = "studentdata.db.postgresql.compiler"
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.row_security_settings = _UNKNOWN
