@@ -43,7 +43,7 @@ demo: $(STAMP)
 # so its module-scoped fixtures are built once. PYTEST_WORKERS=0 runs in this process.
 PYTEST_WORKERS ?= auto
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium replication
 	$(TEST_ENV) $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Installed when missing, as root (a fresh machine, CI); anyone else is told the command.
@@ -57,6 +57,23 @@ chromium:
 		command -v "$(CHROMIUM)" >/dev/null 2>&1 \
 			|| { echo "chromium is not at $(CHROMIUM) after installing it: set CHROMIUM_PATH" >&2; exit 1; }; \
 	fi
+
+# tests/test_read_replica.py streams a standby of the local cluster (port 5432): its
+# pg_hba.conf must allow replication from 127.0.0.1. Added when missing, as root; anyone
+# else is told the command. Nothing to do where pg_lsclusters (Debian's) does not exist.
+replication:
+	@command -v pg_lsclusters >/dev/null 2>&1 || exit 0; \
+	set -- $$(pg_lsclusters -h | awk '$$3 == 5432 { print $$1, $$2; exit }'); \
+	[ -n "$$1" ] || exit 0; \
+	hba=/etc/postgresql/$$1/$$2/pg_hba.conf; \
+	grep -Eq '^[[:space:]]*host[a-z]*[[:space:]]+replication[[:space:]].*[[:space:]]127\.0\.0\.1/32[[:space:]]' "$$hba" && exit 0; \
+	line='host replication all 127.0.0.1/32 trust'; \
+	reload="pg_ctlcluster --skip-systemctl-redirect $$1 $$2 reload"; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "$$hba allows no replication: run \`echo '$$line' | sudo tee -a $$hba && sudo $$reload\`" >&2; \
+		exit 1; \
+	fi; \
+	echo "$$line" >> "$$hba" && $$reload
 
 bench: $(STAMP)
 	psql "$(BENCH_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'bench'" | grep -q 1 \

@@ -12,6 +12,7 @@ the chain up to an anchored event then shows, and so does a forged anchor line.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -38,22 +39,34 @@ def anchor_path() -> Path:
 
 
 def record_chain_heads() -> int:
-    """Append every district's chain head to the anchor file; how many were written."""
-    heads = AuditChain.unscoped.filter(last_sequence__gt=0).order_by("district_id")
-    now = timezone.now().isoformat()
-    lines = [
-        _signed(Anchor(head.district_id, head.last_sequence, head.last_hash, now)) for head in heads
-    ]
-    if not lines:
+    """Append every district's chain head to the anchor file, unless it is the head the
+    file anchored last for that district; how many were written. Two runs at once (a
+    message delivered twice) take turns on the file: neither interleaves the other's
+    lines, and the second finds the heads anchored."""
+    heads = list(AuditChain.unscoped.filter(last_sequence__gt=0).order_by("district_id"))
+    if not heads:
         return 0
     path = anchor_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Appended, never rewritten; flushed to disk before the task reports success.
     with path.open("a", encoding="utf-8") as anchors:
-        anchors.write("".join(line + "\n" for line in lines))
-        anchors.flush()
-        os.fsync(anchors.fileno())
+        fcntl.flock(anchors.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        last = {anchor.district_id: anchor for anchor in read_anchors()[0]}
+        now = timezone.now().isoformat()
+        lines = [
+            _signed(Anchor(head.district_id, head.last_sequence, head.last_hash, now))
+            for head in heads
+            if _unanchored(head, last.get(head.district_id))
+        ]
+        if lines:
+            anchors.write("".join(line + "\n" for line in lines))
+            anchors.flush()
+            os.fsync(anchors.fileno())
     return len(lines)
+
+
+def _unanchored(head: AuditChain, last: Anchor | None) -> bool:
+    return last is None or (last.sequence, last.entry_hash) != (head.last_sequence, head.last_hash)
 
 
 def read_anchors() -> tuple[list[Anchor], list[int]]:

@@ -44,6 +44,7 @@ from access.providers import (
 )
 from access.scoping import Allowed, record_id
 from access.viewer import Viewer, viewer_for
+from records import leases
 from records import oneroster_csv_export as csv_export
 from records.models import DirectoryOptOut, District
 
@@ -73,6 +74,10 @@ REQUESTER_MESSAGE = (
 )
 FAILED_MESSAGE = (
     "The bundle could not be built because of an error on our side. Nothing was kept; "
+    "please ask for a new delivery."
+)
+LOST_MESSAGE = (
+    "The bundle was not finished: the worker building it stopped. Nothing was kept; "
     "please ask for a new delivery."
 )
 
@@ -224,7 +229,18 @@ def _district_sid(district: District) -> str:
 
 def delivery_build(*, delivery_id: int, batch_size: int = BATCH_SIZE) -> CsvDelivery | None:
     """Build a queued delivery: re-check the grant and the requester, rebuild the
-    grant's viewer, write the bundle, store it. Failures leave no file behind."""
+    grant's viewer, write the bundle, store it. Failures leave no file behind.
+
+    Once: the worker building it holds its lease (records/leases.py), so a message
+    delivered twice builds nothing more. One found building with nobody holding its lease
+    lost its worker: it is failed, and may be asked for again."""
+    with leases.lease(CsvDelivery._meta.label_lower, delivery_id) as held:
+        if not held:
+            return CsvDelivery.unscoped.filter(pk=delivery_id).first()
+        return _delivery_build(delivery_id, batch_size)
+
+
+def _delivery_build(delivery_id: int, batch_size: int) -> CsvDelivery | None:
     delivery = (
         CsvDelivery.unscoped.select_related("grant__provider", "district", "requested_by")
         .filter(pk=delivery_id)
@@ -232,6 +248,8 @@ def delivery_build(*, delivery_id: int, batch_size: int = BATCH_SIZE) -> CsvDeli
     )
     if delivery is None or delivery.status not in IN_PROGRESS:
         return delivery  # gone, or already built: a task delivered twice does nothing
+    if delivery.status == CsvDelivery.Status.RUNNING:
+        return _fail_lost(delivery)  # its lease is ours: the worker building it died
     grant, district = delivery.grant, delivery.district
     if not grant_in_force(grant):
         return _fail(delivery, NOT_IN_FORCE_MESSAGE)
@@ -280,6 +298,35 @@ def delivery_build(*, delivery_id: int, batch_size: int = BATCH_SIZE) -> CsvDeli
         return _fail(delivery, FAILED_MESSAGE)
     delivery.refresh_from_db()
     return delivery
+
+
+def _fail_lost(delivery: CsvDelivery) -> CsvDelivery:
+    """Fail a delivery whose worker died, and delete what that worker may have stored."""
+    storage = CsvDelivery._meta.get_field("file").storage
+    try:
+        stored = storage.listdir("deliveries")[1]
+    except FileNotFoundError:
+        stored = []
+    for name in stored:
+        if name.startswith(f"oneroster-{delivery.pk}-"):
+            storage.delete(f"deliveries/{name}")
+    return _fail(delivery, LOST_MESSAGE)
+
+
+def deliveries_expire_lost(*, now: datetime | None = None) -> int:
+    """Fail the deliveries no worker will finish: queued or building, with nobody holding
+    their lease, longer than the broker takes to hand a lost worker's message to another
+    (``leases.lost_after``). How many were failed."""
+    cutoff = (now or timezone.now()) - leases.lost_after()
+    failed = 0
+    lost = CsvDelivery.unscoped.filter(status__in=IN_PROGRESS, requested_at__lt=cutoff)
+    for delivery in lost.order_by("pk"):
+        with leases.lease(CsvDelivery._meta.label_lower, delivery.pk) as held:
+            delivery.refresh_from_db()
+            if held and delivery.status in IN_PROGRESS:
+                _fail_lost(delivery)
+                failed += 1
+    return failed
 
 
 def _fail(delivery: CsvDelivery, message: str) -> CsvDelivery:

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, RefreshToken
@@ -99,15 +100,31 @@ def notify_ending_grants(*, today: date | None = None, now: datetime | None = No
                 "disposition of the data.",
             ]
         )
-        send_mail(
-            f"Grant to {grant.provider.name} ends on {grant.ends_on.isoformat()}",
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            recipients,
-        )
-        Grant.unscoped.filter(pk=grant.pk).update(ending_notice_sent_at=now)
+        with transaction.atomic():
+            if not _claim(grant, ending_notice_sent_at__isnull=True):
+                continue  # announced since, or being announced by another run of this job
+            send_mail(
+                f"Grant to {grant.provider.name} ends on {grant.ends_on.isoformat()}",
+                body,
+                settings.DEFAULT_FROM_EMAIL,
+                recipients,
+            )
+            Grant.unscoped.filter(pk=grant.pk).update(ending_notice_sent_at=now)
         sent += 1
     return sent
+
+
+def _claim(grant: Grant, **still) -> bool:
+    """Lock the grant if it is ``still`` as read, for the rest of the transaction. Two
+    runs of a job at once (a message delivered twice) do each grant once: the second
+    skips the grant the first holds, and finds it done after."""
+    return (
+        Grant.unscoped.select_for_update(skip_locked=True)
+        .filter(pk=grant.pk, **still)
+        .values_list("pk", flat=True)
+        .first()
+        is not None
+    )
 
 
 def ended_on(grant: Grant) -> date:
@@ -143,14 +160,17 @@ def process_ended_grants(*, today: date | None = None, now: datetime | None = No
         day = _today(grant.district, today, now)
         if grant.status == Grant.Status.ACTIVE and grant.ends_on >= day:
             continue
-        delivery_files_delete(deliveries_with_files(district_id=grant.district_id, grant=grant))
-        others = active_grants(grant.district, grant.provider_id, day).exclude(pk=grant.pk)
-        if not others.exists():
-            _revoke_tokens(grant)
-        recipients = district_admin_emails(grant.district, day)
-        if recipients:
-            _send_disposition_notice(grant, recipients)
-        Grant.unscoped.filter(pk=grant.pk).update(ended_processed_at=now)
+        with transaction.atomic():
+            if not _claim(grant, ended_processed_at__isnull=True):
+                continue
+            delivery_files_delete(deliveries_with_files(district_id=grant.district_id, grant=grant))
+            others = active_grants(grant.district, grant.provider_id, day).exclude(pk=grant.pk)
+            if not others.exists():
+                _revoke_tokens(grant)
+            recipients = district_admin_emails(grant.district, day)
+            if recipients:
+                _send_disposition_notice(grant, recipients)
+            Grant.unscoped.filter(pk=grant.pk).update(ended_processed_at=now)
         processed += 1
     return processed
 

@@ -101,6 +101,15 @@ def end_finished_assignments() -> int:
         )
         for assignment in finished:
             with transaction.atomic():
-                _end(assignment, assignment.section)
-            ended += 1
+                # Another run of this job at once (a message delivered twice) ends it once.
+                still_open = (
+                    SubstituteAssignment.unscoped.select_for_update(skip_locked=True)
+                    .filter(pk=assignment.pk, ended_at__isnull=True)
+                    .values_list("pk", flat=True)
+                    .first()
+                    is not None
+                )
+                if still_open:
+                    _end(assignment, assignment.section)
+            ended += still_open
     return ended

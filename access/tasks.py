@@ -1,4 +1,5 @@
-"""Access jobs run by Celery beat."""
+"""Access jobs run by Celery: providers' CSV deliveries, and beat's housekeeping (each safe
+to run twice, or twice at once: a message may be delivered again)."""
 
 from celery import shared_task
 
@@ -6,6 +7,7 @@ from access import anchors, deliveries, grant_lifecycle
 from access.models import CsvDelivery
 from access.substitutes import end_finished_assignments
 from records.tenancy import district_of, system_scope, tenant_scope
+from studentdata.celery import long_task
 
 
 @shared_task(name="access.end_substitute_assignments")
@@ -15,10 +17,11 @@ def end_substitute_assignments() -> int:
     return end_finished_assignments()
 
 
-@shared_task(name="access.build_delivery", ignore_result=True)
+@long_task(name="access.build_delivery", ignore_result=True)
 def build_delivery(delivery_id: int) -> None:
     """Build a provider's OneRoster CSV delivery: the grant and the requester are checked
-    again and the grant's viewer rebuilt here, hours after the request perhaps."""
+    again and the grant's viewer rebuilt here, hours after the request perhaps; once per
+    delivery however often its message comes (``deliveries.delivery_build``)."""
     district_id = district_of(CsvDelivery, delivery_id)
     if district_id is None:
         return  # deleted since it was queued
@@ -44,7 +47,10 @@ def process_ended_grants() -> int:
 @shared_task(name="access.expire_deliveries")
 @system_scope("expire every district's deliveries")
 def expire_deliveries() -> int:
-    """Delete the files of CSV deliveries whose download links have expired."""
+    """Delete the files of CSV deliveries whose download links have expired, and fail
+    the deliveries whose build lost its worker and its message (so the grant may have a
+    new one). Returns how many files were deleted."""
+    deliveries.deliveries_expire_lost()
     return grant_lifecycle.expire_deliveries()
 
 

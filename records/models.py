@@ -776,6 +776,8 @@ class ImportRun(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # How many times a worker started it: a run whose worker died is run again, once.
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta(TenantModel.Meta):
         ordering = ["-created_at"]

@@ -17,7 +17,7 @@ import uuid
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from pathlib import Path, PurePath
 
@@ -27,7 +27,7 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q, Value
-from django.db.models.functions import Lower
+from django.db.models.functions import Coalesce, Lower
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -36,6 +36,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, RoleMembership, User
+from records import leases
 from records.models import (
     AmendmentRequest,
     AttendanceChange,
@@ -72,9 +73,14 @@ STALE_MESSAGE = (
     "The import did not finish: the worker running it stopped. Nothing was changed. "
     "Please upload the file again."
 )
-# No import runs this long; one that does was lost with its worker (its transaction,
-# and so its changes, went with it).
-STALE_AFTER = timedelta(hours=3)
+LOST_MESSAGE = (
+    "The import did not finish: the worker running it stopped twice. Nothing was changed. "
+    "If it happens again with this file, please contact support."
+)
+# A run whose worker died is run again from the start (its transaction, and so its
+# changes, died with the worker); one that has lost its worker this often is failed: the
+# file itself may be what stops it.
+MAX_ATTEMPTS = 2
 
 
 def import_upload_validate(*, uploaded_file, kind: str = ImportRun.Kind.ONEROSTER) -> None:
@@ -199,32 +205,73 @@ class _ProgressRecorder:
                 self.cache_failed = True
 
 
-def import_run_execute(*, run_id: int) -> ImportRun:
-    """Run a queued import and record its outcome; the stored file is deleted after.
+def import_run_lease(run_id: int):
+    """The run's lease (records/leases.py), held by the worker running it."""
+    return leases.lease(ImportRun._meta.label_lower, run_id)
 
-    Only a queued run is run: a task delivered twice (late acknowledgement) finds the
-    run already claimed and leaves it alone.
+
+def import_run_execute(*, run_id: int) -> ImportRun:
+    """Run a queued import once and record its outcome; the stored file is deleted after.
+
+    The changes and the outcome are written in one transaction: a worker that dies before
+    the commit leaves nothing applied, one that dies after leaves the run finished. A
+    task delivered twice (late acknowledgement) finds the run's lease held by the worker
+    running it, or the run finished, and leaves it alone; one that finds it "running"
+    with nobody holding its lease runs it again from the start (``_claim``).
     """
-    claimed = ImportRun.unscoped.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.RUNNING, started_at=timezone.now()
-    )
-    run = ImportRun.unscoped.select_related("district", "started_by").get(pk=run_id)
-    if not claimed:
-        logger.warning("Import run %s is %s, not queued: not run again", run_id, run.status)
-        return run
+    with import_run_lease(run_id) as held:
+        if not held:
+            logger.warning("Import run %s is being run by another worker: not run again", run_id)
+            return ImportRun.unscoped.get(pk=run_id)
+        run = _claim(run_id)
+        if run.status != ImportRun.Status.RUNNING:
+            return run
+        return _execute(run)
+
+
+def _claim(run_id: int) -> ImportRun:
+    """Mark the run running, its lease held: a queued run, or a "running" one whose
+    worker died (nothing of it was applied), MAX_ATTEMPTS times at most."""
+    with transaction.atomic():
+        run = ImportRun.unscoped.select_for_update().get(pk=run_id)
+        if run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+            logger.warning("Import run %s is %s, not queued: not run again", run_id, run.status)
+            return run
+        if run.status == ImportRun.Status.RUNNING:
+            logger.warning("Import run %s lost its worker (attempt %s)", run_id, run.attempts)
+        if run.attempts < MAX_ATTEMPTS:
+            run.status, run.started_at = ImportRun.Status.RUNNING, timezone.now()
+            run.attempts += 1
+            run.save(update_fields=["status", "started_at", "attempts"])
+            return run
+    return import_run_fail(run_id=run_id, message=LOST_MESSAGE)
+
+
+def _execute(run: ImportRun) -> ImportRun:
     progress = _ProgressRecorder(run.pk)
+    stored_path = run.stored_path
     try:
         # Imported here, by module, so tests (and a missing importer) meet it at run time.
         oneroster = importlib.import_module("records.importers.oneroster")
-        with tenant_scope(run.district_id):
+        with tenant_scope(run.district_id), transaction.atomic():
             report, _district = oneroster.import_oneroster(
-                run.stored_path,
+                stored_path,
                 district_slug=run.district.slug,
                 actor=run.started_by,
                 strict=run.strict,
                 dry_run=run.dry_run,
                 progress=progress,
             )
+            outcome = report.as_dict()
+            run.status = ImportRun.Status.SUCCEEDED if report.ok else ImportRun.Status.REJECTED
+            run.counts = outcome["counts"]
+            run.warnings = outcome["warnings"]
+            run.errors = outcome["errors"]
+            run.rows_total = report.rows_total or progress.total
+            run.rows_done = run.rows_total if report.ok else min(progress.done, run.rows_total)
+            # Stored with the changes; the file is deleted once they are committed.
+            run.stored_path = ""
+            _finish(run)
     except Exception as exc:
         # Exception messages can quote the file's rows: log where it failed, not what.
         logger.error(
@@ -234,39 +281,46 @@ def import_run_execute(*, run_id: int) -> ImportRun:
             "".join(traceback.format_tb(exc.__traceback__)),
         )
         run.status = ImportRun.Status.FAILED
+        run.counts, run.warnings = {}, []
         run.errors = [_general_issue(FAILED_MESSAGE)]
         run.rows_done, run.rows_total = progress.done, progress.total
-    else:
-        outcome = report.as_dict()
-        run.status = ImportRun.Status.SUCCEEDED if report.ok else ImportRun.Status.REJECTED
-        run.counts = outcome["counts"]
-        run.warnings = outcome["warnings"]
-        run.errors = outcome["errors"]
-        run.rows_total = report.rows_total or progress.total
-        run.rows_done = run.rows_total if report.ok else min(progress.done, run.rows_total)
-    return _finish(run)
+        run.stored_path = stored_path
+        return _finish(run)
+    _delete_upload(run, stored_path)
+    return run
 
 
 def import_run_fail(*, run_id: int, message: str) -> ImportRun:
-    """End a run that will not be run, with a message for the person who started it."""
-    run = ImportRun.unscoped.get(pk=run_id)
-    if run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
-        return run
-    run.status = ImportRun.Status.FAILED
-    run.errors = [_general_issue(message)]
-    return _finish(run)
+    """End a run that will not be run, with a message for the person who started it;
+    never one another worker is running (it holds the run's lease)."""
+    with import_run_lease(run_id) as held:
+        run = ImportRun.unscoped.get(pk=run_id)
+        if not held or run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+            return run
+        run.status = ImportRun.Status.FAILED
+        run.errors = [_general_issue(message)]
+        return _finish(run)
 
 
 def import_runs_expire_stale(*, now=None) -> int:
-    """Fail runs queued or running for longer than any import takes; delete their files."""
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    stale = ImportRun.unscoped.filter(
-        status__in=[ImportRun.Status.QUEUED, ImportRun.Status.RUNNING], created_at__lt=cutoff
-    ).values_list("pk", flat=True)
+    """Fail the runs no worker will finish, and delete their files: queued, or "running"
+    with no worker holding them, for longer than the broker takes to hand a lost worker's
+    message to another (``leases.lost_after``). Their message is gone: lost, or
+    acknowledged when the worker was killed at the hard time limit."""
+    cutoff = (now or timezone.now()) - leases.lost_after()
+    in_progress = [ImportRun.Status.QUEUED, ImportRun.Status.RUNNING]
+    stale = (
+        ImportRun.unscoped.filter(status__in=in_progress)
+        .annotate(since=Coalesce("started_at", "created_at"))
+        .filter(since__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
     expired = 0
     for run_id in list(stale):
-        import_run_fail(run_id=run_id, message=STALE_MESSAGE)
-        expired += 1
+        with import_run_lease(run_id) as held:
+            if held and ImportRun.unscoped.filter(pk=run_id, status__in=in_progress).exists():
+                import_run_fail(run_id=run_id, message=STALE_MESSAGE)
+                expired += 1
     return expired
 
 
@@ -301,6 +355,16 @@ def _finish(run: ImportRun) -> ImportRun:
     except Exception as exc:
         logger.warning("Import progress not cleared: %s", type(exc).__name__)
     return run
+
+
+def _delete_upload(run: ImportRun, path: str) -> None:
+    """Delete a finished run's file once its outcome is committed."""
+    try:
+        Path(path).unlink(missing_ok=True)
+    except OSError as exc:
+        # Put back on the row so an operator can find and remove it.
+        logger.error("Import run %s: stored file not deleted (%s)", run.pk, type(exc).__name__)
+        ImportRun.unscoped.filter(pk=run.pk).update(stored_path=path)
 
 
 def family_visit_record(*, actor, district_id: int, student_id: int, at=None) -> None:

@@ -16,17 +16,21 @@ from records.services import (
     FAILED_MESSAGE,
     import_run_execute,
     import_run_fail,
+    import_run_lease,
     import_runs_expire_stale,
 )
 from records.tenancy import district_of, system_scope, tenant_scope
+from studentdata.celery import long_task
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="records.run_import", ignore_result=True)
+@long_task(name="records.run_import", ignore_result=True)
 def run_import(run_id: int) -> None:
     """Run a queued import if the person who uploaded it still manages its district.
 
+    Once, however often its message comes: the worker holds the run's lease from here to
+    the end (``import_run_execute``), and a delivery that finds it held does nothing.
     Whatever stops it, the run ends: an exception (storing the outcome included) fails
     the run with a message that quotes nothing of the file, never leaves it "Importing".
     """
@@ -34,7 +38,10 @@ def run_import(run_id: int) -> None:
     if district_id is None:
         logger.warning("Import run %s does not exist", run_id)
         return
-    with tenant_scope(district_id):
+    with tenant_scope(district_id), import_run_lease(run_id) as held:
+        if not held:
+            logger.warning("Import run %s is being run by another worker", run_id)
+            return
         try:
             _run_import(run_id)
         except Exception as exc:
@@ -66,7 +73,8 @@ def _run_import(run_id: int) -> None:
 @shared_task(name="records.expire_stale_imports", ignore_result=True)
 @system_scope("expire every district's stale imports")
 def expire_stale_imports() -> None:
-    """Beat, every 15 minutes: a run its worker lost is failed and its file deleted."""
+    """Beat, every 15 minutes: a run no worker will finish (its message lost with its
+    worker) is failed and its file deleted."""
     expired = import_runs_expire_stale()
     if expired:
         logger.warning("Failed %s import run(s) their worker lost", expired)

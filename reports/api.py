@@ -18,6 +18,7 @@ from reports import published, views
 from reports.cells import DISTRICT, STATE, school_scope
 from reports.suppression import Code
 from reports.tables import CODE_MEANINGS, Report
+from studentdata.db.replica import replica_reads
 from studentdata.schema import error
 
 
@@ -128,6 +129,10 @@ class PublicReportView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def dispatch(self, request, *args, **kwargs):
+        with replica_reads(views.PUBLIC_READS):
+            return super().dispatch(request, *args, **kwargs)
 
     def respond(self, request: Request, release: published.Published, scope: str) -> Response:
         language = request.query_params.get("lang")

@@ -37,10 +37,12 @@ from access import audit, studies
 from access.models import Study, StudyVersion
 from access.scoping import record_id
 from access.viewer import Viewer
+from records import leases
 from records.models import School
 from reports import deidentify
 from reports.models import ExtractDownload, StudyExtract
 from reports.selectors import extract_records
+from studentdata.db.replica import replica_reads
 from studentdata.spreadsheets import safe_cell
 
 logger = logging.getLogger(__name__)
@@ -70,6 +72,10 @@ AGE_BANDS = ((0, 5, "under 6"), (6, 8, "6-8"), (9, 11, "9-11"), (12, 14, "12-14"
 NOT_IN_FORCE = _("The study is no longer approved and in force, so no extract was built.")
 NOT_RECEIVER = _("The person who asked is no longer a named researcher of the study.")
 FAILED = _("The extract could not be built because of an error on our side. Nothing was kept.")
+LOST = _(
+    "The extract was not finished: the worker building it stopped. Nothing was kept; "
+    "please ask for it again."
+)
 
 
 class ExtractRefused(Exception):
@@ -131,7 +137,18 @@ def _enqueue(extract_id: int) -> None:
 
 def extract_build(*, extract_id: int) -> StudyExtract | None:
     """Build a queued extract: check the study and the requester again, read, generalise,
-    suppress, pseudonymise, write, record. Failures leave no file behind."""
+    suppress, pseudonymise, write, record. Failures leave no file behind.
+
+    Once: the worker building it holds its lease (records/leases.py), so a message
+    delivered twice builds nothing more. One found building with nobody holding its lease
+    lost its worker: it is failed, and asked for again by the researchers."""
+    with leases.lease(StudyExtract._meta.label_lower, extract_id) as held:
+        if not held:
+            return StudyExtract.unscoped.filter(pk=extract_id).first()
+        return _extract_build(extract_id)
+
+
+def _extract_build(extract_id: int) -> StudyExtract | None:
     extract = (
         StudyExtract.unscoped.select_related("study__district", "version", "requested_by")
         .filter(pk=extract_id)
@@ -139,6 +156,8 @@ def extract_build(*, extract_id: int) -> StudyExtract | None:
     )
     if extract is None or extract.status not in IN_PROGRESS:
         return extract  # gone, or already built: a task delivered twice does nothing
+    if extract.status == StudyExtract.Status.RUNNING:
+        return _fail_lost(extract)  # its lease is ours: the worker building it died
     study = extract.study
     if not studies.in_force(study) or study.approved_version_id != extract.version_id:
         return _finish(extract, StudyExtract.Status.FAILED, error=str(NOT_IN_FORCE))
@@ -152,6 +171,34 @@ def extract_build(*, extract_id: int) -> StudyExtract | None:
         logger.error("study extract %s failed with %s", extract.pk, type(exc).__name__)
         _delete_files(written)
         return _finish(extract, StudyExtract.Status.FAILED, error=str(FAILED))
+
+
+def _fail_lost(extract: StudyExtract) -> StudyExtract:
+    """Fail an extract whose worker died, and delete what that worker may have stored."""
+    storage = StudyExtract._meta.get_field("file").storage
+    prefix = f"study-{extract.study_id}-extract-{extract.pk}-"
+    try:
+        stored = [f"extracts/{name}" for name in storage.listdir("extracts")[1]]
+    except FileNotFoundError:
+        stored = []
+    _delete_files(name for name in stored if name.startswith(f"extracts/{prefix}"))
+    return _finish(extract, StudyExtract.Status.FAILED, error=str(LOST))
+
+
+def extracts_expire_lost(*, now=None) -> int:
+    """Fail the extracts no worker will finish: queued or building, with nobody holding
+    their lease, longer than the broker takes to hand a lost worker's message to another
+    (``leases.lost_after``). How many were failed."""
+    cutoff = (now or timezone.now()) - leases.lost_after()
+    failed = 0
+    lost = StudyExtract.unscoped.filter(status__in=IN_PROGRESS, requested_at__lt=cutoff)
+    for extract in lost.order_by("pk"):
+        with leases.lease(StudyExtract._meta.label_lower, extract.pk) as held:
+            extract.refresh_from_db()
+            if held and extract.status in IN_PROGRESS:
+                _fail_lost(extract)
+                failed += 1
+    return failed
 
 
 def _delete_files(names) -> None:
@@ -172,14 +219,17 @@ def _build(
     _progress(extract, 5, "Reading the records")
     first, last = studies.study_window(version)
     elements = frozenset(element.code for element in studies.requested_elements(version))
-    records = extract_records(
-        studies.study_population(version),
-        district_id=study.district_id,
-        first=first,
-        last=last,
-        elements=elements,
-        progress=lambda percent: _progress(extract, percent, "Reading the records"),
-    )
+    # The records counted may come from a read replica: the population is read on the
+    # primary (studentdata/db/replica.py), and the study was checked there above.
+    with replica_reads("a research extract's records, of the population the primary gave"):
+        records = extract_records(
+            studies.study_population(version),
+            district_id=study.district_id,
+            first=first,
+            last=last,
+            elements=elements,
+            progress=lambda percent: _progress(extract, percent, "Reading the records"),
+        )
     _progress(extract, 40, "De-identifying")
     floors = _earlier_levels(study)
     chosen = _hierarchies(version, elements, study.district_id)

@@ -63,13 +63,21 @@ class Release(TenantModel):
     # Each hidden cell's proven interval [low, high] (high null when unbounded).
     certificate = models.JSONField()
     summary = models.JSONField(help_text="Cells, primary, hidden, students hidden, seconds.")
+    # The message that built it (a Celery task id), when asked for by one: a message
+    # delivered again finds its release and builds none.
+    build_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta(TenantModel.Meta):
         constraints = tenant_constraints(
             models.CheckConstraint(
                 condition=~Q(status="published") | Q(published_at__isnull=False),
                 name="reports_release_published_has_time",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["district", "build_key"],
+                condition=~Q(build_key=""),
+                name="reports_release_built_once",
+            ),
         )
         indexes = [
             models.Index(
@@ -115,9 +123,16 @@ class StateRelease(models.Model):
     ledger = models.JSONField()
     certificate = models.JSONField()
     summary = models.JSONField()
+    # The message that built it (a Celery task id), as a district release's.
+    build_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         indexes = [models.Index(fields=["state", "-published_at"], name="reports_state_latest_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["build_key"], condition=~Q(build_key=""), name="reports_state_built_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.state} {self.school_year} state release {self.pk}"

@@ -4,6 +4,11 @@ A published release never changes, so its parsed content is kept in the process 
 read (the public pages' speed comes from this), and so are the pages rendered from it
 (``rendered``). Which release is the latest is looked up again after ``LATEST_SECONDS``,
 or at once in the process that publishes one.
+
+With a read replica (studentdata/db/replica.py) the public pages read it. It may lag: what
+it lacks (a first release, a school, a release the primary named) is read again on the
+primary, so a page never 404s for lag; and the process that publishes reads the next
+latest release from the primary, so it shows the new one at once, as without a replica.
 """
 
 from __future__ import annotations
@@ -20,11 +25,13 @@ from django.db.models import OuterRef, Subquery
 from records.models import District, School
 from records.tenancy import system_scope
 from reports.models import Release, StateRelease
+from studentdata.db.replica import primary_reads, primary_when_missing
 
 LATEST_SECONDS = 30.0
 RENDERED_PAGES = 256
 
 _latest: dict[int | str, tuple[float, int | None]] = {}
+_published_here: set[int | str] = set()  # owners whose next look-up reads the primary
 _rendered: OrderedDict[tuple, bytes] = OrderedDict()
 _lock = threading.Lock()
 
@@ -84,7 +91,12 @@ def _remembered(owner: int | str, look_up: Callable[[], int | None]) -> int | No
     cached = _latest.get(owner)
     if cached and now - cached[0] < LATEST_SECONDS:
         return cached[1]
-    release_id = look_up()
+    if owner in _published_here:
+        _published_here.discard(owner)
+        with primary_reads():  # the replica may not have replayed the new release yet
+            release_id = look_up()
+    else:
+        release_id = primary_when_missing(look_up)
     _latest[owner] = (now, release_id)
     return release_id
 
@@ -98,6 +110,7 @@ def latest_release_id(district_id: int) -> int | None:
 def forget_everything() -> None:
     """Every cached lookup and page of this process (tests roll their releases back)."""
     _latest.clear()
+    _published_here.clear()
     release.cache_clear()
     state_release.cache_clear()
     school_district_id.cache_clear()
@@ -109,12 +122,16 @@ def forget_latest(owner: int | str) -> None:
     """Called on publishing (a district's id, or a state's code), so that this process
     shows the new release at once."""
     _latest.pop(owner, None)
+    _published_here.add(owner)
 
 
 @functools.lru_cache(maxsize=64)
-def release(release_id: int) -> Published:
-    """A published release by id (cached: it never changes)."""
-    row = _published_releases().get(pk=release_id)
+def release(release_id: int, district_id: int) -> Published:
+    """A district's published release by id (cached: it never changes)."""
+    rows = _published_releases().filter(district_id=district_id, pk=release_id)
+    row = primary_when_missing(rows.first)
+    if row is None:
+        raise Release.DoesNotExist(f"no published release {release_id}")
     return Published.of(row, district_id=row.district_id)
 
 
@@ -136,20 +153,24 @@ def latest_state_release(state: str) -> Published | None:
 
 @functools.lru_cache(maxsize=16)
 def state_release(release_id: int) -> Published:
-    row = StateRelease.objects.get(pk=release_id, status=Release.Status.PUBLISHED)
+    rows = StateRelease.objects.filter(pk=release_id, status=Release.Status.PUBLISHED)
+    row = primary_when_missing(rows.first)
+    if row is None:
+        raise StateRelease.DoesNotExist(f"no published state release {release_id}")
     return Published.of(row, state=row.state)
 
 
 def latest_release(district_id: int) -> Published | None:
     release_id = latest_release_id(district_id)
-    return release(release_id) if release_id else None
+    return release(release_id, district_id) if release_id else None
 
 
 @functools.lru_cache(maxsize=4096)  # a school never changes district
 def school_district_id(school_id: int) -> int | None:
     # A public page names the school alone; its district is found across districts.
     with system_scope("find the district of a school's public report card"):
-        return School.unscoped.filter(pk=school_id).values_list("district_id", flat=True).first()
+        school = School.unscoped.filter(pk=school_id).values_list("district_id", flat=True)
+        return primary_when_missing(school.first)
 
 
 def _districts_published():
@@ -159,7 +180,7 @@ def _districts_published():
 
 def districts_with_releases() -> list[tuple[District, Published]]:
     """Every district with a published release, with its latest, by state and name."""
-    return [(district, release(district.latest)) for district in _districts_published()]
+    return [(d, release(d.latest, d.pk)) for d in _districts_published()]
 
 
 def district_directory() -> list[tuple[District, list[dict]]]:

@@ -105,6 +105,7 @@ def create_release(
     day: datetime.date,
     school_year: int,
     requested_by_id: int | None = None,
+    build_key: str = "",
 ) -> Release:
     """A preview release of ``cells``: protected jointly with the school year's latest
     published release, and stored with what the public may read."""
@@ -119,6 +120,7 @@ def create_release(
         kind=kind,
         continues=earlier,
         requested_by_id=requested_by_id,
+        build_key=build_key,
         minimum_n=district.min_cell_size,
         width=district.suppression_width,
         content=_content(district, cells, protection.codes, assessment, day, school_year),

@@ -66,8 +66,10 @@ def district_releases(state: str, school_year: int) -> list[Release]:
 
 
 @transaction.atomic
-def publish_state_release(state: str, school_year: int) -> StateRelease:
-    """Build, protect and publish ``state``'s report card from its districts' releases."""
+def publish_state_release(state: str, school_year: int, *, build_key: str = "") -> StateRelease:
+    """Build, protect and publish ``state``'s report card from its districts' releases,
+    in one transaction (a worker lost midway leaves nothing). ``build_key`` names the
+    message that asked for it (reports/tasks.py)."""
     started = time.perf_counter()
     releases = district_releases(state, school_year)
     if not releases:
@@ -100,6 +102,7 @@ def publish_state_release(state: str, school_year: int) -> StateRelease:
     state_release = StateRelease.objects.create(
         state=state,
         school_year=school_year,
+        build_key=build_key,
         as_of=as_of,
         published_at=timezone.now(),
         releases={str(release.district_id): release.pk for release in releases},

@@ -26,10 +26,14 @@ from reports.cells import DISTRICT, STATE, school_scope
 from reports.charts import bar_chart
 from reports.suppression import PERCENT_LADDER, Code
 from reports.tables import CODE_MEANINGS, Report, ReportTable, Value, state_name
+from studentdata.db.replica import replica_reads
 
 MAX_AGE = 300  # seconds a browser or proxy may reuse a page without asking
 LANGUAGES = dict(settings.LANGUAGES)
 PAGE_VERSION = "4"  # bump when templates change, so cached pages and ETags renew
+# The pages read published releases only, which never change: a read replica a moment
+# behind serves them as well (what it lacks is read from the primary: reports.published).
+PUBLIC_READS = "public report cards: published releases, never changed once published"
 
 
 def _language(request: HttpRequest) -> tuple[str, bool]:
@@ -94,6 +98,7 @@ def school_release(school_id: int) -> published.Published:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def index(request: HttpRequest) -> HttpResponse:
     """States, their districts and schools; ``?q=`` finds schools by name."""
     query = request.GET.get("q", "").strip()[:100]
@@ -129,6 +134,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def district_page(request: HttpRequest, district_id: int) -> HttpResponse:
     release = district_release(district_id)
     state = published.latest_state_release(release.content["district"]["state"])
@@ -149,6 +155,7 @@ def district_page(request: HttpRequest, district_id: int) -> HttpResponse:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def school_page(request: HttpRequest, school_id: int) -> HttpResponse:
     release = school_release(school_id)
     state = published.latest_state_release(release.content["district"]["state"])
@@ -167,6 +174,7 @@ def school_page(request: HttpRequest, school_id: int) -> HttpResponse:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def state_page(request: HttpRequest, state: str) -> HttpResponse:
     release = state_release_or_404(state)
 
@@ -296,18 +304,21 @@ def _codes_used(tables: list[ReportTable]) -> list[tuple[str, str]]:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def district_csv(request: HttpRequest, district_id: int) -> HttpResponse:
     release = district_release(district_id)
     return _csv_response(request, release, DISTRICT, f"district-{district_id}")
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def school_csv(request: HttpRequest, school_id: int) -> HttpResponse:
     release = school_release(school_id)
     return _csv_response(request, release, school_scope(school_id), f"school-{school_id}")
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def state_csv(request: HttpRequest, state: str) -> HttpResponse:
     release = state_release_or_404(state)
     return _csv_response(request, release, STATE, f"state-{release.state}")
@@ -350,6 +361,7 @@ def report_csv(release: published.Published, scope: str) -> str:
 
 
 @require_safe
+@replica_reads(PUBLIC_READS)
 def methodology(request: HttpRequest, district_id: int) -> HttpResponse:
     release = district_release(district_id)
 

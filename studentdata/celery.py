@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery, Task
+from celery import Celery, Task, shared_task
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
@@ -23,6 +23,19 @@ app = Celery("studentdata", task_cls=EntryScopedTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+
+def long_task(**options):
+    """``shared_task`` for a task that may run long (an import, a report release, an
+    extract, a delivery): the long time limits (settings.py) instead of housekeeping's."""
+    from django.conf import settings
+
+    return shared_task(
+        soft_time_limit=settings.CELERY_LONG_TASK_SOFT_TIME_LIMIT,
+        time_limit=settings.CELERY_LONG_TASK_TIME_LIMIT,
+        **options,
+    )
+
+
 # What beat runs (docker-compose's beat service).
 app.conf.beat_schedule = {
     "expire-stale-imports": {"task": "records.expire_stale_imports", "schedule": 15 * 60},
@@ -40,11 +53,15 @@ app.conf.beat_schedule = {
         "task": "access.anchor_audit_chains",
         "schedule": crontab(minute=30, hour=4),
     },
-    # Report cards: hourly, each district built once in its own nightly hour.
+    # Report cards: hourly, each district built once in its own nightly hour (one message
+    # per district).
     "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
     # Research studies past their end date: closed, their keys destroyed.
     "close-ended-studies": {"task": "reports.close_ended_studies", "schedule": 60 * 60},
-    # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii.
+    # Extracts whose build lost its worker and its message: failed, so they can be asked again.
+    "expire-lost-extracts": {"task": "reports.expire_lost_extracts", "schedule": 60 * 60},
+    # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii (one
+    # message per state).
     "publish-state-releases": {
         "task": "reports.publish_state_releases",
         "schedule": crontab(hour=11, minute=0),

@@ -179,6 +179,27 @@ else:
             "NAME": env_str("SQLITE_PATH", str(BASE_DIR / "var" / "studentdata.sqlite3")),
         }
     }
+# A streaming replica of the primary (docs/operations.md, "Read replica"): public report
+# cards, state pages and research extracts' record reads may go to it
+# (studentdata/db/replica.py); writes and every access decision stay on the primary.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "studentdata.db.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to name PostgreSQL")
+    try:
+        replica = dj_database_url.parse(DATABASE_REPLICA_URL, conn_max_age=60)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a database URL: {exc}") from None
+    if replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL must name PostgreSQL: a standby")
+    # The primary's backend and session options: row-level security's settings, the
+    # planner's, the role acted as.
+    replica["ENGINE"] = DATABASES["default"]["ENGINE"]
+    replica.setdefault("OPTIONS", {})["options"] = DATABASES["default"]["OPTIONS"]["options"]
+    # Tests have no standby: the replica's reads go to the primary's test database.
+    replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = replica
+    DATABASE_ROUTERS = ["studentdata.db.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -287,8 +308,51 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# A message is acknowledged once its task has finished, so a worker that dies mid-task
+# leaves it to another worker; every task is safe to run twice (records/leases.py).
+CELERY_TASK_ACKS_LATE = True
+# A pool process killed mid-task (out of memory, a signal): its message goes back too, at
+# once, and the next worker restarts or fails the job it finds abandoned (records/leases.py).
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each process reserves one message at a time: a worker lost takes no queued message with
+# it, and a long task never holds others back behind it.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Time limits of the long tasks (imports, report releases, research extracts, CSV
+# deliveries): the soft limit raises inside the task, which records why it stopped (an
+# import's transaction rolls back, applying nothing); the hard limit, a little later,
+# kills a task the soft one could not reach. Two hours is several times the longest
+# expected (docs/benchmarks.md): an import runs 100,000 students in 2 minutes, so about 20
+# for the largest US district (a million); a report release of 20,000 students takes 2
+# minutes and grows faster than its district, up to an hour for the largest district or
+# a state (which protects all its districts' tables together); an extract of 200,000
+# students, 2 minutes. Beat's housekeeping tasks take seconds: ten minutes at most.
+CELERY_LONG_TASK_SOFT_TIME_LIMIT = env_int("CELERY_LONG_TASK_SOFT_TIME_LIMIT", 2 * 3600, minimum=1)
+CELERY_LONG_TASK_TIME_LIMIT = CELERY_LONG_TASK_SOFT_TIME_LIMIT + min(
+    300, max(1, CELERY_LONG_TASK_SOFT_TIME_LIMIT // 10)
+)
+CELERY_TASK_SOFT_TIME_LIMIT = min(600, CELERY_LONG_TASK_SOFT_TIME_LIMIT)
+CELERY_TASK_TIME_LIMIT = min(660, CELERY_LONG_TASK_TIME_LIMIT)
+# Redis hands a delivered message to another worker when it has not been acknowledged
+# within this many seconds: how a dead worker's task is run again. It must outlast the
+# longest task (its hard limit), or a task still running would be handed out again
+# (harmless, records/leases.py, but wasted); three hours leave most of an hour beyond the
+# two-hour limit. Housekeeping fails a job still waiting half an hour after it.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600, minimum=1)
+if CELERY_VISIBILITY_TIMEOUT <= CELERY_LONG_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT} s) must be longer than the "
+        f"long tasks' hard time limit ({CELERY_LONG_TASK_TIME_LIMIT} s)"
+    )
+# Workers look for unacknowledged messages past the timeout every hundredth of it (every
+# 100 s at most, kombu's default; every second for the tests' few seconds).
+_RESTORE_EVERY = max(1, min(100, CELERY_VISIBILITY_TIMEOUT // 100))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": min(10, _RESTORE_EVERY),
+    "unacked_restore_throttle": max(1, _RESTORE_EVERY // min(10, _RESTORE_EVERY)),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Uploaded import files wait here for their worker: web and worker must share it.
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))

@@ -317,6 +317,7 @@ SYSTEM_CONTEXT_USES = {
     ("reports/tasks.py", "a state report release"),
     ("reports/tasks.py", "state report releases"),
     ("reports/tasks.py", "close every district's ended studies"),
+    ("reports/tasks.py", "fail every district's lost extract builds"),
     ("studentdata/authentication.py", "provider token check"),
 }
 
