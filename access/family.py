@@ -8,12 +8,27 @@ it as a family read. Every query names the viewer's district.
 
 from __future__ import annotations
 
+import json
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db import connection
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    F,
+    FilteredRelation,
+    JSONField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate
 
 from access.categories import ALL_CATEGORIES, DESIGNATABLE_DIRECTORY_FIELDS, Category
@@ -113,7 +128,10 @@ def child_access_log(
     if category is not None:
         if category not in ALL_CATEGORIES:
             return events.none()
-        events = events.filter(categories__contains=[category])
+        if connection.vendor == "postgresql":
+            events = events.filter(categories__contains=[category])
+        else:  # the SQLite demo has no JSON containment: the array's text holds the name
+            events = events.filter(categories__icontains=f'"{category}"')
     zone = viewer.district.zone
     if since is not None:
         events = events.filter(occurred_at__gte=datetime.combine(since, time.min, tzinfo=zone))
@@ -121,6 +139,166 @@ def child_access_log(
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
         events = events.filter(occurred_at__lt=end)
     return events.order_by("-occurred_at", "-sequence")
+
+
+@dataclass(frozen=True)
+class LineKey:
+    """Where a line of ``child_reader_days`` sits in its order: the moment of its first
+    read, then that read's place in the district's log (unique, so two lines that begin
+    at the same instant still come in one order)."""
+
+    first_at: datetime
+    sequence: int
+
+
+@dataclass(frozen=True)
+class ReaderDay:
+    """One reader's reads of a child on one day (the district's date), however many:
+    a teacher opening the roster ten times that day is one line."""
+
+    day: date
+    actor_id: int | None
+    # The recorded name of a reader without an account (a job, a client); else empty.
+    reader_name: str
+    roles: tuple[str, ...]
+    is_disclosure: bool
+    party: str
+    legal_basis: str
+    purposes: tuple[str, ...]
+    categories: tuple[str, ...]  # every kind of information read that day, in registry order
+    reads: int
+    first_at: datetime
+    last_at: datetime
+    key: LineKey
+
+
+@dataclass(frozen=True)
+class ReaderDays:
+    """A page of lines, newest first, and whether lines lie beyond it either way."""
+
+    lines: list[ReaderDay]
+    has_newer: bool
+    has_older: bool
+
+
+class _DistinctValues(Aggregate):
+    """A group's distinct values as one JSON list (PostgreSQL and the SQLite demo)."""
+
+    function = "JSONB_AGG"
+    allow_distinct = True
+    output_field = JSONField()
+
+    def __init__(self, expression, **extra):
+        super().__init__(expression, distinct=True, **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="JSON_GROUP_ARRAY", **extra)
+
+
+def child_reader_days(
+    viewer: Viewer,
+    student_id,
+    *,
+    category: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    older_than: LineKey | None = None,
+    newer_than: LineKey | None = None,
+    limit: int = 25,
+) -> ReaderDays:
+    """Who read this child's record, one line per reader and day, newest first: the
+    reads of ``child_access_log`` (same filters, the viewer's own left out) grouped in
+    SQL, with their count, first and last time, and every role, purpose and category.
+
+    A reader is the person who read (or, for a read without an account, its recorded
+    name) in one capacity: their reads as a school official, and each disclosure's
+    party and legal basis, are lines of their own. Lines come in the order of their
+    ``LineKey``, newest first: a day's lines all come before the day before's. Pages go
+    by key, ``older_than`` or ``newer_than`` a line already shown; one query, and no
+    count of all the reads.
+    """
+    if older_than is not None and newer_than is not None:
+        raise ValueError("one direction at a time")
+    events = child_access_log(
+        viewer, student_id, category=category, since=since, until=until
+    ).order_by()
+    zone = viewer.district.zone
+    # A line's reads all fall on the day of its first, so whole days beyond the key's
+    # hold none of the lines asked for (a cut inside a day would split a line).
+    if older_than is not None:
+        end = older_than.first_at.astimezone(zone).date() + timedelta(days=1)
+        events = events.filter(occurred_at__lt=datetime.combine(end, time.min, tzinfo=zone))
+    if newer_than is not None:
+        start = newer_than.first_at.astimezone(zone).date()
+        events = events.filter(occurred_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+    lines = (
+        events.annotate(
+            day=TruncDate("occurred_at", tzinfo=zone),
+            reader_name=Case(When(actor__isnull=True, then=F("actor_username")), default=Value("")),
+        )
+        .values("day", "actor_id", "reader_name", "is_disclosure", "party", "legal_basis")
+        .annotate(
+            reads=Count("pk"),
+            first_at=Min("occurred_at"),
+            last_at=Max("occurred_at"),
+            first_sequence=Min("sequence"),
+            role_lists=_DistinctValues("actor_roles"),
+            purpose_list=_DistinctValues("purpose"),
+            category_lists=_DistinctValues("categories"),
+        )
+    )
+    newest_first = ("-first_at", "-first_sequence")
+    if older_than is not None:
+        key = older_than
+        lines = lines.filter(
+            Q(first_at__lt=key.first_at) | Q(first_at=key.first_at, first_sequence__lt=key.sequence)
+        ).order_by(*newest_first)
+    elif newer_than is not None:
+        key = newer_than
+        lines = lines.filter(
+            Q(first_at__gt=key.first_at) | Q(first_at=key.first_at, first_sequence__gt=key.sequence)
+        ).order_by("first_at", "first_sequence")
+    else:
+        lines = lines.order_by(*newest_first)
+    rows = list(lines[: limit + 1])
+    beyond = len(rows) > limit
+    page = [_reader_day(row) for row in rows[:limit]]
+    if newer_than is not None:
+        page.reverse()
+        return ReaderDays(lines=page, has_newer=beyond, has_older=True)
+    return ReaderDays(lines=page, has_newer=older_than is not None, has_older=beyond)
+
+
+def _json_list(values) -> list:
+    """A ``_DistinctValues`` list (SQLite returns it as text)."""
+    return json.loads(values) if isinstance(values, str) else list(values or ())
+
+
+def _reader_day(row: dict) -> ReaderDay:
+    # SQLite gives a JSON column's values in the list as their text.
+    read = {
+        category
+        for categories in _json_list(row["category_lists"])
+        for category in (json.loads(categories) if isinstance(categories, str) else categories)
+    }
+    roles = {r for listed in _json_list(row["role_lists"]) for r in listed.split(",") if r}
+    return ReaderDay(
+        day=row["day"],
+        actor_id=row["actor_id"],
+        reader_name=row["reader_name"],
+        roles=tuple(sorted(roles)),
+        is_disclosure=row["is_disclosure"],
+        party=row["party"],
+        legal_basis=row["legal_basis"],
+        purposes=tuple(sorted(p for p in _json_list(row["purpose_list"]) if p)),
+        categories=tuple(
+            [c for c in Category.values if c in read] + sorted(read - set(Category.values))
+        ),
+        reads=row["reads"],
+        first_at=row["first_at"],
+        last_at=row["last_at"],
+        key=LineKey(row["first_at"], row["first_sequence"]),
+    )
 
 
 # How far back the providers' list reaches on one page: a year and a month, so last
@@ -315,8 +493,15 @@ def child_study_releases(viewer: Viewer, student_id) -> list[StudyRelease]:
             study__district_id=viewer.district_id,
             disclosed_student_ids__holds_id=child.student.pk,
         )
+        # The study's approved version joined within the district, in the join itself.
+        .annotate(
+            approved=FilteredRelation(
+                "study__approved_version",
+                condition=Q(study__approved_version__district_id=viewer.district_id),
+            )
+        )
         .order_by()
-        .values("study_id", "study__title", "study__approved_version__institution", "categories")
+        .values("study_id", "study__title", "approved__institution", "categories")
         .annotate(
             first=Min(TruncDate("occurred_at", tzinfo=zone)),
             last=Max(TruncDate("occurred_at", tzinfo=zone)),
@@ -330,7 +515,7 @@ def child_study_releases(viewer: Viewer, student_id) -> list[StudyRelease]:
         line = merged.get(row["study_id"])
         merged[row["study_id"]] = StudyRelease(
             title=row["study__title"],
-            institution=row["study__approved_version__institution"],
+            institution=row["approved__institution"],
             first_day=min(row["first"], line.first_day) if line else row["first"],
             last_day=max(row["last"], line.last_day) if line else row["last"],
             extracts=row["extracts"] + (line.extracts if line else 0),

@@ -7,25 +7,34 @@ family route (staff only, no district) gets 404; an anonymous visitor signs in f
 
 from __future__ import annotations
 
+import binascii
 import calendar
+import struct
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
-from django.utils.formats import date_format
+from django.utils.crypto import salted_hmac
+from django.utils.formats import date_format, time_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from access.audit import reads_of_page, record_reads
 from access.categories import Category
 from access.family import (
+    LineKey,
+    ReaderDay,
+    ReaderDays,
     as_family,
-    child_access_log,
     child_provider_disclosures,
+    child_reader_days,
     child_study_releases,
     children_who_hold_their_own_rights,
     family_child,
@@ -42,7 +51,7 @@ from records.views.amendment_fields import RowLinks, correction_links
 from records.views.charts import performance_chart
 from records.views.gates import gated_pages
 
-EVENTS_PER_PAGE = 25
+READER_DAYS_PER_PAGE = 25
 PROVIDER_LINES_PER_PAGE = 30
 
 CATEGORY_NAMES = {
@@ -392,7 +401,8 @@ class AccessLogFilter(forms.Form):
 
 @family_pages
 def child_access(request, student_id: int):
-    """``/family/<id>/access/``: who has seen the child's records, newest first."""
+    """``/family/<id>/access/``: who has seen the child's records, a line per reader and
+    day, newest first; "Older" and "Newer" carry a sealed key of the line they start from."""
     viewer = request.viewer
     child = family_child(viewer, student_id)
     form = AccessLogFilter(request.GET or None)
@@ -403,15 +413,22 @@ def child_access(request, student_id: int):
             "since": form.cleaned_data["since"],
             "until": form.cleaned_data["until"],
         }
-    events = child_access_log(viewer, child.student.pk, **filters)
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    cursor = AccessCursor(viewer, child.student.pk, filters)
+    direction, key = cursor.read(request.GET)
+    found = child_reader_days(
+        viewer, child.student.pk, **filters, **({direction: key} if key else {}),
+        limit=READER_DAYS_PER_PAGE,
+    )  # fmt: skip
+    if direction == "newer_than" and key and len(found.lines) < READER_DAYS_PER_PAGE:
+        # Back at the top: the newest lines, a full page as the list's first.
+        found = child_reader_days(viewer, child.student.pk, **filters, limit=READER_DAYS_PER_PAGE)
     shows_name = "directory" in child.categories
     # Where a reader works says where the child is: the child's school is directory
     # information, so a family member kept from it is not told the readers' schools.
     schools = (
         role_school_names(
             district_id=viewer.district_id,
-            user_ids=[event.actor_id for event in page.object_list if event.actor_id is not None],
+            user_ids=[line.actor_id for line in found.lines if line.actor_id is not None],
             today=viewer.today,
         )
         if shows_name
@@ -420,20 +437,97 @@ def child_access(request, student_id: int):
     if shows_name:
         record_reads(viewer, reads_of_page({child.student.pk: _only_directory(child.allowed)}))
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in (*AccessCursor.PARAMETERS.values(), "page"):
+        query.pop(name, None)
     student = child.student
     context = {
         "child_id": student.pk,
         "first_name": (student.preferred_name or student.given_name) if shows_name else "",
         "form": form,
-        "page": page,
-        "entries": [_describe(event, schools, viewer.district.zone) for event in page],
+        "days": _reader_days(found, schools, viewer.district.zone),
+        "newer": cursor.link(query, "newer_than", found),
+        "older": cursor.link(query, "older_than", found),
+        "cursor_lost": direction is not None and key is None,
         "filtered": bool(filters and any(filters.values())),
-        "query": query.urlencode(),
         **_provider_section(request, viewer, child, filters),
         "studies": child_study_releases(viewer, child.student.pk),
     }
     return render(request, "records/family/access.html", context)
+
+
+class AccessCursor:
+    """Where a page of ``child_access`` starts: the ``LineKey`` of a line the viewer was
+    shown, sealed (AES-SIV under a key derived from ``SECRET_KEY``) to this child, this
+    viewer and these filters. The link tells nothing (not the time to the microsecond,
+    not the log's numbering) and cannot be forged or moved; anything that does not open
+    is answered with the newest page."""
+
+    PARAMETERS = {"older_than": "older", "newer_than": "newer"}
+
+    def __init__(self, viewer, student_id: int, filters: dict) -> None:
+        key = salted_hmac("records.family.AccessCursor", "key", algorithm="sha512").digest()
+        self._cipher = AESSIV(key)
+        self._bound = ":".join(
+            str(part)
+            for part in (
+                student_id,
+                viewer.user.pk,
+                filters.get("category") or "",
+                filters.get("since") or "",
+                filters.get("until") or "",
+            )
+        ).encode()
+
+    def seal(self, key: LineKey) -> str:
+        plain = struct.pack(">qq", _micros(key.first_at), key.sequence)
+        return urlsafe_b64encode(self._cipher.encrypt(plain, [self._bound])).rstrip(b"=").decode()
+
+    def open(self, token: str) -> LineKey | None:
+        try:
+            sealed = urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            micros, sequence = struct.unpack(">qq", self._cipher.decrypt(sealed, [self._bound]))
+        except (binascii.Error, InvalidTag, ValueError, struct.error):
+            return None
+        return LineKey(_from_micros(micros), sequence)
+
+    def read(self, params) -> tuple[str | None, LineKey | None]:
+        """The direction asked for and its key (``None`` if the link does not open)."""
+        asked = [(d, params[name]) for d, name in self.PARAMETERS.items() if name in params]
+        if not asked:
+            return None, None
+        if len(asked) > 1:
+            return asked[0][0], None
+        direction, token = asked[0]
+        return direction, self.open(token)
+
+    def link(self, query, direction: str, found: ReaderDays) -> str | None:
+        """The query string of the page before (``newer_than``) or after this one."""
+        if not found.lines:
+            return None
+        if direction == "newer_than":
+            if not found.has_newer:
+                return None
+            key = found.lines[0].key
+        else:
+            if not found.has_older:
+                return None
+            key = found.lines[-1].key
+        query = query.copy()
+        query[self.PARAMETERS[direction]] = self.seal(key)
+        return query.urlencode()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since 1970 (UTC), exactly: the database keeps times to the microsecond."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def _provider_section(request, viewer, child, filters: dict) -> dict:
@@ -453,7 +547,8 @@ def _provider_section(request, viewer, child, filters: dict) -> dict:
     older = None
     if shared.has_older:
         older = query.copy()
-        older.pop("page", None)
+        for name in (*AccessCursor.PARAMETERS.values(), "page"):
+            older.pop(name, None)
         older["until"] = (shared.since - timedelta(days=1)).isoformat()
     return {
         "shared": page,
@@ -508,33 +603,60 @@ def _only_directory(allowed: Allowed) -> Allowed:
     return Allowed(frozenset({"directory"}), None, False, allowed.via)
 
 
-def _describe(event, schools: dict, zone: ZoneInfo) -> dict:
-    """One access-log entry in plain language."""
-    categories = [CATEGORY_NAMES.get(c, c) for c in event.categories]
-    when = event.occurred_at.astimezone(zone)
-    if event.is_disclosure:
-        return {
-            "is_disclosure": True,
-            "party": event.party,
-            "legal_basis": event.legal_basis,
-            "purpose": event.purpose,
-            "categories": categories,
-            "when": when,
-        }
-    roles = [role for role in event.actor_roles.split(",") if role]
-    who = []
-    for role in roles:
-        plain, at_school = ROLE_PHRASES.get(role, (_("A school official"), _("A school official")))
-        school = schools.get((event.actor_id, role))
-        who.append(at_school % {"school": school} if school else plain)
-    purposes = {ROLE_PURPOSES.get(role, SCHOOL_OFFICIAL_PURPOSE) for role in roles}
-    return {
-        "is_disclosure": False,
-        "who": who or [_("A school official")],
-        "purpose": sorted(str(p) for p in purposes) or [str(SCHOOL_OFFICIAL_PURPOSE)],
-        "categories": categories,
-        "when": when,
+def _reader_days(found: ReaderDays, schools: dict, zone: ZoneInfo) -> list[dict]:
+    """The page's lines in plain language, under their days (a day's lines may go on
+    over the next page)."""
+    days: list[dict] = []
+    for line in found.lines:
+        if not days or days[-1]["day"] != line.day:
+            days.append({"day": line.day, "lines": []})
+        days[-1]["lines"].append(_describe(line, schools, zone))
+    return days
+
+
+def _describe(line: ReaderDay, schools: dict, zone: ZoneInfo) -> dict:
+    """One reader's reads on one day, as a parent would say it."""
+    described = {
+        "categories": [CATEGORY_NAMES.get(c, c) for c in line.categories],
+        "times": _times(line.reads, line.first_at.astimezone(zone), line.last_at.astimezone(zone)),
+        "reads": line.reads,
     }
+    if line.is_disclosure:
+        return described | {
+            "is_disclosure": True,
+            "party": line.party,
+            "legal_basis": line.legal_basis,
+            "purposes": list(line.purposes),
+        }
+    who = []
+    for role in line.roles:
+        plain, at_school = ROLE_PHRASES.get(role, (_("A school official"), _("A school official")))
+        school = schools.get((line.actor_id, role))
+        who.append(at_school % {"school": school} if school else plain)
+    purposes = {str(ROLE_PURPOSES.get(role, SCHOOL_OFFICIAL_PURPOSE)) for role in line.roles}
+    return described | {
+        "is_disclosure": False,
+        "who": list(dict.fromkeys(str(w) for w in who)) or [_("A school official")],
+        "purpose": sorted(purposes) or [str(SCHOOL_OFFICIAL_PURPOSE)],
+    }
+
+
+def _times(reads: int, first: datetime, last: datetime) -> str:
+    """How often and when on the day, in the district's time: "3 times, between 8:05
+    a.m. and 2:10 p.m."."""
+    start, end = time_format(first), time_format(last)
+    if reads == 1:
+        return _("Once, at %(time)s") % {"time": start}
+    if start == end:
+        return ngettext("%(count)s time, at %(time)s", "%(count)s times, at %(time)s", reads) % {
+            "count": reads,
+            "time": start,
+        }
+    return ngettext(
+        "%(count)s time, between %(first)s and %(last)s",
+        "%(count)s times, between %(first)s and %(last)s",
+        reads,
+    ) % {"count": reads, "first": start, "last": end}
 
 
 # The child page's sections, in the order a parent reads them.

@@ -6,6 +6,8 @@ fails on any serious or critical violation. Screenshots land in var/screenshots/
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
@@ -101,6 +103,51 @@ def test_a_parent_reads_their_childs_record(world, live_server, request, device,
     browser_page.locator("form.log-filter button[type=submit]").click()
     browser_page.wait_for_url("**category=transportation**")
     assert browser_page.locator("li.access-entry").count() == 1
+
+
+@pytest.mark.parametrize("device", ["page", "phone"])
+def test_a_parent_pages_through_who_has_seen_the_record(world, live_server, request, device):
+    """A line per reader and day, under the day's heading; "Older" and "Newer" by key."""
+    from tests.access.test_family_access_pages import at, read
+
+    browser_page = request.getfixturevalue(device)
+    own, district = world.a.students["own"], world.a.district
+    teacher = viewer_for(world.a.users["teacher"])
+    principal = viewer_for(world.a.users["principal"])
+    today = district.today()
+    for n in range(1, 31):
+        read(teacher, [own], ["attendance"], when=at(district, today - timedelta(days=n), 8, 5))
+        read(teacher, [own], ["grades"], when=at(district, today - timedelta(days=n), 14, 10))
+    read(
+        principal,
+        [own],
+        ["attendance", "discipline"],
+        when=at(district, today - timedelta(days=1), 9, 30),
+    )
+    sign_in(browser_page, live_server.url, "a-parent")
+    browser_page.goto(f"{live_server.url}/family/{own.pk}/access/")
+    entries = browser_page.locator("section[aria-labelledby=entries-heading]")
+    assert entries.locator("h3 time").count() == 24  # 25 lines: yesterday has two
+    lines = entries.locator("li.access-entry").all_inner_texts()
+    assert len(lines) == 25
+    assert "A principal at A Middle" in lines[0] and "Once, at 9:30" in lines[0]
+    assert "A teacher at A Middle" in lines[1] and "2 times, between 8:05" in lines[1]
+    assert "Attendance, Grades" in lines[1]
+    assert_accessible(browser_page)
+    no_sideways_scroll(browser_page)
+    suffix = "desktop" if device == "page" else "phone"
+    screenshot(browser_page, f"family-access-lines-{suffix}")
+
+    browser_page.locator("nav.pagination a[rel=next]").click()
+    browser_page.wait_for_url("**older=**")
+    assert entries.locator("li.access-entry").count() == 6
+    assert browser_page.locator("nav.pagination a[rel=next]").count() == 0
+    assert_accessible(browser_page)
+    no_sideways_scroll(browser_page)
+    screenshot(browser_page, f"family-access-lines-older-{suffix}")
+    browser_page.locator("nav.pagination a[rel=prev]").click()
+    browser_page.wait_for_url("**newer=**")
+    assert entries.locator("li.access-entry").all_inner_texts() == lines
 
 
 def test_a_parent_whose_child_is_now_an_adult_sees_the_explanation(world, live_server, phone):

@@ -191,7 +191,7 @@ def test_provider_events_are_not_in_the_staff_log_as_well(world, bus, today):
     own = world.a.students["own"]
     deliver(bus, [own], at=at(world.a.district, today), times=3)
     response = client_for(world.a.users["parent"]).get(access_url(own))
-    assert response.context["entries"] == []
+    assert response.context["days"] == []
     assert len(response.context["shared_lines"]) == 1
 
 
@@ -299,10 +299,11 @@ def page_queries(world, own, django_assert_num_queries, expected):
     return response
 
 
-# The session, the viewer, the child (three times: the staff log, the providers' list
-# and the studies' list each ask access/ for it), the staff log's count and page, reader
-# schools, the log's own write, the providers' lines and older-deliveries queries, and
-# the studies' lines.
+# The session, the viewer, the child (four times: the page, the staff log, the
+# providers' list and the studies' list each ask access/ for it), the staff log's lines
+# (one grouped query, no count), the log's own write, the providers' lines and
+# older-deliveries queries, and the studies' lines. Readers' schools are one more when
+# staff read the child (tests/access/test_family_access_pages.py).
 ACCESS_PAGE_QUERIES = 12
 
 
