@@ -20,10 +20,17 @@ BENCH_APP_ENV := $(BENCH_ENV) DATABASE_ROLE=$(BENCH_APP_ROLE)
 # A district's first reads are timed in a database of their own, made anew each run.
 BENCH_FRESH_URL ?= postgres://postgres@127.0.0.1:5432/bench_fresh
 BENCH_FRESH_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(BENCH_FRESH_URL)
+# The cost curve (bench_curve) in a database of its own: a district per size, seeded once
+# and reused. The default sizes seed for about an hour and take about 45 GB the first time
+# (docs/benchmarks.md); CURVE_SIZES=10000,100000 runs in minutes once seeded.
+CURVE_SIZES ?= 10000,100000,1000000
+CURVE_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/curve
+CURVE_ENV := STUDENTDATA_TESTING=1 SECURE_SSL_REDIRECT=false DATABASE_URL=$(CURVE_DATABASE_URL) \
+	REDIS_URL=$(BENCH_REDIS_URL)
 # The browser tests drive Debian's chromium (tests/browser/conftest.py reads CHROMIUM_PATH too).
 CHROMIUM := $(or $(CHROMIUM_PATH),/usr/bin/chromium)
 
-.PHONY: install demo test chromium bench lint format clean
+.PHONY: install demo test chromium replication bench lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -94,6 +101,13 @@ bench: $(STAMP)
 	psql "$(BENCH_ADMIN_URL)" -q -c "DROP DATABASE IF EXISTS bench_fresh" -c "CREATE DATABASE bench_fresh"
 	$(BENCH_FRESH_ENV) $(BIN)/python manage.py migrate --no-input -v 0
 	$(BENCH_FRESH_ENV) $(BIN)/python manage.py bench_fresh $(BENCH_FRESH_ARGS)
+	psql "$(BENCH_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'curve'" | grep -q 1 \
+		|| psql "$(BENCH_ADMIN_URL)" -c "CREATE DATABASE curve"
+	$(CURVE_ENV) $(BIN)/python manage.py migrate --no-input -v 0
+	$(CURVE_ENV) APP_DB_PASSWORD=bench $(BIN)/python manage.py grant_app_role $(BENCH_APP_ROLE) \
+		--password-env APP_DB_PASSWORD > /dev/null
+	$(CURVE_ENV) DATABASE_ROLE=$(BENCH_APP_ROLE) $(BIN)/python manage.py bench_curve \
+		--sizes $(CURVE_SIZES) $(BENCH_CURVE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -60,6 +60,22 @@ SELECT district_id, student_id, date_trunc('month', date)::date, count(*),
   FROM records_attendancerecord GROUP BY 1, 2, 3
 """
 
+_POSTGRES_FILL_DISTRICT = """
+INSERT INTO records_attendancemonth (district_id, student_id, month, recorded, attended)
+SELECT district_id, student_id, date_trunc('month', date)::date, count(*),
+       count(*) FILTER (WHERE status IN ('present', 'tardy'))
+  FROM records_attendancerecord WHERE district_id = %s GROUP BY 1, 2, 3
+"""
+
+
+def fill_district(cursor, district_id: int) -> int:
+    """Count one district's roll-up from its marks (PostgreSQL), for a load that wrote
+    the marks with triggers off (``session_replication_role = replica``, as the seeder
+    does) and none of the district's months yet: the months written."""
+    cursor.execute(_POSTGRES_FILL_DISTRICT, [district_id])
+    return cursor.rowcount
+
+
 _POSTGRES_DROP = [
     "DROP TRIGGER IF EXISTS records_attendance_months_insert ON records_attendancerecord",
     "DROP TRIGGER IF EXISTS records_attendance_months_update ON records_attendancerecord",

@@ -39,12 +39,13 @@ from django.utils.text import slugify
 from faker import Faker
 
 from accounts.models import Role, RoleMembership, User
-from records import cache_epochs
+from records import attendance_months, cache_epochs
 from records.importers.analyze import analyze_tables
 from records.models import (
     ENGLISH_PROFICIENCY_SUBJECT,
     AcademicSession,
     AssessmentResult,
+    AttendanceMonth,
     AttendanceRecord,
     Course,
     CustodyRestriction,
@@ -1056,6 +1057,13 @@ class _DistrictSeeder:
             if self.checked_at_end:
                 with _phase(self.progress, "verify: every link stays in the district"):
                     self._verify_links()
+                # The replica role kept the marks' triggers off: their roll-up, counted once.
+                with (
+                    _phase(self.progress, "roll up: attendance by month"),
+                    connection.cursor() as cursor,
+                ):
+                    months = attendance_months.fill_district(cursor, self.district.pk)
+                    self.sink.counts[AttendanceMonth._meta.db_table] = months
         finally:
             self.sink.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import date
 
@@ -71,6 +72,32 @@ def test_every_role_and_every_record_table_is_populated(seeded):
         assert model.unscoped.filter(district=district).exists(), model
     kinds = set(m.School.unscoped.filter(district=district).values_list("kind", flat=True))
     assert {"elementary", "middle", "high"} <= kinds
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("owner", [True, False], ids=["as owner", "as the app's role"])
+def test_the_attendance_roll_up_counts_every_seeded_mark(owner):
+    """As the owner (a superuser: make bench) the seeder writes marks with triggers off
+    (the replica role); as the application's role, with them on. Either way their monthly
+    roll-up is counted, month by month as the triggers keep it."""
+    from django.db.models import Count, Q, Sum
+    from django.db.models.functions import TruncMonth
+
+    with as_owner() if owner else contextlib.nullcontext():
+        [seeded] = seed_demo(students=60, seed=7, as_of=AS_OF, district="rolled")
+    district = seeded.district
+    marks = (
+        m.AttendanceRecord.unscoped.filter(district=district)
+        .annotate(month=TruncMonth("date"))
+        .values_list("student_id", "month")
+        .annotate(n=Count("pk"), attended=Count("pk", filter=Q(status__in=["present", "tardy"])))
+    )
+    months = (
+        m.AttendanceMonth.unscoped.filter(district=district)
+        .values_list("student_id", "month")
+        .annotate(n=Sum("recorded"), attended=Sum("attended"))
+    )
+    assert marks and sorted(months) == sorted(marks)
 
 
 @pytest.mark.django_db

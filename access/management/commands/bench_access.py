@@ -8,6 +8,7 @@ detail latencies, p50/p95, in-process, with their query counts.
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from access.models import AccessEventStudent
 from access.scoping import visible_students
 from access.viewer import eligibility_cutoff, viewer_for
 from accounts.models import Role, RoleMembership, User
@@ -214,13 +216,23 @@ class Command(BaseCommand):
         client = signed_in_client(parent)
         viewer = viewer_for(parent)
         child = visible_students(viewer).order_by("pk").values_list("pk", flat=True).first()
+        reads = AccessEventStudent.unscoped.filter(
+            district_id=viewer.district_id, student_id=child
+        ).count()
         self.stdout.write(
-            "\nFamily portal (HTML, signed in as the parent; a school year of records)"
+            "\nFamily portal (HTML, signed in as the parent; a school year of records; "
+            f"the child's access log holds {reads:,} reads)"
+        )
+        access = f"/family/{child}/access/"
+        # The staff list's second page, by key: the first page's "Older" link.
+        older = re.search(
+            r'href="\?(older=[\w-]+)', client.get(access, secure=True).content.decode()
         )
         for label, url in (
             ("/family/", "/family/"),
             ("/family/<child>/", f"/family/{child}/"),
-            ("/family/<child>/access/", f"/family/{child}/access/"),
+            ("/family/<child>/access/", access),
+            *([("  its ?older=<key> page", f"{access}?{older[1]}")] if older else []),
         ):
             timing = self.api_timing(client, url, runs)
             self.stdout.write(
@@ -302,15 +314,22 @@ class Command(BaseCommand):
         )
 
     def api_timing(self, client, url: str, runs: int) -> Timing:
-        statements = []
+        return request_timing(client, url, runs)
 
-        def count(execute, sql, params, many, context):
-            statements.append(sql)
-            return execute(sql, params, many, context)
 
-        with connection.execute_wrapper(count):
-            response = client.get(url, secure=True)
-        assert response.status_code == 200, (url, response.status_code)
-        samples = timed(lambda: client.get(url, secure=True), runs)
-        p50, p95 = percentiles(samples)
-        return Timing(p50, p95, len(statements))
+def request_timing(client, url: str, runs: int, **extra) -> Timing:
+    """GET ``url`` through a test client (``extra``: its headers, as ``HTTP_*``): the SQL
+    statements of one request (which must answer 200), then p50/p95 over ``runs`` more
+    after a warm-up."""
+    statements = []
+
+    def count(execute, sql, params, many, context):
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = client.get(url, secure=True, **extra)
+    assert response.status_code == 200, (url, response.status_code)
+    samples = timed(lambda: client.get(url, secure=True, **extra), runs)
+    p50, p95 = percentiles(samples)
+    return Timing(p50, p95, len(statements))

@@ -38,7 +38,7 @@ from rest_framework.authtoken.models import Token
 
 from access.classes import roster_students, section_for_teacher
 from access.management.commands.bench_access import Command as AccessBench
-from access.management.commands.bench_access import Timing, percentiles
+from access.management.commands.bench_access import Timing, percentiles, request_timing
 from access.staff import staff_students
 from access.viewer import viewer_for
 from accounts import second_factor
@@ -266,6 +266,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def page_timing(client: Client, url: str, runs: int, **extra) -> Timing:
+    """bench_access's timing, after a first request: its one-off queries (a new
+    session's, the first access event's) are not what every request costs."""
+    client.get(url, secure=True, **extra)
+    return request_timing(client, url, runs, **extra)
+
+
 def signed_in_client(user: User) -> Client:
     """A client signed in as ``user``, second factor given: as after the sign-in forms
     (a principal's pages ask for it first)."""
@@ -439,7 +446,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, district, runs, seconds, clients, workers, **options):
         self.failures: list[str] = []
-        self.access_bench = AccessBench()  # its timing and query counting, as it reports them
+        self.access_bench = AccessBench()  # its readers, which must stay the seeded ones
         the_district = District.objects.filter(slug=district).first()
         if the_district is None:
             raise CommandError(f"No district '{district}': run bench_access first (it seeds).")
@@ -495,10 +502,7 @@ class Command(BaseCommand):
                 self.failures.append(f"/school/ {label}: the filter matches no student")
 
     def page_timing(self, client: Client, url: str, runs: int) -> Timing:
-        """bench_access's timing, after a first request: its one-off queries (a new
-        session's, the first access event's) are not what every request costs."""
-        client.get(url, secure=True)
-        return self.access_bench.api_timing(client, url, runs)
+        return page_timing(client, url, runs)
 
     def bench_http(self, fixture: StaffFixture, seconds: float, clients: int, workers: int):
         # The API's filter is ``section``; an unknown ``section_id`` would be ignored and
