@@ -44,6 +44,16 @@ app.conf.beat_schedule = {
     "publish-nightly-releases": {"task": "reports.publish_nightly_releases", "schedule": 60 * 60},
     # Research studies past their end date: closed, their keys destroyed.
     "close-ended-studies": {"task": "reports.close_ended_studies", "schedule": 60 * 60},
+    # Partitions of the record tables and the access log, made ahead (records/partitions.py).
+    "create-partitions": {
+        "task": "records.create_partitions",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Reads older than ACCESS_LOG_RETENTION_MONTHS, a month at a time; never disclosures.
+    "drop-expired-reads": {
+        "task": "access.drop_expired_reads",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii.
     "publish-state-releases": {
         "task": "reports.publish_state_releases",
