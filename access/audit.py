@@ -14,14 +14,23 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from access import policy
-from access.models import AccessEvent, AccessEventStudent, AuditChain, EmergencyAccess
+from access.models import (
+    AccessEvent,
+    AccessEventStudent,
+    AuditChain,
+    EmergencyAccess,
+    PrunedLogMonth,
+)
 from access.scoping import Allowed
 from access.viewer import Viewer
+from records.partitions import MONTH, period_of
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,13 @@ def _append(event: AccessEvent, student_ids: tuple[int, ...], *, listed: bool = 
         event.entry_hash = _entry_hash(event, list(student_ids))
         event.save(force_insert=True)
         AccessEventStudent.unscoped.bulk_create(
-            AccessEventStudent(district_id=event.district_id, event=event, student_id=student_id)
+            AccessEventStudent(
+                district_id=event.district_id,
+                event=event,
+                student_id=student_id,
+                occurred_at=event.occurred_at,
+                is_disclosure=event.is_disclosure,
+            )
             for student_id in (student_ids if listed else ())
         )
         # The head advances one event at a time: its trigger refuses any other step.
@@ -271,10 +286,11 @@ def _append_sql() -> str:
         ), event AS (
             INSERT INTO "{AccessEvent._meta.db_table}" ({columns})
             SELECT {given}, sequence, prev_hash, entry_hash FROM hashed
-            RETURNING id, sequence, prev_hash, entry_hash
+            RETURNING id, sequence, prev_hash, entry_hash, occurred_at, is_disclosure
         ), students AS (
-            INSERT INTO "{AccessEventStudent._meta.db_table}" (district_id, event_id, student_id)
-            SELECT $1, event.id, unnest($5) FROM event
+            INSERT INTO "{AccessEventStudent._meta.db_table}"
+                (district_id, event_id, occurred_at, is_disclosure, student_id)
+            SELECT $1, event.id, event.occurred_at, event.is_disclosure, unnest($5) FROM event
         ), advanced AS (
             UPDATE "{AuditChain._meta.db_table}" AS chain
             SET last_sequence = event.sequence, last_hash = event.entry_hash
@@ -389,6 +405,21 @@ def record_study_release(
     return _append_events([(event, Read(ids, frozenset(categories), frozenset({"researcher"})))])[0]
 
 
+def _reads_pruned_before() -> datetime | None:
+    """The end of the last month of reads dropped by the retention, if any was."""
+    last = PrunedLogMonth.objects.aggregate(last=Max("month"))["last"]
+    if last is None:
+        return None
+    return datetime.combine(period_of(MONTH, last).upper, time.min, tzinfo=UTC)
+
+
+def _pruned_gap(last_time: datetime | None, pruned_before: datetime | None) -> bool:
+    """Whether missing events after one at ``last_time`` (``None``: the chain's start)
+    can be reads the retention dropped: only if the gap opens before the dropped months
+    end. Events are appended in time order, so what is missing came after ``last_time``."""
+    return pruned_before is not None and (last_time is None or last_time < pruned_before)
+
+
 def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
     """The sequence of the first event whose hash does not verify, or ``None`` if all do.
 
@@ -396,8 +427,13 @@ def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
     last sequence and hash must also match the last event: if they don't, the
     answer is the first missing sequence. Reads the log in chunks of events, so a
     district's whole history never sits in memory at once.
+
+    Reads older than the retention (``ACCESS_LOG_RETENTION_MONTHS``) are dropped a month
+    at a time: a gap that opens in a dropped month is theirs, and the event after it is
+    checked against its own recorded predecessor (disclosures are all still there).
     """
-    expected_prev, last_sequence = "0" * 64, 0
+    expected_prev, last_sequence, last_time = "0" * 64, 0, None
+    pruned_before = _reads_pruned_before()
     events = AccessEvent.unscoped.filter(district_id=district_id).order_by("sequence")
     while True:
         chunk = list(events.filter(sequence__gt=last_sequence)[:chunk_size])
@@ -411,13 +447,16 @@ def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
             students_by_event.setdefault(event_id, []).append(student_id)
         for event in chunk:
             if event.sequence != last_sequence + 1:
-                return last_sequence + 1
+                if not _pruned_gap(last_time, pruned_before):
+                    return last_sequence + 1
+                expected_prev = event.prev_hash  # its predecessor is gone with the gap
             if event.prev_hash != expected_prev:
                 return event.sequence
             students = students_by_event.get(event.pk) or event.disclosed_student_ids
             if _entry_hash(event, students) != event.entry_hash:
                 return event.sequence
             expected_prev, last_sequence = event.entry_hash, event.sequence
+            last_time = event.occurred_at
     head = AuditChain.unscoped.filter(district_id=district_id).first()
     if head is not None and (head.last_sequence, head.last_hash) != (last_sequence, expected_prev):
         return last_sequence + 1

@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.db import connection
 
 from access.models import AccessEvent, AccessEventStudent, AuditChain
+from records import partitions
 
 # Appended, never changed: INSERT and SELECT only.
 APPEND_ONLY_TABLES = (AccessEvent._meta.db_table, AccessEventStudent._meta.db_table)
@@ -55,4 +56,23 @@ def _grants(quoted: str) -> list[str]:
         f"REVOKE DELETE, TRUNCATE ON {head} FROM {quoted}",
         # ANALYZE after an import, with the owner's rights (records migration 0019).
         f"GRANT EXECUTE ON FUNCTION studentdata_analyze(regclass) TO {quoted}",
+        # Partitions made ahead and expired reads dropped (records/partitions.py).
+        *(f"GRANT EXECUTE ON FUNCTION {function} TO {quoted}" for function in partitions.FUNCTIONS),
+        # Partitions are read and written through their parent alone (whose grants and
+        # append-only rules apply): none by its own name.
+        *(
+            f"REVOKE ALL ON {connection.ops.quote_name(name)} FROM {quoted}"
+            for name in _partitions()
+        ),
     ]
+
+
+def _partitions() -> list[str]:
+    """Every partition of the schema, quoted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relispartition AND c.relkind IN ('r', 'p') "
+            "ORDER BY c.relname"
+        )
+        return [connection.ops.quote_name(name) for (name,) in cursor.fetchall()]

@@ -121,10 +121,34 @@ class AccessEventStudent(TenantModel):
         db_index=False,  # (district, student, event) serves the family's log
     )
 
+    # The event's time and kind, as the event has them: the log is partitioned by both
+    # (records/partitions.py), and the key tying this row to its event includes them.
+    occurred_at = models.DateTimeField()
+    is_disclosure = models.BooleanField(default=False)
+
     class Meta(TenantModel.Meta):
         indexes = [
             models.Index(fields=["district", "student", "event"], name="access_evstudent_idx")
         ]
+
+
+class PrunedLogMonth(models.Model):
+    """A month of the access log's reads dropped for being older than the retention
+    (records/partitions.py): written by the database function that drops it, so the
+    chain check (``access.audit.verify_chain``) knows which gaps are the retention's.
+    Disclosures are never dropped. Not a tenant table: a month is every district's."""
+
+    partition = models.CharField(max_length=63)
+    month = models.DateField()
+    dropped_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partition"], name="access_prunedlogmonth_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partition} (dropped {self.dropped_at:%Y-%m-%d})"
 
 
 class EmergencyAccess(TenantModel):

@@ -2,10 +2,13 @@
 to run twice, or twice at once: a message may be delivered again)."""
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
 
 from access import anchors, deliveries, grant_lifecycle
 from access.models import CsvDelivery
 from access.substitutes import end_finished_assignments
+from records import partitions
 from records.tenancy import district_of, system_scope, tenant_scope
 from studentdata.celery import long_task
 
@@ -59,3 +62,15 @@ def expire_deliveries() -> int:
 def anchor_audit_chains() -> int:
     """Append each district's access-log chain head to the anchor file (access/anchors.py)."""
     return anchors.record_chain_heads()
+
+
+@shared_task(name="access.drop_expired_reads")
+def drop_expired_reads() -> int:
+    """Drop the months of the access log's reads older than ACCESS_LOG_RETENTION_MONTHS
+    (none if it is 0); disclosures are never dropped. The number of partitions dropped."""
+    names = partitions.expired_partitions(
+        timezone.now().date(), settings.ACCESS_LOG_RETENTION_MONTHS
+    )
+    for name in names:
+        partitions.drop_partition(name)
+    return len(names)

@@ -59,6 +59,9 @@ REFERENCE_TABLES = {
     # query asks for them beside its sections and schools, in the same statement.
     "guardian_userobjectpermission": "object permissions, read in a district's statements",
     "guardian_groupobjectpermission": "object permissions, read in a district's statements",
+    # The access log's months dropped by its retention (records/partitions.py): a month is
+    # every district's, written by the function that drops it, read by the chain check.
+    "access_prunedlogmonth": "months of the access log's reads dropped by the retention",
 }
 
 # Tables that are not TenantModel but carry a district and are distributed by it, each
@@ -144,8 +147,11 @@ def citus_plan(connection) -> list[str]:
             SELECT con.conrelid::regclass::text, con.confrelid::regclass::text, con.conname,
                    pg_get_constraintdef(con.oid)
             FROM pg_constraint con
+            JOIN pg_class c ON c.oid = con.conrelid
             WHERE con.contype = 'f' AND con.connamespace = current_schema()::regnamespace
               AND con.conrelid <> con.confrelid
+              -- A partitioned table is distributed whole: its partitions' keys follow it.
+              AND con.conparentid = 0 AND NOT c.relispartition
             ORDER BY 1, 3
             """
         )

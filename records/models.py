@@ -984,6 +984,9 @@ class AttendanceChange(TenantModel):
     record = models.ForeignKey(
         AttendanceRecord, on_delete=models.CASCADE, related_name="changes", db_constraint=False
     )
+    # The mark's date: marks are partitioned by it (records/partitions.py), so the key
+    # that checks the mark exists is (district_id, record_id, record_date).
+    record_date = models.DateField()
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

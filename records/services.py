@@ -622,6 +622,7 @@ def attendance_take(
                 AttendanceChange(
                     district_id=district_id,
                     record=record,
+                    record_date=record.date,
                     changed_by=actor,
                     changed_at=now,
                     old_status=record.status,

@@ -7,9 +7,11 @@ import traceback
 
 from celery import shared_task
 from django.db import connection
+from django.utils import timezone
 
 from access.districts import may_manage_district
 from access.viewer import viewer_for
+from records import partitions
 from records.models import ImportRun
 from records.services import (
     ABANDONED_MESSAGE,
@@ -78,3 +80,10 @@ def expire_stale_imports() -> None:
     expired = import_runs_expire_stale()
     if expired:
         logger.warning("Failed %s import run(s) their worker lost", expired)
+
+
+@shared_task(name="records.create_partitions")
+def create_partitions() -> int:
+    """Every partitioned table's partitions for this period and the next ones
+    (records/partitions.py); the number made. Daily, so a month is made weeks ahead."""
+    return len(partitions.ensure_partitions(timezone.now().date()))

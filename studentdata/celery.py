@@ -60,6 +60,16 @@ app.conf.beat_schedule = {
     "close-ended-studies": {"task": "reports.close_ended_studies", "schedule": 60 * 60},
     # Extracts whose build lost its worker and its message: failed, so they can be asked again.
     "expire-lost-extracts": {"task": "reports.expire_lost_extracts", "schedule": 60 * 60},
+    # Partitions of the record tables and the access log, made ahead (records/partitions.py).
+    "create-partitions": {
+        "task": "records.create_partitions",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    # Reads older than ACCESS_LOG_RETENTION_MONTHS, a month at a time; never disclosures.
+    "drop-expired-reads": {
+        "task": "access.drop_expired_reads",
+        "schedule": crontab(hour=3, minute=15),
+    },
     # States: daily at 11:00 UTC, after 2 a.m. in every US zone from Eastern to Hawaii (one
     # message per state).
     "publish-state-releases": {

@@ -354,6 +354,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Months of the access log's reads (staff and family reads) kept; older months are
+# dropped whole (records/partitions.py). 0 keeps them all. Disclosures to parties
+# outside the school, the record 34 CFR 99.32 requires, are kept as long as the record.
+ACCESS_LOG_RETENTION_MONTHS = env_int("ACCESS_LOG_RETENTION_MONTHS", 0, minimum=0)
+
 # Uploaded import files wait here for their worker: web and worker must share it.
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))
 # Stored files (providers' CSV deliveries, signed agreements): web and worker share it.

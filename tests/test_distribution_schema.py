@@ -52,7 +52,8 @@ class Key:
 
 
 def catalogue() -> tuple[set[str], list[Key]]:
-    """The schema's tables (partitions aside: they follow their parent), and their keys."""
+    """The schema's tables (partitions aside: they follow their parent), and their keys
+    (those of the tables, not the copies PostgreSQL keeps on each partition)."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -74,6 +75,7 @@ def catalogue() -> tuple[set[str], list[Key]]:
                          ORDER BY k.i)
             FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
             WHERE c.relnamespace = current_schema()::regnamespace AND con.contype IN ('p', 'u', 'f')
+              AND con.conparentid = 0 AND NOT c.relispartition
             UNION ALL
             SELECT i.indrelid::regclass::text, ic.relname, 'i',
                    ARRAY(SELECT coalesce(a.attname, '(expression)')
@@ -82,7 +84,9 @@ def catalogue() -> tuple[set[str], list[Key]]:
                          ORDER BY k.o),
                    NULL, NULL
             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+            JOIN pg_class t ON t.oid = i.indrelid
             WHERE ic.relnamespace = current_schema()::regnamespace AND i.indisunique
+              AND NOT t.relispartition
               AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conindid = i.indexrelid)
             """
         )
@@ -91,6 +95,35 @@ def catalogue() -> tuple[set[str], list[Key]]:
             for table, name, kind, columns, target, target_columns in cursor.fetchall()
         ]
     return tables, keys
+
+
+def partition_columns() -> dict[str, set[str]]:
+    """Each partitioned table's partition columns, its sub-partitions' included
+    (records/partitions.py): its keys must hold them beside ``(district_id, id)``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, a.attname
+            FROM pg_class c
+            CROSS JOIN LATERAL pg_partition_tree(c.oid) tree
+            JOIN pg_partitioned_table pt ON pt.partrelid = tree.relid
+            CROSS JOIN LATERAL unnest(pt.partattrs::int2[]) AS k(n)
+            JOIN pg_attribute a ON a.attrelid = tree.relid AND a.attnum = k.n
+            WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'p'
+              AND NOT c.relispartition
+            """
+        )
+        columns: dict[str, set[str]] = {}
+        for table, column in cursor.fetchall():
+            columns.setdefault(table, set()).add(column)
+    return columns
+
+
+def tenant_primary_key(found: tuple[str, ...], partitioned_by: set[str]) -> tuple[str, ...]:
+    """``found`` without the partition columns a partitioned table's key must add."""
+    if found[:2] == (DISTRICT, "id") and set(found[2:]) == partitioned_by:
+        return found[:2]
+    return found
 
 
 def classification_problems(tables: set[str]) -> list[str]:
@@ -112,10 +145,12 @@ def key_problems(
     """What Citus would refuse, or what would keep a district's query off one node."""
     problems = []
     primary = {key.table: key.columns for key in keys if key.kind == "p"}
+    partitioned = partition_columns()
     for table in sorted(distributed):
         wanted = (DISTRICT, "id") if table in tenant else None
         found = primary.get(table)
-        if found is None or DISTRICT not in found or (wanted and found != wanted):
+        unpartitioned = found and tenant_primary_key(found, partitioned.get(table, set()))
+        if found is None or DISTRICT not in found or (wanted and unpartitioned != wanted):
             problems.append(f"{table}: primary key {found}, not {wanted or 'with ' + DISTRICT}")
     for key in keys:
         if key.kind in ("u", "i") and key.table in distributed and DISTRICT not in key.columns:
@@ -160,7 +195,13 @@ def test_the_tenant_keys_are_the_ones_citus_needs():
     primary = {key.table: key.columns for key in keys if key.kind == "p"}
     tenant = {model._meta.db_table for model in tenant_models()}
     assert len(tenant) >= 50
-    assert {primary[table] for table in tenant} == {(DISTRICT, "id")}
+    partitioned = partition_columns()
+    assert {
+        tenant_primary_key(primary[table], partitioned.get(table, set())) for table in tenant
+    } == {(DISTRICT, "id")}
+    # The partitioned tables' keys hold their partition columns too, as PostgreSQL requires.
+    assert primary["records_attendancerecord"] == (DISTRICT, "id", "date")
+    assert primary["access_accessevent"] == (DISTRICT, "id", "is_disclosure", "occurred_at")
     assert primary["access_cacheepoch"] == (DISTRICT,)
     assert primary["access_studentepoch"] == (DISTRICT, "student_id")
     # The primary key serves the declared UNIQUE (district, id): no second index of it.
@@ -170,7 +211,10 @@ def test_the_tenant_keys_are_the_ones_citus_needs():
     # The links between tenant rows are composite, and nothing else.
     between = [k for k in keys if k.kind == "f" and k.table in tenant and k.target in tenant]
     assert len(between) >= 50
-    assert {(k.columns[0], k.target_columns) for k in between} == {(DISTRICT, (DISTRICT, "id"))}
+    assert {
+        (k.columns[0], tenant_primary_key(k.target_columns, partitioned.get(k.target, set())))
+        for k in between
+    } == {(DISTRICT, (DISTRICT, "id"))}
     # A one-to-one link's uniqueness, kept with the district in front.
     assert ("records_healthrecord", (DISTRICT, "student_id")) in {
         (k.table, k.columns) for k in keys if k.kind == "u"

@@ -111,6 +111,17 @@ def test_every_tenant_table_has_forced_row_security_and_the_policy():
     )
 
 
+def tenant_partitions() -> list[str]:
+    """The partitions, at every depth, of the tenant tables (records/partitions.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relid::text FROM unnest(%s::text[]) t, "
+            "pg_partition_tree(to_regclass(t)) WHERE level > 0",
+            [tenant_tables()],
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
 def test_the_policy_is_the_tenant_rule_for_reading_and_writing():
     with connection.cursor() as cursor:
         cursor.execute(
@@ -119,7 +130,8 @@ def test_the_policy_is_the_tenant_rule_for_reading_and_writing():
             [POLICY_NAME],
         )
         policies = {row[0]: row[1:] for row in cursor.fetchall()}
-    assert set(policies) == set(tenant_tables())
+    # A partition has the policy too: read by its own name, it is still the tenant rule.
+    assert set(policies) == set(tenant_tables()) | set(tenant_partitions())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, policyname, cmd, qual FROM pg_policies WHERE policyname <> %s",
@@ -147,7 +159,7 @@ def test_every_table_with_a_district_column_is_a_tenant_table_or_named_here():
             SELECT c.relname FROM pg_attribute a
             JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p')
             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
-            WHERE a.attname = 'district_id' AND NOT a.attisdropped
+            WHERE a.attname = 'district_id' AND NOT a.attisdropped AND NOT c.relispartition
             """
         )
         with_district = {row[0] for row in cursor.fetchall()}

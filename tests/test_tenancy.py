@@ -50,6 +50,14 @@ def test_every_tenant_table_has_unique_district_and_id():
         assert ("district", "id") in keys, model
 
 
+# Links the database does not check with a key, and why.
+LINKS_WITHOUT_KEYS = {
+    # Both partitioned by month (records/partitions.py), written by one statement; each
+    # event's hash covers its students, so the chain check finds any row that breaks it.
+    "access_accesseventstudent_event_id_tenant_fk": "the access log's chain",
+}
+
+
 @pytest.mark.django_db
 def test_every_link_between_tenant_rows_has_a_composite_key_in_postgres():
     assert connection.vendor == "postgresql"
@@ -62,7 +70,7 @@ def test_every_link_between_tenant_rows_has_a_composite_key_in_postgres():
         for field in tenant_links(model)
         if constraint_name(model, field) not in present
     ]
-    assert missing == []
+    assert missing == list(LINKS_WITHOUT_KEYS)
     assert len([n for n in present if n.endswith("_tenant_fk")]) >= 30
 
 

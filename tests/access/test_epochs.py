@@ -111,7 +111,8 @@ def public_tables() -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')"
+            # A partition is its parent's: the parent's triggers fire for its rows.
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
         )
         return {name for (name,) in cursor.fetchall()}
 
