@@ -118,13 +118,32 @@ def child_access_log(
     reaches as family; anyone else gets ``StudentNotFound``.
     """
     child = family_child(viewer, student_id)
+    return _child_reads(viewer, child.student.pk, category=category, since=since, until=until)
+
+
+def _child_reads(
+    viewer: Viewer,
+    child_pk: int,
+    *,
+    category: str | None,
+    since: date | None,
+    until: date | None,
+    after: datetime | None = None,
+    before: datetime | None = None,
+) -> QuerySet[AccessEvent]:
+    """``child_access_log`` of a child already found, also kept to ``after <=
+    occurred_at < before``: on the child's rows of the log too, so that only that
+    stretch of them is read."""
     district_id = viewer.district_id
-    touched = AccessEventStudent.unscoped.filter(
-        district_id=district_id, student_id=child.student.pk
+    touched = _reads_between(
+        AccessEventStudent.unscoped.filter(district_id=district_id, student_id=child_pk),
+        after,
+        before,
     ).values("event_id")
     events = AccessEvent.unscoped.filter(district_id=district_id, pk__in=touched).exclude(
         actor_id=viewer.user.pk
     )
+    events = _reads_between(events, after, before)
     if category is not None:
         if category not in ALL_CATEGORIES:
             return events.none()
@@ -139,6 +158,14 @@ def child_access_log(
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
         events = events.filter(occurred_at__lt=end)
     return events.order_by("-occurred_at", "-sequence")
+
+
+def _reads_between(rows: QuerySet, after: datetime | None, before: datetime | None) -> QuerySet:
+    if after is not None:
+        rows = rows.filter(occurred_at__gte=after)
+    if before is not None:
+        rows = rows.filter(occurred_at__lt=before)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -214,25 +241,85 @@ def child_reader_days(
     name) in one capacity: their reads as a school official, and each disclosure's
     party and legal basis, are lines of their own. Lines come in the order of their
     ``LineKey``, newest first: a day's lines all come before the day before's. Pages go
-    by key, ``older_than`` or ``newer_than`` a line already shown; one query, and no
-    count of all the reads.
+    by key, ``older_than`` or ``newer_than`` a line already shown. Two queries, whatever
+    the child's reads: where the newest thousand of them on that side of the key begin
+    (by the index of the child's reads by time), then the lines of those whole days;
+    more only when those hold less than a page. Nothing counts all the reads.
     """
     if older_than is not None and newer_than is not None:
         raise ValueError("one direction at a time")
-    events = child_access_log(
-        viewer, student_id, category=category, since=since, until=until
-    ).order_by()
+    child_pk = family_child(viewer, student_id).student.pk
     zone = viewer.district.zone
     # A line's reads all fall on the day of its first, so whole days beyond the key's
     # hold none of the lines asked for (a cut inside a day would split a line).
+    after = before = None
     if older_than is not None:
-        end = older_than.first_at.astimezone(zone).date() + timedelta(days=1)
-        events = events.filter(occurred_at__lt=datetime.combine(end, time.min, tzinfo=zone))
+        before = _midnight(older_than.first_at.astimezone(zone).date() + timedelta(days=1), zone)
     if newer_than is not None:
-        start = newer_than.first_at.astimezone(zone).date()
-        events = events.filter(occurred_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+        after = _midnight(newer_than.first_at.astimezone(zone).date(), zone)
+    if since is not None:
+        after = max(filter(None, (after, _midnight(since, zone))))
+    if until is not None:
+        before = min(filter(None, (before, _midnight(until + timedelta(days=1), zone))))
+    window = READS_WINDOW
+    while True:
+        # The newest (going older) or oldest (going newer) ``window`` reads of the child
+        # on this side of the key, widened to whole days: their lines are complete.
+        edge = _window_edge(viewer, child_pk, after, before, window, older=newer_than is None)
+        bounds = {"after": after, "before": before}
+        if edge is not None and newer_than is None:
+            bounds["after"] = _midnight(edge.astimezone(zone).date(), zone)
+        elif edge is not None:
+            bounds["before"] = _midnight(edge.astimezone(zone).date() + timedelta(days=1), zone)
+        rows = _reader_day_rows(
+            _child_reads(viewer, child_pk, category=category, since=None, until=None, **bounds),
+            zone,
+            older_than,
+            newer_than,
+            limit,
+        )
+        # A page's worth of lines, or every read: done. Else a few readers read the child
+        # very often (or the viewer did): a wider window.
+        if len(rows) > limit or edge is None:
+            break
+        window *= WINDOW_GROWTH
+    beyond = len(rows) > limit
+    page = [_reader_day(row) for row in rows[:limit]]
+    if newer_than is not None:
+        page.reverse()
+        return ReaderDays(lines=page, has_newer=beyond, has_older=True)
+    return ReaderDays(lines=page, has_newer=older_than is not None, has_older=beyond)
+
+
+# How many of a child's reads one page's query groups at first: the newest thousand
+# (widened to whole days) hold a page of 25 lines unless a few readers read the child
+# several times an hour; then eight times as many, and so on, until a page or every read.
+READS_WINDOW = 1000
+WINDOW_GROWTH = 8
+
+
+def _midnight(day: date, zone) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+def _window_edge(viewer, child_pk: int, after, before, reads: int, *, older: bool):
+    """The time of the child's ``reads``-th read from the key (newest first when going
+    older, oldest first when going newer), all readers alike; None: fewer reads."""
+    rows = _reads_between(
+        AccessEventStudent.unscoped.filter(district_id=viewer.district_id, student_id=child_pk),
+        after,
+        before,
+    )
+    order = "-occurred_at" if older else "occurred_at"
+    found = rows.order_by(order).values_list("occurred_at", flat=True)[reads - 1 : reads]
+    return next(iter(found), None)
+
+
+def _reader_day_rows(events, zone, older_than, newer_than, limit) -> list[dict]:
+    """``events`` grouped into lines, the ``limit + 1`` nearest beyond the key."""
     lines = (
-        events.annotate(
+        events.order_by()
+        .annotate(
             day=TruncDate("occurred_at", tzinfo=zone),
             reader_name=Case(When(actor__isnull=True, then=F("actor_username")), default=Value("")),
         )
@@ -260,13 +347,7 @@ def child_reader_days(
         ).order_by("first_at", "first_sequence")
     else:
         lines = lines.order_by(*newest_first)
-    rows = list(lines[: limit + 1])
-    beyond = len(rows) > limit
-    page = [_reader_day(row) for row in rows[:limit]]
-    if newer_than is not None:
-        page.reverse()
-        return ReaderDays(lines=page, has_newer=beyond, has_older=True)
-    return ReaderDays(lines=page, has_newer=older_than is not None, has_older=beyond)
+    return list(lines[: limit + 1])
 
 
 def _json_list(values) -> list:

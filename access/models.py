@@ -118,17 +118,21 @@ class AccessEventStudent(TenantModel):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
-        db_index=False,  # (district, student, event) serves the family's log
+        db_index=False,  # access_evstudent_idx serves the family's log
     )
 
     # The event's time and kind, as the event has them: the log is partitioned by both
-    # (records/partitions.py), and the key tying this row to its event includes them.
+    # (records/partitions.py), and the family's list finds a child's newest reads by time.
     occurred_at = models.DateTimeField()
     is_disclosure = models.BooleanField(default=False)
 
     class Meta(TenantModel.Meta):
         indexes = [
-            models.Index(fields=["district", "student", "event"], name="access_evstudent_idx")
+            # A child's reads by time, and their events without reading the rows.
+            models.Index(
+                fields=["district", "student", "occurred_at", "event"],
+                name="access_evstudent_idx",
+            )
         ]
 
 

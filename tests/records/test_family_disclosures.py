@@ -300,11 +300,12 @@ def page_queries(world, own, django_assert_num_queries, expected):
 
 
 # The session, the viewer, the child (four times: the page, the staff log, the
-# providers' list and the studies' list each ask access/ for it), the staff log's lines
-# (one grouped query, no count), the log's own write, the providers' lines and
+# providers' list and the studies' list each ask access/ for it), the staff log's
+# window (where the child's newest thousand reads begin) and lines (one grouped query,
+# no count), the log's own write, the providers' lines and
 # older-deliveries queries, and the studies' lines. Readers' schools are one more when
 # staff read the child (tests/access/test_family_access_pages.py).
-ACCESS_PAGE_QUERIES = 12
+ACCESS_PAGE_QUERIES = 13
 
 
 @pytest.mark.parametrize("events", [5, 50])
