@@ -314,19 +314,8 @@ def _fail_lost(delivery: CsvDelivery) -> CsvDelivery:
 
 
 def deliveries_expire_lost(*, now: datetime | None = None) -> int:
-    """Fail the deliveries no worker will finish: queued or building, with nobody holding
-    their lease, longer than the broker takes to hand a lost worker's message to another
-    (``leases.lost_after``). How many were failed."""
-    cutoff = (now or timezone.now()) - leases.lost_after()
-    failed = 0
-    lost = CsvDelivery.unscoped.filter(status__in=IN_PROGRESS, requested_at__lt=cutoff)
-    for delivery in lost.order_by("pk"):
-        with leases.lease(CsvDelivery._meta.label_lower, delivery.pk) as held:
-            delivery.refresh_from_db()
-            if held and delivery.status in IN_PROGRESS:
-                _fail_lost(delivery)
-                failed += 1
-    return failed
+    """Fail the deliveries no worker will finish (``leases.fail_lost``): how many."""
+    return leases.fail_lost(CsvDelivery.unscoped.all(), IN_PROGRESS, _fail_lost, now=now)
 
 
 def _fail(delivery: CsvDelivery, message: str) -> CsvDelivery:

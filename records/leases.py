@@ -20,12 +20,14 @@ tasks inline, one at a time: there every lease is granted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,29 @@ LOST_MARGIN = timedelta(minutes=30)
 def lost_after() -> timedelta:
     """How long after its start a job with no lease holder is taken for lost."""
     return timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT) + LOST_MARGIN
+
+
+def fail_lost(
+    jobs: QuerySet,
+    in_progress: Collection[str],
+    fail: Callable[[object], object],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """``fail`` each of ``jobs`` that no worker will finish: queued or building (a status
+    of ``in_progress``), with nobody holding its lease, requested longer ago than the
+    broker takes to hand a lost worker's message to another (``lost_after``). How many
+    were failed."""
+    cutoff = (now or timezone.now()) - lost_after()
+    failed = 0
+    lost = jobs.filter(status__in=in_progress, requested_at__lt=cutoff)
+    for job in lost.order_by("pk"):
+        with lease(job._meta.label_lower, job.pk) as held:
+            job.refresh_from_db()
+            if held and job.status in in_progress:
+                fail(job)
+                failed += 1
+    return failed
 
 
 def lease_name(kind: str, key) -> str:

@@ -186,19 +186,8 @@ def _fail_lost(extract: StudyExtract) -> StudyExtract:
 
 
 def extracts_expire_lost(*, now=None) -> int:
-    """Fail the extracts no worker will finish: queued or building, with nobody holding
-    their lease, longer than the broker takes to hand a lost worker's message to another
-    (``leases.lost_after``). How many were failed."""
-    cutoff = (now or timezone.now()) - leases.lost_after()
-    failed = 0
-    lost = StudyExtract.unscoped.filter(status__in=IN_PROGRESS, requested_at__lt=cutoff)
-    for extract in lost.order_by("pk"):
-        with leases.lease(StudyExtract._meta.label_lower, extract.pk) as held:
-            extract.refresh_from_db()
-            if held and extract.status in IN_PROGRESS:
-                _fail_lost(extract)
-                failed += 1
-    return failed
+    """Fail the extracts no worker will finish (``leases.fail_lost``): how many."""
+    return leases.fail_lost(StudyExtract.unscoped.all(), IN_PROGRESS, _fail_lost, now=now)
 
 
 def _delete_files(names) -> None:

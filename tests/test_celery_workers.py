@@ -458,6 +458,38 @@ def test_a_delivery_whose_worker_died_is_failed_and_what_it_stored_deleted(
     assert held.status == "running"
 
 
+@pytest.mark.django_db
+def test_an_extract_whose_build_lost_its_worker_is_failed_by_the_beat(
+    settings, tmp_path, other_session
+):
+    from reports import extracts
+    from reports import tasks as report_tasks
+    from reports.models import StudyExtract
+    from tests.reports.test_research_studies import Setting
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    setting = Setting(students=20)
+    study = setting.approved_study()
+    lost, held, recent = (
+        StudyExtract.unscoped.create(
+            district=study.district, study=study, version=study.approved_version,
+            requested_by=setting.researcher, status=status,
+        )
+        for status in ("running", "queued", "running")
+    )  # fmt: skip
+    long_ago = timezone.now() - timedelta(days=1)
+    StudyExtract.unscoped.filter(pk__in=[lost.pk, held.pk]).update(requested_at=long_ago)
+    other_session(StudyExtract._meta.label_lower, held.pk)  # a live worker builds it
+
+    assert report_tasks.expire_lost_extracts() == 1
+    for extract in (lost, held, recent):
+        extract.refresh_from_db()
+    assert (lost.status, lost.error) == ("failed", str(extracts.LOST))
+    # Another worker's, and one younger than the broker's redelivery: left to them.
+    assert (held.status, recent.status) == ("queued", "running")
+    assert report_tasks.expire_lost_extracts() == 0
+
+
 def test_the_settings_make_late_acknowledgement_safe(settings):
     assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_TASK_REJECT_ON_WORKER_LOST
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
