@@ -18,11 +18,13 @@ import hmac
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
+from access.audit import reads_pruned_before
 from access.models import AccessEvent, AuditChain
 
 
@@ -86,7 +88,8 @@ def read_anchors() -> tuple[list[Anchor], list[int]]:
 
 
 def mismatched_anchors(district_id: int, anchors: list[Anchor]) -> list[Anchor]:
-    """The district's anchors whose event is missing or hashes differently now."""
+    """The district's anchors whose event is missing or hashes differently now; an event
+    missing because the access log's retention dropped its month is not a mismatch."""
     mine = [anchor for anchor in anchors if anchor.district_id == district_id]
     if not mine:
         return []
@@ -95,7 +98,19 @@ def mismatched_anchors(district_id: int, anchors: list[Anchor]) -> list[Anchor]:
             district_id=district_id, sequence__in={anchor.sequence for anchor in mine}
         ).values_list("sequence", "entry_hash")
     )
-    return [anchor for anchor in mine if stored.get(anchor.sequence) != anchor.entry_hash]
+    pruned_before = reads_pruned_before()
+    return [
+        anchor
+        for anchor in mine
+        if stored.get(anchor.sequence) != anchor.entry_hash
+        and not (anchor.sequence not in stored and _dropped_by_retention(anchor, pruned_before))
+    ]
+
+
+def _dropped_by_retention(anchor: Anchor, pruned_before: datetime | None) -> bool:
+    """Whether the anchored event can be a read the retention dropped: it was anchored
+    (and so happened) before the end of the last month of reads dropped."""
+    return pruned_before is not None and datetime.fromisoformat(anchor.recorded_at) < pruned_before
 
 
 def _payload(anchor: Anchor) -> str:

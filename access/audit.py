@@ -405,7 +405,7 @@ def record_study_release(
     return _append_events([(event, Read(ids, frozenset(categories), frozenset({"researcher"})))])[0]
 
 
-def _reads_pruned_before() -> datetime | None:
+def reads_pruned_before() -> datetime | None:
     """The end of the last month of reads dropped by the retention, if any was."""
     last = PrunedLogMonth.objects.aggregate(last=Max("month"))["last"]
     if last is None:
@@ -433,7 +433,7 @@ def verify_chain(district_id: int, *, chunk_size: int = 2000) -> int | None:
     checked against its own recorded predecessor (disclosures are all still there).
     """
     expected_prev, last_sequence, last_time = "0" * 64, 0, None
-    pruned_before = _reads_pruned_before()
+    pruned_before = reads_pruned_before()
     events = AccessEvent.unscoped.filter(district_id=district_id).order_by("sequence")
     while True:
         chunk = list(events.filter(sequence__gt=last_sequence)[:chunk_size])

@@ -34,6 +34,10 @@ from django.utils import timezone
 from records.row_security import POLICY_CONDITION, POLICY_NAME
 
 SCHOOL_YEAR, MONTH = "school_year", "month"
+# The access log's reads of the last twelve whole months are never dropped, whatever the
+# setting says: the drop function refuses them, so that the application's role, which may
+# call it, cannot erase recent reads (settings.py refuses a retention below this).
+MINIMUM_RETENTION_MONTHS = 12
 # How far ahead partitions are made: this period and the next ones.
 PERIODS_AHEAD = {SCHOOL_YEAR: 1, MONTH: 2}
 
@@ -171,6 +175,10 @@ BEGIN
         RAISE EXCEPTION 'studentdata_drop_expired_partition: % never expires', child;
     END IF;
     month := to_date(right(child_name, 7), 'YYYY_MM');
+    IF month >= (date_trunc('month', now()) - interval '{minimum} months')::date THEN
+        RAISE EXCEPTION 'studentdata_drop_expired_partition: % is within the minimum retention',
+            child;
+    END IF;
     EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %s', '{schema}', parent_name, child);
     EXECUTE format('DROP TABLE %s', child);
     INSERT INTO {schema}.access_prunedlogmonth (partition, month, dropped_at)
@@ -202,7 +210,11 @@ def _install_functions(apps, schema_editor) -> None:
         .replace("{policy}", POLICY_NAME)
         .replace("{condition}", POLICY_CONDITION.replace("'", "''"))
     )
-    drop = _DROP_PARTITION.replace("{schema}", schema).replace("{expiring}", expiring)
+    drop = (
+        _DROP_PARTITION.replace("{schema}", schema)
+        .replace("{expiring}", expiring)
+        .replace("{minimum}", str(MINIMUM_RETENTION_MONTHS))
+    )
     schema_editor.execute(add, None)  # None: no % escapes
     schema_editor.execute(drop, None)
 
@@ -266,7 +278,7 @@ def expired_partitions(today: date, retention_months: int) -> list[str]:
     none if nothing expires."""
     if connection.vendor != "postgresql" or retention_months <= 0:
         return []
-    first_kept = first_month_kept(today, retention_months)
+    first_kept = first_month_kept(today, max(retention_months, MINIMUM_RETENTION_MONTHS))
     expired = []
     for parent in sorted(PARTITIONED, key=lambda p: "student" not in p.table):
         if not parent.expires:

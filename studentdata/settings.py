@@ -358,6 +358,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # dropped whole (records/partitions.py). 0 keeps them all. Disclosures to parties
 # outside the school, the record 34 CFR 99.32 requires, are kept as long as the record.
 ACCESS_LOG_RETENTION_MONTHS = env_int("ACCESS_LOG_RETENTION_MONTHS", 0, minimum=0)
+if 0 < ACCESS_LOG_RETENTION_MONTHS < 12:  # records.partitions.MINIMUM_RETENTION_MONTHS
+    raise ImproperlyConfigured(
+        "ACCESS_LOG_RETENTION_MONTHS must be 0 (keep every read) or at least 12 months"
+    )
 
 # Uploaded import files wait here for their worker: web and worker must share it.
 IMPORT_UPLOAD_ROOT = Path(env_str("IMPORT_UPLOAD_ROOT", str(BASE_DIR / "var" / "imports")))

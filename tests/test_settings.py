@@ -136,3 +136,16 @@ def test_a_database_role_to_act_as_is_set_on_every_connection_or_refused():
     )
     env = {**os.environ, "DATABASE_URL": url, "DATABASE_ROLE": "app -c fsync=off"}
     assert "DATABASE_ROLE must be a plain role name" in start_up_error(env)
+
+
+def test_an_access_log_retention_under_a_year_stops_start_up():
+    import os
+
+    env = {**os.environ, "ACCESS_LOG_RETENTION_MONTHS": "6"}
+    assert "ACCESS_LOG_RETENTION_MONTHS must be 0" in start_up_error(env)
+    assert (
+        settings_in_subprocess(
+            "settings.ACCESS_LOG_RETENTION_MONTHS", ACCESS_LOG_RETENTION_MONTHS="12"
+        )
+        == "12"
+    )

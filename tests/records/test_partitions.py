@@ -8,9 +8,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.db import connection
+from django.db.transaction import atomic
 from django.db.utils import InternalError
 
 from access import audit
+from access.anchors import Anchor, mismatched_anchors
 from access.audit import Disclosure, record_access, verify_chain
 from access.models import AccessEvent, AccessEventStudent, PrunedLogMonth
 from access.tasks import drop_expired_reads
@@ -126,7 +128,7 @@ def test_expired_reads_are_dropped_a_month_at_a_time_never_a_disclosure(
     recent = _read_at(monkeypatch, datetime(2026, 12, 3, tzinfo=UTC), viewer, student)
     assert verify_chain(world.a.district.pk) is None
 
-    settings.ACCESS_LOG_RETENTION_MONTHS = 6
+    settings.ACCESS_LOG_RETENTION_MONTHS = 12
     check_keys_now()  # as if the rows were written long before, not in this transaction
     monkeypatch.setattr("access.tasks.timezone.now", lambda: datetime(2026, 12, 7, tzinfo=UTC))
     dropped = drop_expired_reads()
@@ -139,6 +141,16 @@ def test_expired_reads_are_dropped_a_month_at_a_time_never_a_disclosure(
     # The gap the retention left is accepted; the chain is checked on either side of it.
     assert verify_chain(world.a.district.pk) is None
     assert drop_expired_reads() == 0
+    # An anchor of a dropped read is no alarm; one of a missing recent event still is.
+    district = world.a.district.pk
+    dropped_anchor = Anchor(
+        district, old_read.sequence, old_read.entry_hash, "2025-11-06T04:30:00+00:00"
+    )
+    missing_recent = Anchor(district, recent.sequence + 99, "0" * 64, "2026-12-04T04:30:00+00:00")
+    kept_anchor = Anchor(district, recent.sequence, recent.entry_hash, "2026-12-04T04:30:00+00:00")
+    assert mismatched_anchors(district, [dropped_anchor, missing_recent, kept_anchor]) == [
+        missing_recent
+    ]
 
 
 def test_a_gap_after_the_dropped_months_is_still_found(world, monkeypatch):
@@ -167,3 +179,17 @@ def test_a_gap_after_the_dropped_months_is_still_found(world, monkeypatch):
 def test_only_the_access_logs_reads_can_be_dropped(partition):
     with pytest.raises(InternalError, match="never expires"):
         partitions.drop_partition(partition)
+
+
+def test_the_last_twelve_months_of_reads_are_never_dropped():
+    """Not even when the application's role asks the database for it directly."""
+    this_month = date.today().replace(day=1)
+    last_kept = partitions.first_month_kept(this_month, partitions.MINIMUM_RETENTION_MONTHS)
+    partitions.ensure_partitions(last_kept)
+    for month in (this_month, last_kept):
+        name = f"access_accessevent_reads_{month:%Y_%m}"
+        assert name in partitions.partitions_of("access_accessevent_reads")
+        with pytest.raises(InternalError, match="within the minimum retention"), atomic():
+            partitions.drop_partition(name)
+    # A shorter setting is held to the minimum too.
+    assert partitions.expired_partitions(this_month, 1) == []
