@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -41,6 +42,23 @@ LOST_MARGIN = timedelta(minutes=30)
 def lost_after() -> timedelta:
     """How long after its start a job with no lease holder is taken for lost."""
     return timedelta(seconds=settings.CELERY_VISIBILITY_TIMEOUT) + LOST_MARGIN
+
+
+# A message delivered this often without its task finishing is given up: its task keeps
+# killing its worker (out of memory, a crash), and each redelivery would kill another.
+MAX_DELIVERIES = 3
+
+
+def delivered_too_often(task: str, message: str) -> bool:
+    """Count a delivery of ``message`` (a Celery task id) to ``task``, in the shared cache
+    (Redis), and say whether it has now come more than ``MAX_DELIVERIES`` times. A task
+    that finishes is not delivered again, so only a task whose worker died counts up."""
+    name = f"deliveries:{task}:{message}"
+    cache.add(name, 0, timeout=int(2 * lost_after().total_seconds()))
+    try:
+        return cache.incr(name) > MAX_DELIVERIES
+    except ValueError:  # expired in between: this is its first delivery that counts
+        return False
 
 
 def fail_lost(

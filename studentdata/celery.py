@@ -1,11 +1,14 @@
 """The Celery app. With no broker configured (the demo), tasks run inline."""
 
+import functools
+import logging
 import os
 
-from celery import Celery, Task, shared_task
+from celery import Celery, Task, current_task, shared_task
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studentdata.settings")
+logger = logging.getLogger(__name__)
 
 
 class EntryScopedTask(Task):
@@ -26,14 +29,32 @@ app.autodiscover_tasks()
 
 def long_task(**options):
     """``shared_task`` for a task that may run long (an import, a report release, an
-    extract, a delivery): the long time limits (settings.py) instead of housekeeping's."""
+    extract, a delivery): the long time limits (settings.py) instead of housekeeping's,
+    and given up after ``MAX_DELIVERIES`` deliveries of one message (``records.leases``):
+    a task that kills its worker (out of memory) is not handed to every worker in turn."""
     from django.conf import settings
 
-    return shared_task(
-        soft_time_limit=settings.CELERY_LONG_TASK_SOFT_TIME_LIMIT,
-        time_limit=settings.CELERY_LONG_TASK_TIME_LIMIT,
-        **options,
-    )
+    def decorate(run):
+        @functools.wraps(run)
+        def delivered(*args, **kwargs):
+            from records import leases
+
+            message = current_task.request.id if current_task else None
+            if message and leases.delivered_too_often(options["name"], message):
+                logger.error(
+                    "%s: message %s delivered %s times without finishing; given up",
+                    options["name"], message, leases.MAX_DELIVERIES,
+                )  # fmt: skip
+                return None
+            return run(*args, **kwargs)
+
+        return shared_task(
+            soft_time_limit=settings.CELERY_LONG_TASK_SOFT_TIME_LIMIT,
+            time_limit=settings.CELERY_LONG_TASK_TIME_LIMIT,
+            **options,
+        )(delivered)
+
+    return decorate
 
 
 # What beat runs (docker-compose's beat service).

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -488,6 +489,26 @@ def test_an_extract_whose_build_lost_its_worker_is_failed_by_the_beat(
     # Another worker's, and one younger than the broker's redelivery: left to them.
     assert (held.status, recent.status) == ("queued", "running")
     assert report_tasks.expire_lost_extracts() == 0
+
+
+@pytest.mark.django_db
+def test_a_message_that_keeps_killing_its_worker_is_given_up(monkeypatch):
+    """A preview build that dies with its worker comes back (REJECT_ON_WORKER_LOST); past
+    MAX_DELIVERIES deliveries of the same message, it is dropped instead of killing the
+    next worker. Another message of the same task still runs."""
+    from reports import tasks as report_tasks
+
+    builds = []
+    monkeypatch.setattr(
+        report_tasks.builds, "build_preview_once", lambda *a, **k: builds.append(k["build_key"])
+    )
+    district = f.DistrictFactory()
+    message, another = str(uuid.uuid4()), str(uuid.uuid4())
+    for _ in range(leases.MAX_DELIVERIES + 2):
+        report_tasks.build_preview.apply((district.pk, None), task_id=message)
+    assert builds == [message] * leases.MAX_DELIVERIES
+    report_tasks.build_preview.apply((district.pk, None), task_id=another)
+    assert builds[-1] == another
 
 
 def test_the_settings_make_late_acknowledgement_safe(settings):
