@@ -45,14 +45,15 @@ def record_chain_heads() -> int:
     file anchored last for that district; how many were written. Two runs at once (a
     message delivered twice) take turns on the file: neither interleaves the other's
     lines, and the second finds the heads anchored."""
-    heads = list(AuditChain.unscoped.filter(last_sequence__gt=0).order_by("district_id"))
-    if not heads:
+    if not AuditChain.unscoped.filter(last_sequence__gt=0).exists():
         return 0
     path = anchor_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Appended, never rewritten; flushed to disk before the task reports success.
     with path.open("a", encoding="utf-8") as anchors:
         fcntl.flock(anchors.fileno(), fcntl.LOCK_EX)  # released when the file is closed
+        # Read under the lock: a run that waited for it never appends an older head.
+        heads = list(AuditChain.unscoped.filter(last_sequence__gt=0).order_by("district_id"))
         last = {anchor.district_id: anchor for anchor in read_anchors()[0]}
         now = timezone.now().isoformat()
         lines = [
