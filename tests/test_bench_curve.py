@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 
-from access.management.commands.bench_curve import MEASURES
+from access.management.commands.bench_curve import MEASURES, primary_cells_hidden
 from records.models import District
 from records.seeding import seed_demo
 
@@ -19,19 +19,15 @@ pytestmark = pytest.mark.django_db
 NUMBER = r"[\d,]+\.\d"
 
 
-def quick_protection(table, primary, width, *, start, **options):
-    """Every primary cell hidden, no complement sought: the LP takes tens of seconds a
-    build, and what is under test here is the benchmark's table, not the protection."""
-    return set(primary) | set(start), {}
-
-
 def test_the_curve_prints_every_row_with_numbers_at_each_size():
     # One district there already (seeded without its report card: the command builds and
     # publishes one), the other seeded by the command.
     seed_demo(students=400, seed=1, district="curve-400")
     out = io.StringIO()
     # As the suite's role (row-level security applies); the command seeds as the owner.
-    with mock.patch("reports.services.protect", quick_protection):
+    # Every build's protection quick (the LP takes tens of seconds a build): what is under
+    # test here is the benchmark's table, not the protection.
+    with mock.patch("reports.services.protect", primary_cells_hidden):
         call_command("bench_curve", sizes="200,400", runs=2, rounds=1, batch_runs=1, stdout=out)
     text = out.getvalue()
     assert {d.slug for d in District.objects.all()} >= {"curve-200", "curve-400"}
