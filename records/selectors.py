@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.cache import cache
 from django.db.models import (
@@ -18,7 +18,6 @@ from django.db.models import (
     DateField,
     Exists,
     Expression,
-    ExpressionWrapper,
     F,
     FloatField,
     IntegerField,
@@ -581,28 +580,25 @@ def attendance_rate_this_year(*, district_id: int, today: date) -> Expression:
     (``NULL``: no days recorded), as an expression to annotate a set of students access
     allowed with: days present or late over days recorded. No query of its own.
 
-    It reads the monthly roll-up (``AttendanceMonth``, about ten rows a student), and
-    the marks themselves only for the school year's first month when the year starts
-    after that month's first day (the roll-up's month holds days before the start).
+    It reads the monthly roll-up (``AttendanceMonth``, about ten rows a student) from
+    the month the year starts in, less the marks of that month before the start (the
+    roll-up's month holds them too): an empty stretch of the marks' index for nearly
+    every student, as schools mark no days before their year begins.
     """
     start = Coalesce(school_year_start(district_id=district_id, today=today), Value(date.min))
     months = AttendanceMonth.unscoped.filter(
-        district_id=district_id, student_id=OuterRef("pk"), month__gte=start
+        district_id=district_id, student_id=OuterRef("pk"), month__gte=TruncMonth(start)
     )
-    start_month_tail = (
-        AttendanceRecord.unscoped.filter(
-            district_id=district_id,
-            student_id=OuterRef("pk"),
-            date__gte=start,
-            date__lt=ExpressionWrapper(start + timedelta(days=31), output_field=DateField()),
-        )
-        .annotate(month=TruncMonth("date"))
-        .filter(month__lt=start)
+    before_start = AttendanceRecord.unscoped.filter(
+        district_id=district_id,
+        student_id=OuterRef("pk"),
+        date__gte=TruncMonth(start, output_field=DateField()),
+        date__lt=start,
     )
-    attended = _per_student(months, Sum("attended")) + _per_student(
-        start_month_tail, Count("pk", filter=Q(status__in=ATTENDED_STATUSES))
+    attended = _per_student(months, Sum("attended")) - _per_student(
+        before_start, Count("pk", filter=Q(status__in=ATTENDED_STATUSES))
     )
-    recorded = _per_student(months, Sum("recorded")) + _per_student(start_month_tail, Count("pk"))
+    recorded = _per_student(months, Sum("recorded")) - _per_student(before_start, Count("pk"))
     return Cast(attended, FloatField()) * 100.0 / NullIf(Cast(recorded, FloatField()), 0.0)
 
 
