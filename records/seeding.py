@@ -964,6 +964,10 @@ class _Section:
 # --- the generator ---------------------------------------------------------------------------
 
 
+# Names drawn for a school, all taken, before its name is numbered instead.
+SCHOOL_NAME_DRAWS = 1000
+
+
 class _DistrictSeeder:
     def __init__(self, slug, name, students, rng, as_of, progress, *, n_schools=None):
         self.slug, self.name, self.n_students = slug, name, students
@@ -1205,13 +1209,22 @@ class _DistrictSeeder:
             bases = list(SCHOOL_BASES[kind])
             if self.slug != DEFAULT_SLUG:  # the demo district opens with Lincoln Elementary
                 self.rng.shuffle(bases)
-            out = []
+            out, misses = [], 0
             while len(out) < n:
                 base = bases.pop(0) if bases else self.rng.choice(self.pools["last_en"])
                 name = f"{base} {SCHOOL_SUFFIX[kind]}"
-                if name not in taken:
-                    taken.add(name)
-                    out.append(name)
+                if name in taken and misses >= SCHOOL_NAME_DRAWS:
+                    # A district of a million students has more schools of a kind than the
+                    # name pool has names: the second Lincoln Elementary is "No. 2".
+                    number = 1
+                    while name in taken:
+                        number += 1
+                        name = f"{base} {SCHOOL_SUFFIX[kind]} No. {number}"
+                if name in taken:
+                    misses += 1
+                    continue
+                taken.add(name)
+                out.append(name)
             names[kind] = out
         return names
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 from datetime import date
 
 import pytest
@@ -13,7 +14,7 @@ from access.scoping import allowed_for, visible_students
 from access.viewer import viewer_for
 from accounts.models import Role, RoleMembership, User
 from records import models as m
-from records.seeding import seed_demo
+from records.seeding import SCHOOL_BASES, _DistrictSeeder, seed_demo
 from tests.roles import as_owner
 
 AS_OF = date(2026, 11, 18)  # a school day in the fall term
@@ -150,3 +151,15 @@ def test_the_command_refuses_a_number_of_schools_out_of_range():
 
     with pytest.raises(CommandError, match="--schools must be between 3 and 12"):
         call_command("seed_demo", students=600, schools=2)
+
+
+def test_more_schools_of_a_kind_than_names_are_numbered():
+    """A district of a million students has more elementary schools than the seeder has
+    names: each still gets one of its own ("No. 2"), rather than a search with no end."""
+    seeder = _DistrictSeeder.__new__(_DistrictSeeder)
+    seeder.slug, seeder.rng = "big", random.Random(1)
+    seeder.pools = {"last_en": ["Smith", "Jones"]}
+    wanted = len(SCHOOL_BASES[m.School.Kind.ELEMENTARY]) + 10
+    names = seeder._school_names({m.School.Kind.ELEMENTARY: wanted})[m.School.Kind.ELEMENTARY]
+    assert len(names) == len(set(names)) == wanted
+    assert any(name.endswith(" Elementary No. 2") for name in names)
