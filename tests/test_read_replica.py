@@ -61,7 +61,7 @@ def test_the_replica_is_connected_to_as_the_primary_is():
         "[(d['ENGINE'], d['HOST'], d['OPTIONS']['options'], d.get('TEST')) "
         "for d in settings.DATABASES.values()], settings.DATABASE_ROUTERS"
     )
-    options = "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c role=app"
+    options = "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c jit=off -c role=app"
     primary = ("studentdata.db.postgresql", "127.0.0.1", options, None)
     replica = ("studentdata.db.postgresql", "10.0.0.2", options, {"MIRROR": "default"})
     assert settings_in_subprocess(

@@ -108,11 +108,13 @@ def test_every_postgresql_connection_plans_for_an_ssd_and_without_parallel_worke
     options = "settings.DATABASES['default']['OPTIONS']['options']"
     url = "postgres://u@127.0.0.1:5432/x"
     assert settings_in_subprocess(options, DATABASE_URL=url) == (
-        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0"
+        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c jit=off"
     )
     with connection.cursor() as cursor:
         cursor.execute("SHOW max_parallel_workers_per_gather")
         assert cursor.fetchone() == ("0",)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
 
 
 def test_a_bad_parallel_workers_setting_stops_start_up():
@@ -132,7 +134,8 @@ def test_a_database_role_to_act_as_is_set_on_every_connection_or_refused():
     options = "settings.DATABASES['default']['OPTIONS']['options']"
     url = "postgres://u@127.0.0.1:5432/x"
     assert settings_in_subprocess(options, DATABASE_URL=url, DATABASE_ROLE="studentdata_app") == (
-        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c role=studentdata_app"
+        "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0 -c jit=off "
+        "-c role=studentdata_app"
     )
     env = {**os.environ, "DATABASE_URL": url, "DATABASE_ROLE": "app -c fsync=off"}
     assert "DATABASE_ROLE must be a plain role name" in start_up_error(env)
