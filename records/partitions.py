@@ -309,7 +309,7 @@ class _Facts:
     other_constraints: list[tuple[str, str]]  # (name, definition): checks, foreign keys
     indexes: list[str]
     triggers: list[str]
-    pointing_here: list[str]  # foreign keys of other tables at this one
+    pointing_here: list[tuple[str, str]]  # (table, name): other tables' keys at this one
 
 
 def _facts(cursor, table: str) -> _Facts:
@@ -345,11 +345,11 @@ def _facts(cursor, table: str) -> _Facts:
     )
     triggers = [definition for (definition,) in cursor.fetchall()]
     cursor.execute(
-        "SELECT conrelid::regclass::text || '.' || conname FROM pg_constraint "
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint "
         "WHERE confrelid = to_regclass(%s) AND contype = 'f'",
         [table],
     )
-    return _Facts(keys, other, indexes, triggers, [name for (name,) in cursor.fetchall()])
+    return _Facts(keys, other, indexes, triggers, cursor.fetchall())
 
 
 def _data_periods(cursor, table: str, column: str, kind: str) -> set[date]:
@@ -386,8 +386,9 @@ class PartitionTable(migrations.operations.base.Operation):
 
     By ``column`` into ``period``s; with ``split``, first by a boolean column into two
     children named by ``split[1]`` (for false) and ``split[2]`` (for true), each then
-    by period. Foreign keys of other tables pointing at ``table`` must be dropped by
-    the migration first (they name a key the partitioned table no longer has alone).
+    by period. Foreign keys of other tables pointing at ``table`` are dropped: they name
+    a key the partitioned table no longer has alone; the migration makes again those it
+    wants, with the partition columns.
     PostgreSQL only; not reversible (a backup is the way back).
     """
 
@@ -412,10 +413,8 @@ class PartitionTable(migrations.operations.base.Operation):
         cursor.execute("SELECT policyname FROM pg_policies WHERE tablename = %s", [table])
         if [name for (name,) in cursor.fetchall()] != [POLICY_NAME]:
             raise RuntimeError(f"{table}: policies beside the tenant rule are not carried over")
-        if facts.pointing_here:
-            raise RuntimeError(
-                f"{table}: drop the keys pointing at it first: {facts.pointing_here}"
-            )
+        for pointing, name in facts.pointing_here:
+            cursor.execute(f'ALTER TABLE {pointing} DROP CONSTRAINT "{name}"')
         staged = f"{table}__new"
         by = f"LIST ({self.split[0]})" if self.split else f"RANGE ({column})"
         cursor.execute(

@@ -29,33 +29,12 @@ UPDATE access_accesseventstudent SET
                       WHERE e.id = access_accesseventstudent.event_id)
 """
 
-DROP_KEYS_AT_EVENTS = """
-DO $$
-DECLARE
-    found record;
-BEGIN
-    FOR found IN SELECT conrelid::regclass AS tab, conname FROM pg_constraint
-                  WHERE confrelid = 'access_accessevent'::regclass AND contype = 'f'
-    LOOP
-        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', found.tab, found.conname);
-    END LOOP;
-END $$
-"""
-
 SPLIT = ("is_disclosure", "reads", "disclosures")
 
 
 def fill(apps, schema_editor):
     postgres = schema_editor.connection.vendor == "postgresql"
     schema_editor.execute(FILL_POSTGRESQL if postgres else FILL_SQLITE)
-
-
-def postgresql(sql: str) -> migrations.RunPython:
-    def run(apps, schema_editor):
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(sql, None)
-
-    return migrations.RunPython(run, migrations.RunPython.noop, elidable=False)
 
 
 class Migration(migrations.Migration):
@@ -76,7 +55,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="accesseventstudent", name="occurred_at", field=models.DateTimeField()
         ),
-        postgresql(DROP_KEYS_AT_EVENTS),
         PartitionTable("access_accessevent", "occurred_at", MONTH, split=SPLIT),
         PartitionTable("access_accesseventstudent", "occurred_at", MONTH, split=SPLIT),
         migrations.CreateModel(

@@ -15,21 +15,6 @@ UPDATE records_attendancechange c SET record_date = r.date
   FROM records_attendancerecord r WHERE r.id = c.record_id AND r.district_id = c.district_id
 """
 
-# Foreign keys at the marks name (id) or (district_id, id): keys the partitioned table
-# keeps only with its date. Found by the catalogue, as Django named them by hash.
-DROP_KEYS_AT_MARKS = """
-DO $$
-DECLARE
-    found record;
-BEGIN
-    FOR found IN SELECT conrelid::regclass AS tab, conname FROM pg_constraint
-                  WHERE confrelid = 'records_attendancerecord'::regclass AND contype = 'f'
-    LOOP
-        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', found.tab, found.conname);
-    END LOOP;
-END $$
-"""
-
 CHANGE_TO_MARK_KEY = """
 ALTER TABLE records_attendancechange ADD CONSTRAINT records_attendancechange_record_id_tenant_fk
     FOREIGN KEY (district_id, record_id, record_date)
@@ -86,7 +71,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="attendancechange", name="record_date", field=models.DateField()
         ),
-        postgresql(DROP_KEYS_AT_MARKS),
         PartitionTable("records_attendancerecord", "date", SCHOOL_YEAR),
         PartitionTable("records_assessmentresult", "administered_on", SCHOOL_YEAR),
         postgresql(CHANGE_TO_MARK_KEY),
