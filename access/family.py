@@ -134,13 +134,8 @@ def _child_reads(
     """``child_access_log`` of a child already found, also kept to ``after <=
     occurred_at < before``: on the child's rows of the log too, so that only that
     stretch of them is read."""
-    district_id = viewer.district_id
-    touched = _reads_between(
-        AccessEventStudent.unscoped.filter(district_id=district_id, student_id=child_pk),
-        after,
-        before,
-    ).values("event_id")
-    events = AccessEvent.unscoped.filter(district_id=district_id, pk__in=touched).exclude(
+    touched = _child_rows(viewer, child_pk, after, before).values("event_id")
+    events = AccessEvent.unscoped.filter(district_id=viewer.district_id, pk__in=touched).exclude(
         actor_id=viewer.user.pk
     )
     events = _reads_between(events, after, before)
@@ -158,6 +153,13 @@ def _child_reads(
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone)
         events = events.filter(occurred_at__lt=end)
     return events.order_by("-occurred_at", "-sequence")
+
+
+def _child_rows(viewer: Viewer, child_pk: int, after, before) -> QuerySet[AccessEventStudent]:
+    """The child's rows of the log (a row per read of them), ``after <= occurred_at <
+    before``."""
+    rows = AccessEventStudent.unscoped.filter(district_id=viewer.district_id, student_id=child_pk)
+    return _reads_between(rows, after, before)
 
 
 def _reads_between(rows: QuerySet, after: datetime | None, before: datetime | None) -> QuerySet:
@@ -305,13 +307,9 @@ def _midnight(day: date, zone) -> datetime:
 def _window_edge(viewer, child_pk: int, after, before, reads: int, *, older: bool):
     """The time of the child's ``reads``-th read from the key (newest first when going
     older, oldest first when going newer), all readers alike; None: fewer reads."""
-    rows = _reads_between(
-        AccessEventStudent.unscoped.filter(district_id=viewer.district_id, student_id=child_pk),
-        after,
-        before,
-    )
     order = "-occurred_at" if older else "occurred_at"
-    found = rows.order_by(order).values_list("occurred_at", flat=True)[reads - 1 : reads]
+    times = _child_rows(viewer, child_pk, after, before).order_by(order)
+    found = times.values_list("occurred_at", flat=True)[reads - 1 : reads]
     return next(iter(found), None)
 
 
