@@ -78,6 +78,7 @@ INTERNAL_STUDENT_FIELDS: frozenset[str] = frozenset(
 # Tables about one student, each in exactly one category.
 RECORD_TABLES: dict[type[models.Model], Category] = {
     records.SchoolMembership: Category.DIRECTORY,
+    records.MultiSchoolStudent: Category.DIRECTORY,  # the memberships' head counts
     records.GuardianLink: Category.CONTACT,
     records.Enrollment: Category.ENROLLMENT,
     records.AttendanceRecord: Category.ATTENDANCE,

@@ -32,6 +32,7 @@ from access.scoping import (
     allowed_for,
     granted_schools,
     granted_sections,
+    reached_student_count,
     reached_students,
     released,
 )
@@ -221,6 +222,11 @@ class ProviderScope:
     def students(self) -> QuerySet[Student]:
         """The students the grants reach, each row flagged for ``allowed``."""
         return reached_students(self.viewer)
+
+    def student_total(self) -> int | None:
+        """How many ``students()`` gives, where it can be known without counting them
+        (``reached_student_count``); None: count them."""
+        return reached_student_count(self.viewer)
 
     def allowed(self, students) -> dict[int, Allowed]:
         return allowed_for(self.viewer, list(students))

@@ -8,19 +8,24 @@ student of a page comes from flags computed in the query that fetches the page.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
+    Count,
     Exists,
     ExpressionWrapper,
+    F,
     IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
@@ -34,6 +39,8 @@ from records.models import (
     DirectoryOptOut,
     Enrollment,
     GuardianLink,
+    HeadCount,
+    MultiSchoolStudent,
     School,
     SchoolMembership,
     Section,
@@ -245,27 +252,55 @@ def provider_sections(viewer: Viewer, route: Route) -> QuerySet[Section]:
     return sections
 
 
+# What a provider's grant reaches, by its population (``provider_reach``).
+NOBODY = "nobody"
+ENROLLED = "enrolled"  # current enrollments in the grant's sections
+MEMBERS = "members"  # current members of the grant's schools (every school: school_ids None)
+
+
+@dataclass(frozen=True)
+class ProviderReach:
+    kind: str
+    school_ids: frozenset[int] | None = None
+    grade_levels: tuple[str, ...] = ()
+
+
+def provider_reach(route: Route) -> ProviderReach:
+    """Whom a provider's grant covers today, by its population: the one reading of a
+    population that the grant's students and their count (``reached_student_count``)
+    both follow."""
+    population = route.population
+    if population is None:
+        return ProviderReach(NOBODY)
+    grades = tuple(population.grade_levels) if population.kind == "rules" else ()
+    if population.kind == "sections" or population.course_title_contains:
+        return ProviderReach(ENROLLED, grade_levels=grades)
+    if population.kind in {"schools", "rules"} and population.school_ids:
+        return ProviderReach(MEMBERS, frozenset(population.school_ids), grades)
+    if population.kind in {"district", "rules"}:
+        return ProviderReach(MEMBERS, None, grades)
+    return ProviderReach(NOBODY)
+
+
 def _provider_ids(viewer: Viewer, route: Route) -> QuerySet:
     """The students a provider's grant covers today: current members of its schools,
     current enrollments in its sections, narrowed by a rule's grades."""
-    population = route.population
-    if population is None:
+    reach = provider_reach(route)
+    if reach.kind == NOBODY:
         return _in_district(Student, viewer).none().values("pk")
     today = viewer.today
-    if population.kind == "sections" or population.course_title_contains:
+    if reach.kind == ENROLLED:
         enrolled = _in_district(Enrollment, viewer).filter(active_on_q(today))
         enrolled = enrolled.filter(section_id__in=provider_sections(viewer, route).values("pk"))
         reached = Q(pk__in=enrolled.values("student_id"))
     else:
         members = _in_district(SchoolMembership, viewer).filter(active_on_q(today))
-        if population.kind in {"schools", "rules"} and population.school_ids:
-            members = members.filter(school_id__in=list(population.school_ids))
-        elif population.kind not in {"district", "rules"}:
-            return _in_district(Student, viewer).none().values("pk")
+        if reach.school_ids is not None:
+            members = members.filter(school_id__in=sorted(reach.school_ids))
         reached = Q(pk__in=members.values("student_id"))
     students = _in_district(Student, viewer).filter(reached)
-    if population.kind == "rules" and population.grade_levels:
-        students = students.filter(grade_level__in=list(population.grade_levels))
+    if reach.grade_levels:
+        students = students.filter(grade_level__in=list(reach.grade_levels))
     return students.values("pk")
 
 
@@ -360,6 +395,61 @@ def reached_students(viewer: Viewer) -> QuerySet[Student]:
     if viewer.restrictions:
         students = students.exclude(_hidden(viewer))
     return students.annotate(**_route_flags(viewer))
+
+
+def reached_student_count(viewer: Viewer) -> int | None:
+    """How many students ``reached_students(viewer)`` gives, without counting them, where
+    every route is a provider's grant of whole schools' current members (no grades): the
+    sum of the database's head counts (records/head_counts.py), flat in the district's
+    size. None for any other reach, or where the database keeps no head counts: count
+    ``reached_students`` then."""
+    if not viewer.has_access or viewer.restrictions:
+        return None
+    schools: set[int] = set()
+    every_school = False
+    for route in viewer.routes:
+        if route.kind != RouteKind.PROVIDER:
+            return None
+        reach = provider_reach(route)
+        if reach.kind == NOBODY:
+            continue
+        if reach.kind != MEMBERS or reach.grade_levels:
+            return None
+        if reach.school_ids is None:
+            every_school = True
+        else:
+            schools |= reach.school_ids
+    if not every_school and not schools:
+        return 0
+    return current_members(viewer.district_id, viewer.today, None if every_school else schools)
+
+
+def current_members(district_id: int, day: date, school_ids: Iterable[int] | None) -> int | None:
+    """How many students hold a membership current on ``day`` of one of ``school_ids``
+    (None: of any school), from the head counts (records/head_counts.py): the bands'
+    memberships, less the repeats of students of several schools. None where the
+    database keeps no head counts (SQLite): count instead."""
+    if connection.vendor != "postgresql":
+        return None
+    bands = HeadCount.unscoped.filter(
+        district_id=district_id, begin_date__lte=day, end_date__gte=day
+    )
+    # Each student of several schools, then their memberships by its key: the few rows
+    # first, whatever the planner knows of the tables (none, just after an import).
+    held = SchoolMembership.unscoped.filter(
+        active_on_q(day), district_id=district_id, student_id=OuterRef("student_id")
+    )
+    if school_ids is not None:
+        school_ids = sorted(school_ids)
+        bands = bands.filter(school_id__in=school_ids)
+        held = held.filter(school_id__in=school_ids)
+    held = held.order_by().values("student_id").annotate(n=Count("pk")).values("n")
+    several = MultiSchoolStudent.unscoped.filter(district_id=district_id).annotate(
+        held=Coalesce(Subquery(held, output_field=IntegerField()), 0)
+    )
+    members = bands.aggregate(members=Sum("members"))["members"] or 0
+    repeats = several.filter(held__gt=1).aggregate(repeats=Sum(F("held") - 1))["repeats"]
+    return members - (repeats or 0)
 
 
 def _hidden(viewer: Viewer) -> Q:

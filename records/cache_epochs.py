@@ -92,6 +92,8 @@ UNCACHED_TABLES = {
     "records_directoryoptoutchange": "the opt-out's own history; the opt-out bumps",
     "records_attendancechange": "a correction's history; the corrected mark bumps",
     "records_attendancemonth": "the marks' own roll-up, written only with the marks, which bump",
+    "records_headcount": "the memberships' head counts, written only with them, which bump",
+    "records_multischoolstudent": "the memberships' head counts, written only with them",
     "access_prunedlogmonth": "months of the access log dropped: no access decision reads them",
     "authtoken_token": "API tokens are checked on every request, never cached",
     "reports_release": "published aggregates: no access decision reads them",

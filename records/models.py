@@ -392,6 +392,45 @@ class SchoolMembership(TenantModel):
         ]
 
 
+class HeadCount(TenantModel):
+    """How many memberships one school has with these dates (an open date stored as the
+    calendar's first or last day). Kept by the database, by triggers on
+    ``SchoolMembership`` (records/head_counts.py); nothing in Python writes it. A grant's
+    total sums a district's bands instead of counting its students."""
+
+    # Its unique key leads with (district, school): no index of its own.
+    school = models.ForeignKey(
+        School, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    begin_date = models.DateField()
+    end_date = models.DateField()
+    members = models.IntegerField(default=0)
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "school", "begin_date", "end_date"],
+                name="records_head_count_band",
+            )
+        )
+
+
+class MultiSchoolStudent(TenantModel):
+    """A student with memberships of more than one school, whom the head counts count once
+    per school. Kept by the same triggers as ``HeadCount``."""
+
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+
+    class Meta(TenantModel.Meta):
+        constraints = tenant_constraints(
+            models.UniqueConstraint(
+                fields=["district", "student"], name="records_multi_school_student"
+            )
+        )
+
+
 class GuardianLink(TenantModel):
     """A guardian user and a student they are a parent or guardian of."""
 

@@ -39,7 +39,7 @@ from django.utils.text import slugify
 from faker import Faker
 
 from accounts.models import Role, RoleMembership, User
-from records import attendance_months, cache_epochs
+from records import attendance_months, cache_epochs, head_counts
 from records.importers.analyze import analyze_tables
 from records.models import (
     ENGLISH_PROFICIENCY_SUBJECT,
@@ -55,6 +55,7 @@ from records.models import (
     Enrollment,
     Grade,
     GuardianLink,
+    HeadCount,
     HealthRecord,
     ProgramParticipation,
     School,
@@ -1061,13 +1062,19 @@ class _DistrictSeeder:
             if self.checked_at_end:
                 with _phase(self.progress, "verify: every link stays in the district"):
                     self._verify_links()
-                # The replica role kept the marks' triggers off: their roll-up, counted once.
+                # The replica role kept the triggers off: the roll-ups they keep, counted once.
                 with (
                     _phase(self.progress, "roll up: attendance by month"),
                     connection.cursor() as cursor,
                 ):
                     months = attendance_months.fill_district(cursor, self.district.pk)
                     self.sink.counts[AttendanceMonth._meta.db_table] = months
+                with (
+                    _phase(self.progress, "head counts: memberships by school and dates"),
+                    connection.cursor() as cursor,
+                ):
+                    bands = head_counts.fill_district(cursor, self.district.pk)
+                    self.sink.counts[HeadCount._meta.db_table] = bands
         finally:
             self.sink.close()
 

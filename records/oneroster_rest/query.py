@@ -59,10 +59,13 @@ OUTPUT_FIELDS = {
 
 @dataclass(frozen=True)
 class Source:
-    """One kind of row of a resource, restricted to what the grants give."""
+    """One kind of row of a resource, restricted to what the grants give. ``whole_reach``:
+    the rows are every student the grants reach, as ``ProviderScope.students`` gives them
+    (so their number may come from ``ProviderScope.student_total``)."""
 
     kind: str
     rows: QuerySet
+    whole_reach: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,17 @@ def keys(ctx: Context, sources: list[Source], names: dict[str, Field], narrowing
 
 
 def total(ctx: Context, sources: list[Source], narrowing: Narrowing) -> int:
-    return sum(narrowed(ctx, source, narrowing).count() for source in sources)
+    return sum(_count(ctx, source, narrowing) for source in sources)
+
+
+def _count(ctx: Context, source: Source, narrowing: Narrowing) -> int:
+    """The rows of one source the filter gives: the grants' whole reach unfiltered (a sync
+    client's walk) from the head counts where they serve, else counted."""
+    if source.whole_reach and not narrowing.clauses:
+        kept = ctx.scope.student_total()
+        if kept is not None:
+            return kept
+    return narrowed(ctx, source, narrowing).count()
 
 
 def lookup_one(ctx: Context, sources: list[Source], names: dict[str, Field], sourced_id: str):

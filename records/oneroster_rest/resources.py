@@ -104,7 +104,7 @@ def plain(*kinds: str, **filters: Q) -> Callable[[Context, dict], Plan]:
             rows = rows_of(ctx, kind)
             if kind in filters:
                 rows = rows.filter(filters[kind])
-            sources.append(Source(kind, rows))
+            sources.append(Source(kind, rows, whole_reach=kind == STUDENT and kind not in filters))
         return Plan(sources)
 
     return plan
