@@ -138,6 +138,10 @@ def _install(apps, schema_editor) -> None:
         schema_editor.execute(statement)
     for statement in _FILL:
         schema_editor.execute(statement.format(where=""))
+    # The bands' deferred key checks now, not at commit: the migration's own ALTER TABLEs
+    # come after this step and PostgreSQL refuses them on a table with checks pending.
+    schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def _remove(apps, schema_editor) -> None:
