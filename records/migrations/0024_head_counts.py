@@ -114,6 +114,14 @@ class Migration(migrations.Migration):
                 ("unscoped", django.db.models.manager.Manager()),
             ],
         ),
+        migrations.AddIndex(
+            model_name="headcount",
+            index=models.Index(
+                fields=["district", "end_date", "begin_date"],
+                include=("members",),
+                name="records_head_count_open",
+            ),
+        ),
         add_composite_tenant_keys("records.HeadCount", "records.MultiSchoolStudent"),
         DistributionKeys("records.HeadCount", "records.MultiSchoolStudent"),
         EnableRowSecurity("records_headcount"),
