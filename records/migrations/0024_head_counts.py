@@ -118,7 +118,6 @@ class Migration(migrations.Migration):
             model_name="headcount",
             index=models.Index(
                 fields=["district", "end_date", "begin_date"],
-                include=("members",),
                 name="records_head_count_open",
             ),
         ),
