@@ -427,7 +427,7 @@ def reached_student_count(viewer: Viewer) -> int | None:
 def current_members(district_id: int, day: date, school_ids: Iterable[int] | None) -> int | None:
     """How many students hold a membership current on ``day`` of one of ``school_ids``
     (None: of any school), from the head counts (records/head_counts.py): the bands'
-    memberships, less the repeats of students of several schools. None where the
+    memberships, less the repeats of students of two schools at once. None where the
     database keeps no head counts (SQLite): count instead."""
     if connection.vendor != "postgresql":
         return None
@@ -447,9 +447,18 @@ def current_members(district_id: int, day: date, school_ids: Iterable[int] | Non
     several = MultiSchoolStudent.unscoped.filter(district_id=district_id).annotate(
         held=Coalesce(Subquery(held, output_field=IntegerField()), 0)
     )
-    members = bands.aggregate(members=Sum("members"))["members"] or 0
-    repeats = several.filter(held__gt=1).aggregate(repeats=Sum(F("held") - 1))["repeats"]
-    return members - (repeats or 0)
+    repeats = (
+        several.filter(held__gt=1)
+        .values("district_id")
+        .annotate(repeats=Sum(F("held") - 1))
+        .values("repeats")
+    )
+    # One statement: a membership written between two reads would move one, not both.
+    counted = bands.aggregate(
+        members=Coalesce(Sum("members"), 0)
+        - Coalesce(Subquery(repeats, output_field=IntegerField()), 0)
+    )
+    return counted["members"]
 
 
 def _hidden(viewer: Viewer) -> Q:

@@ -6,9 +6,9 @@ page it heads (docs/benchmarks.md, "The cost curve").
 
 - ``HeadCount``: memberships per (school, begin date, end date); an open date is stored as
   ``OPEN_BEGIN`` / ``OPEN_END``, so a day's members are one range test.
-- ``MultiSchoolStudent``: the students with memberships of more than one school. The
-  bands count such a student once per school; the total takes their repeats away, read
-  from their own memberships (a few, where the bands are many).
+- ``MultiSchoolStudent``: the students with two memberships whose dates overlap (of two
+  schools at once). The bands count such a student once per school; the total takes
+  their repeats away, read from their own memberships (a few, where the bands are many).
 
 PostgreSQL keeps both by statement-level triggers on ``records_schoolmembership`` over the
 statement's transition tables (an import's insert of a district's memberships updates each
@@ -36,6 +36,16 @@ _BAND = (
     f"COALESCE(end_date, DATE '{OPEN_END.isoformat()}')"
 )
 
+# Two memberships of one student whose dates overlap (a day of both): the students the
+# bands count twice on some day. One school after another (a move up to middle school,
+# a transfer) never overlaps, so those students are not kept.
+_OVERLAPPING = f"""records_schoolmembership a JOIN records_schoolmembership b
+    ON b.district_id = a.district_id AND b.student_id = a.student_id AND b.id > a.id
+   AND COALESCE(a.begin_date, DATE '{OPEN_BEGIN.isoformat()}')
+       <= COALESCE(b.end_date, DATE '{OPEN_END.isoformat()}')
+   AND COALESCE(b.begin_date, DATE '{OPEN_BEGIN.isoformat()}')
+       <= COALESCE(a.end_date, DATE '{OPEN_END.isoformat()}')"""
+
 # Each event's changes as signed rows: a trigger with transition tables serves one event.
 _CHANGES = {
     "insert": "SELECT district_id, school_id, begin_date, end_date, student_id, 1 AS delta "
@@ -52,6 +62,14 @@ def _function(event: str) -> str:
 CREATE OR REPLACE FUNCTION records_head_counts_{event}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The students touched, locked first (in key order), then their bands and recount: a
+    -- concurrent writer of the same students waits here holding no band, and its
+    -- recount (a new snapshot: READ COMMITTED) sees this one's rows. An import, which
+    -- writes its students before their memberships, takes them in the same order.
+    PERFORM 1 FROM records_student s
+      JOIN (SELECT DISTINCT district_id, student_id FROM ({changes}) changed) touched
+        ON s.district_id = touched.district_id AND s.id = touched.student_id
+     ORDER BY s.district_id, s.id FOR NO KEY UPDATE OF s;
     -- The bands: each changed band once, in key order (two writers lock bands alike).
     INSERT INTO records_headcount (district_id, school_id, begin_date, end_date, members)
     SELECT {_BAND}, sum(delta) FROM ({changes}) changed
@@ -62,20 +80,14 @@ BEGIN
      USING (SELECT DISTINCT district_id, school_id FROM ({changes}) changed) touched
      WHERE h.district_id = touched.district_id AND h.school_id = touched.school_id
        AND h.members = 0;
-    -- The students touched, locked, then recounted: a concurrent writer of the same
-    -- student waits here, and its recount (a new snapshot) sees this one's rows.
-    PERFORM 1 FROM records_student s
-      JOIN (SELECT DISTINCT district_id, student_id FROM ({changes}) changed) touched
-        ON s.district_id = touched.district_id AND s.id = touched.student_id
-     ORDER BY s.district_id, s.id FOR NO KEY UPDATE OF s;
     DELETE FROM records_multischoolstudent x
      USING (SELECT DISTINCT district_id, student_id FROM ({changes}) changed) touched
      WHERE x.district_id = touched.district_id AND x.student_id = touched.student_id;
     INSERT INTO records_multischoolstudent (district_id, student_id)
-    SELECT m.district_id, m.student_id FROM records_schoolmembership m
+    SELECT DISTINCT a.district_id, a.student_id FROM {_OVERLAPPING}
       JOIN (SELECT DISTINCT district_id, student_id FROM ({changes}) changed) touched
-        ON m.district_id = touched.district_id AND m.student_id = touched.student_id
-     GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2;
+        ON a.district_id = touched.district_id AND a.student_id = touched.student_id
+     ORDER BY 1, 2;
     RETURN NULL;
 END $$;
 """  # noqa: S608 (constants of this module only)
@@ -112,11 +124,10 @@ _FILL = [
     INSERT INTO records_headcount (district_id, school_id, begin_date, end_date, members)
     SELECT {_BAND}, count(*) FROM records_schoolmembership {{where}} GROUP BY 1, 2, 3, 4
     """,  # noqa: S608 (constants of this module only)
-    """
+    f"""
     INSERT INTO records_multischoolstudent (district_id, student_id)
-    SELECT district_id, student_id FROM records_schoolmembership {where}
-     GROUP BY 1, 2 HAVING count(*) > 1
-    """,
+    SELECT DISTINCT a.district_id, a.student_id FROM {_OVERLAPPING} {{where_a}}
+    """,  # noqa: S608 (constants of this module only)
 ]
 
 
@@ -126,7 +137,8 @@ def fill_district(cursor, district_id: int) -> int:
     and no bands of the district yet: the bands written."""
     written = 0
     for statement in _FILL:
-        cursor.execute(statement.format(where="WHERE district_id = %s"), [district_id])
+        one = statement.format(where="WHERE district_id = %s", where_a="WHERE a.district_id = %s")
+        cursor.execute(one, [district_id])
         written = written or cursor.rowcount
     return written
 
@@ -137,7 +149,7 @@ def _install(apps, schema_editor) -> None:
     for statement in _INSTALL:
         schema_editor.execute(statement)
     for statement in _FILL:
-        schema_editor.execute(statement.format(where=""))
+        schema_editor.execute(statement.format(where="", where_a=""))
     # The bands' deferred key checks now, not at commit: the migration's own ALTER TABLEs
     # come after this step and PostgreSQL refuses them on a table with checks pending.
     schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -423,8 +423,9 @@ class HeadCount(TenantModel):
 
 
 class MultiSchoolStudent(TenantModel):
-    """A student with memberships of more than one school, whom the head counts count once
-    per school. Kept by the same triggers as ``HeadCount``."""
+    """A student with two memberships whose dates overlap (two schools at once), whom the
+    head counts count once per school on those days. Kept by the same triggers as
+    ``HeadCount``."""
 
     student = models.ForeignKey(
         Student, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False

@@ -1,5 +1,5 @@
 """Head counts of school memberships kept by the database (records/head_counts.py): the
-bands and the students of several schools, their triggers, and the counts of the
+bands and the students of two schools at once, their triggers, and the counts of the
 memberships already there."""
 
 import django.db.models.deletion

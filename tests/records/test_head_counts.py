@@ -150,6 +150,24 @@ def test_a_student_of_two_schools_counts_once_and_only_while_both_hold(district,
     assert not m.MultiSchoolStudent.unscoped.exists()
 
 
+def test_a_student_who_moved_school_is_not_kept_as_of_two(district, schools, students):
+    """One school after the other never counts twice: such students (every student who
+    moved up to middle school, in time) stay out of the few the total reads apart."""
+    pupil = students[0]
+    m.SchoolMembership.unscoped.create(
+        district=district, student=pupil, school=schools[0], end_date=START
+    )
+    m.SchoolMembership.unscoped.create(
+        district=district, student=pupil, school=schools[1], begin_date=START + timedelta(days=1)
+    )
+    assert not m.MultiSchoolStudent.unscoped.exists()
+    assert current_members(district.pk, START, None) == 1
+    assert current_members(district.pk, START + timedelta(days=1), None) == 1
+    m.SchoolMembership.unscoped.filter(school=schools[1]).update(begin_date=START)  # a day of both
+    assert list(m.MultiSchoolStudent.unscoped.values_list("student_id", flat=True)) == [pupil.pk]
+    assert current_members(district.pk, START, None) == 1
+
+
 def test_a_deleted_student_leaves_no_count(district, schools, students):
     for school in schools[:2]:
         m.SchoolMembership.unscoped.create(district=district, student=students[0], school=school)
