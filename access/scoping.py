@@ -434,7 +434,7 @@ def current_members(district_id: int, day: date, school_ids: Iterable[int] | Non
     bands = HeadCount.unscoped.filter(
         district_id=district_id, begin_date__lte=day, end_date__gte=day
     )
-    # Each student of several schools, then their memberships by its key: the few rows
+    # Each student of two schools at once, then their memberships by its key: the few rows
     # first, whatever the planner knows of the tables (none, just after an import).
     held = SchoolMembership.unscoped.filter(
         active_on_q(day), district_id=district_id, student_id=OuterRef("student_id")

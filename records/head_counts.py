@@ -135,12 +135,12 @@ def fill_district(cursor, district_id: int) -> int:
     """Count one district's bands from its memberships (PostgreSQL), for a load that wrote
     them with triggers off (``session_replication_role = replica``, as the seeder does)
     and no bands of the district yet: the bands written."""
-    written = 0
+    written = []
     for statement in _FILL:
         one = statement.format(where="WHERE district_id = %s", where_a="WHERE a.district_id = %s")
         cursor.execute(one, [district_id])
-        written = written or cursor.rowcount
-    return written
+        written.append(cursor.rowcount)
+    return written[0]  # the bands (the second statement writes the students apart)
 
 
 def _install(apps, schema_editor) -> None:
