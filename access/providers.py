@@ -35,6 +35,7 @@ from access.scoping import (
     reached_student_count,
     reached_students,
     released,
+    sourced_id_walk,
 )
 from access.viewer import NO_ACCESS, GrantTerms, Population, Route, RouteKind, Viewer
 from accounts.models import User
@@ -219,14 +220,21 @@ class ProviderScope:
     def _in_district(self, model) -> QuerySet:
         return model.unscoped.filter(district_id=self.viewer.district_id)
 
-    def students(self) -> QuerySet[Student]:
-        """The students the grants reach, each row flagged for ``allowed``."""
-        return reached_students(self.viewer)
+    def students(self, among: Sequence[int] | None = None) -> QuerySet[Student]:
+        """The students the grants reach, each row flagged for ``allowed``. ``among``: of
+        these (a page's keys) only, each looked up by key (``reached_students``)."""
+        return reached_students(self.viewer, among)
 
     def student_total(self) -> int | None:
         """How many ``students()`` gives, where it can be known without counting them
         (``reached_student_count``); None: count them."""
         return reached_student_count(self.viewer)
+
+    def sourced_id_walk(self, *, start: str | None, descending: bool, wanted: int):
+        """Chunks of the district's students in sourcedId order to keep the reached of,
+        where the grants reach most of the district (``scoping.sourced_id_walk``); None:
+        query ``students()`` in order."""
+        return sourced_id_walk(self.viewer, start=start, descending=descending, wanted=wanted)
 
     def allowed(self, students) -> dict[int, Allowed]:
         return allowed_for(self.viewer, list(students))

@@ -8,7 +8,8 @@ student of a page comes from flags computed in the query that fetches the page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -282,9 +283,10 @@ def provider_reach(route: Route) -> ProviderReach:
     return ProviderReach(NOBODY)
 
 
-def _provider_ids(viewer: Viewer, route: Route) -> QuerySet:
+def _provider_ids(viewer: Viewer, route: Route, among: Sequence[int] | None = None) -> QuerySet:
     """The students a provider's grant covers today: current members of its schools,
-    current enrollments in its sections, narrowed by a rule's grades."""
+    current enrollments in its sections, narrowed by a rule's grades. ``among``: of these
+    students only, each looked up by key in every table the reach reads."""
     reach = provider_reach(route)
     if reach.kind == NOBODY:
         return _in_district(Student, viewer).none().values("pk")
@@ -292,13 +294,16 @@ def _provider_ids(viewer: Viewer, route: Route) -> QuerySet:
     if reach.kind == ENROLLED:
         enrolled = _in_district(Enrollment, viewer).filter(active_on_q(today))
         enrolled = enrolled.filter(section_id__in=provider_sections(viewer, route).values("pk"))
-        reached = Q(pk__in=enrolled.values("student_id"))
+        held = enrolled
     else:
-        members = _in_district(SchoolMembership, viewer).filter(active_on_q(today))
+        held = _in_district(SchoolMembership, viewer).filter(active_on_q(today))
         if reach.school_ids is not None:
-            members = members.filter(school_id__in=sorted(reach.school_ids))
-        reached = Q(pk__in=members.values("student_id"))
-    students = _in_district(Student, viewer).filter(reached)
+            held = held.filter(school_id__in=sorted(reach.school_ids))
+    students = _in_district(Student, viewer)
+    if among is not None:
+        held = held.filter(student_id__any=among)
+        students = students.filter(pk__any=among)
+    students = students.filter(pk__in=held.values("student_id"))
     if reach.grade_levels:
         students = students.filter(grade_level__in=list(reach.grade_levels))
     return students.values("pk")
@@ -322,8 +327,11 @@ _ROUTE_STUDENTS = {
 }
 
 
-def route_student_ids(viewer: Viewer, route: Route) -> QuerySet:
-    """The ids of the students one route reaches, as a subquery; an unknown route: nobody."""
+def route_student_ids(viewer: Viewer, route: Route, among: Sequence[int] | None = None) -> QuerySet:
+    """The ids of the students one route reaches, as a subquery; an unknown route: nobody.
+    ``among`` (a provider's route): of these students only, each looked up by key."""
+    if route.kind == RouteKind.PROVIDER:
+        return _provider_ids(viewer, route, among)
     students = _ROUTE_STUDENTS.get(route.kind)
     if students is None:
         return _in_district(Student, viewer).none().values("pk")
@@ -354,10 +362,10 @@ def _is_small(route: Route) -> bool:
     return route.kind in _SMALL_REACH
 
 
-def _reach(viewer: Viewer) -> Q:
+def _reach(viewer: Viewer, among: Sequence[int] | None) -> Q:
     if viewer.has_route({RouteKind.DISTRICT_ADMIN}):
         return Q()  # the whole district: already the base filter
-    subqueries = [route_student_ids(viewer, route) for route in viewer.routes]
+    subqueries = [route_student_ids(viewer, route, among) for route in viewer.routes]
     reached = subqueries[0].union(*subqueries[1:]) if len(subqueries) > 1 else subqueries[0]
     if all(_is_small(route) for route in viewer.routes):
         # The few ids first, then the students by key: a plan that holds on a district
@@ -366,7 +374,7 @@ def _reach(viewer: Viewer) -> Q:
     return Q(pk__in=reached)
 
 
-def _route_flags(viewer: Viewer) -> dict:
+def _route_flags(viewer: Viewer, among: Sequence[int] | None) -> dict:
     """One boolean per route: whether it reaches the row. A lone route reaches every row
     the query returns (its reach is the query's filter), so its flag costs nothing."""
     if len(viewer.routes) == 1:
@@ -375,38 +383,47 @@ def _route_flags(viewer: Viewer) -> dict:
         _flag(viewer, i): Value(True, output_field=BooleanField())
         if route.kind == RouteKind.DISTRICT_ADMIN
         else ExpressionWrapper(
-            Q(pk__in=route_student_ids(viewer, route)), output_field=BooleanField()
+            Q(pk__in=route_student_ids(viewer, route, among)), output_field=BooleanField()
         )
         for i, route in enumerate(viewer.routes)
     }
 
 
-def reached_students(viewer: Viewer) -> QuerySet[Student]:
+def reached_students(viewer: Viewer, among: Sequence[int] | None = None) -> QuerySet[Student]:
     """The one place that unions a viewer's routes: the students any route reaches, less
     those the person's restrictions hide entirely, each row flagged with the routes that
-    reach it (what ``allowed_for`` reads). Unordered; one SQL query.
+    reach it (what ``allowed_for`` reads). Unordered; one SQL query. ``among``: of these
+    students (keys) only; a provider's reach then reads each table by their keys, so the
+    plan is bounded by them whatever the planner knows of the tables.
 
     Every surface reads students from here, through ``visible_students`` or narrowed to
     some of the person's routes first (``Viewer.through``).
     """
     if not viewer.has_access:
         return Student.unscoped.none()
-    students = _in_district(Student, viewer).filter(_reach(viewer))
+    students = _in_district(Student, viewer)
+    if among is not None:
+        students = students.filter(pk__any=among)
+    students = students.filter(_reach(viewer, among))
     if viewer.restrictions:
         students = students.exclude(_hidden(viewer))
-    return students.annotate(**_route_flags(viewer))
+    return students.annotate(**_route_flags(viewer, among))
 
 
-def reached_student_count(viewer: Viewer) -> int | None:
-    """How many students ``reached_students(viewer)`` gives, without counting them, where
-    every route is a provider's grant of whole schools' current members (no grades): the
-    sum of the database's head counts (records/head_counts.py), flat in the district's
-    size. None for any other reach, or where the database keeps no head counts: count
-    ``reached_students`` then."""
+@dataclass(frozen=True)
+class _WholeSchools:
+    """A reach that is the current members of whole schools: these, or every school."""
+
+    school_ids: frozenset[int] = frozenset()
+    every_school: bool = False
+
+
+def _whole_schools(viewer: Viewer) -> _WholeSchools | None:
+    """The schools whose current members are ``reached_students(viewer)``, where every
+    route is a provider's grant of whole schools (no grades); None for any other reach."""
     if not viewer.has_access or viewer.restrictions:
         return None
     schools: set[int] = set()
-    every_school = False
     for route in viewer.routes:
         if route.kind != RouteKind.PROVIDER:
             return None
@@ -416,12 +433,114 @@ def reached_student_count(viewer: Viewer) -> int | None:
         if reach.kind != MEMBERS or reach.grade_levels:
             return None
         if reach.school_ids is None:
-            every_school = True
-        else:
-            schools |= reach.school_ids
-    if not every_school and not schools:
+            return _WholeSchools(every_school=True)
+        schools |= reach.school_ids
+    return _WholeSchools(frozenset(schools))
+
+
+def reached_student_count(viewer: Viewer) -> int | None:
+    """How many students ``reached_students(viewer)`` gives, without counting them, where
+    every route is a provider's grant of whole schools' current members (no grades): the
+    sum of the database's head counts (records/head_counts.py), flat in the district's
+    size. None for any other reach, or where the database keeps no head counts: count
+    ``reached_students`` then."""
+    whole = _whole_schools(viewer)
+    if whole is None:
+        return None
+    if not whole.every_school and not whole.school_ids:
         return 0
-    return current_members(viewer.district_id, viewer.today, None if every_school else schools)
+    schools = None if whole.every_school else whole.school_ids
+    return current_members(viewer.district_id, viewer.today, schools)
+
+
+# Walking the district's sourcedId index for a page of a reach pays where the reach
+# holds at least this share of the district's current students: the walk reads about
+# ``1 / share`` students for each one it keeps (``sourced_id_walk``).
+WALK_SHARE = 0.25
+# The first chunk's margin over the rows the share predicts, the largest chunk, and how
+# many first chunks' worth of students a walk reads before it asks for the rest in order
+# (students who left, or a reach bunched at one end of the order, can make the share a
+# poor guide).
+WALK_MARGIN = 1.25
+WALK_MAX_CHUNK = 20_000
+WALK_BUDGET = 8
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Some of the district's students, next in sourcedId order: their keys, and the
+    first and last sourcedId (in the walk's direction)."""
+
+    keys: list[int]
+    first: str
+    last: str
+
+
+def reached_share(viewer: Viewer) -> float | None:
+    """The share of the district's current students ``reached_students(viewer)`` gives,
+    from the head counts (``reached_student_count``); None where they cannot say."""
+    whole = _whole_schools(viewer)
+    if whole is None or connection.vendor != "postgresql":
+        return None
+    if whole.every_school:
+        return 1.0
+    everyone = current_members(viewer.district_id, viewer.today, None)
+    return (reached_student_count(viewer) or 0) / everyone if everyone else None
+
+
+def sourced_id_walk(
+    viewer: Viewer, *, start: str | None, descending: bool, wanted: int
+) -> Iterator[QuerySet[Student]] | None:
+    """The viewer's reach in sourcedId order from ``start`` (inclusive; None: from the
+    first), part by part, each unordered: the reached of each chunk of the district's
+    students in that order (``reached_students(viewer, among=chunk)``), each chunk twice
+    the last; past the walk's budget, the rest of the reach. Where the reach is most of
+    the district its next ``wanted`` students are in the first chunk or two, and that
+    plan is the same whatever the planner believes of the reach: its estimate of a
+    semi-join assumes districts alike, and for a mid-sized district beside a large one it
+    expected a few thousand students where a grant reached all of them, and sorted them
+    all rather than walk this index. None where the walk does not pay (a reach the head
+    counts cannot size, or a small share of the district): query the reach in order."""
+    share = reached_share(viewer)
+    if share is None or share < WALK_SHARE:
+        return None
+    first = min(math.ceil(wanted / share * WALK_MARGIN) + 1, WALK_MAX_CHUNK)
+    return _walk(viewer, start, descending, first)
+
+
+def _walk(
+    viewer: Viewer, start: str | None, descending: bool, first: int
+) -> Iterator[QuerySet[Student]]:
+    budget = first * WALK_BUDGET
+    for chunk in _chunks_by_sourced_id(viewer, start, descending, first):
+        # Within the chunk's own range: a student whose sourcedId changed since the
+        # chunk was read belongs to another part, and is read there or not at all.
+        low, high = (chunk.last, chunk.first) if descending else (chunk.first, chunk.last)
+        part = reached_students(viewer, among=chunk.keys)
+        yield part.filter(sourced_id__gte=low, sourced_id__lte=high)
+        budget -= len(chunk.keys)
+        if budget <= 0:
+            beyond = "sourced_id__lt" if descending else "sourced_id__gt"
+            yield reached_students(viewer).filter(**{beyond: chunk.last})
+            return
+
+
+def _chunks_by_sourced_id(
+    viewer: Viewer, start: str | None, descending: bool, size: int
+) -> Iterator[_Chunk]:
+    students = _in_district(Student, viewer)
+    order = "-sourced_id" if descending else "sourced_id"
+    bound = "sourced_id__lte" if descending else "sourced_id__gte"
+    while True:
+        rows = students.filter(**{bound: start}) if start is not None else students
+        chunk = list(rows.order_by(order).values_list("sourced_id", "pk")[:size])
+        if chunk:
+            yield _Chunk([pk for _, pk in chunk], chunk[0][0], chunk[-1][0])
+        if len(chunk) < size:
+            return
+        start = chunk[-1][0]
+        bound = "sourced_id__lt" if descending else "sourced_id__gt"
+        size = min(size * 2, WALK_MAX_CHUNK)
 
 
 def current_members(district_id: int, day: date, school_ids: Iterable[int] | None) -> int | None:

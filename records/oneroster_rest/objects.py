@@ -158,7 +158,7 @@ class Builder:
         """Note that the page told ``categories`` of a student it did not list (the
         student whose classes it lists)."""
         if student_id not in self.decisions:
-            students = self.scope.students().filter(pk=student_id)
+            students = self.scope.students(among=[student_id])
             self.decisions.update(self.scope.allowed(students))
         self.carried.setdefault(student_id, set()).update(categories)
 
@@ -197,7 +197,7 @@ class Builder:
         }[kind]
 
     def _students(self, pks: list[int]) -> dict[int, dict]:
-        rows = list(self.scope.students().filter(pk__in=pks))
+        rows = list(self.scope.students(among=pks))
         allowed = self.scope.allowed(rows)
         self.decisions.update(allowed)
         # Project only what these objects can carry (no enrollment counts, say).
@@ -433,7 +433,7 @@ class Builder:
             .annotate(or_user=F("student__sourced_id"))
         )
         # An enrollment's user is its student's sourcedId: a disclosure of their enrollment.
-        students = self.scope.students().filter(pk__in={row.student_id for row in rows})
+        students = self.scope.students(among=sorted({row.student_id for row in rows}))
         self.decisions.update(self.scope.allowed(students))
         self._enrolled.update({row.pk: row.student_id for row in rows})
         return {

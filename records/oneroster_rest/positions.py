@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -183,20 +183,41 @@ def kept_answer(
 
 def _after(ctx, sources, names, narrowing, sort, bookmark, limit) -> list[tuple]:
     """``limit`` rows after ``bookmark`` (None: from the start) in sourcedId order, then
-    kind and key: each source read from its bookmark through its index, then merged."""
+    kind and key: each source read from its bookmark through its index, then merged. The
+    grants' whole reach unfiltered is read as the reached of the district's students in
+    that order, chunk by chunk, where that pays (``ProviderScope.sourced_id_walk``)."""
     rows = []
     for source in sources:
-        keyed = query.narrowed(ctx, source, narrowing).annotate(
-            or_sid=query.sourced_id_expression(ctx, source, names["sourcedId"]), or_pk=F("pk")
-        )
-        if bookmark is not None:
-            keyed = keyed.filter(_past(bookmark, source.kind, sort.descending))
-        first = F("or_sid").desc() if sort.descending else F("or_sid").asc()
-        chosen = keyed.order_by(first, "or_pk").values_list("or_sid", "or_pk")[:limit]
-        rows += [(sid, source.kind, pk) for sid, pk in chosen]
+        walk = None
+        if source.whole_reach and not narrowing.clauses:
+            start = bookmark[0] if bookmark is not None else None
+            walk = ctx.scope.sourced_id_walk(start=start, descending=sort.descending, wanted=limit)
+        if walk is None:
+            rows += _in_order(ctx, source, source.rows, names, narrowing, sort, bookmark, limit)
+            continue
+        walked: list[tuple] = []
+        for reached in walk:
+            wanted = limit - len(walked)
+            walked += _in_order(ctx, source, reached, names, narrowing, sort, bookmark, wanted)
+            if len(walked) == limit:
+                break
+        rows += walked
     rows.sort(key=lambda row: (row[1], row[2]))  # kind, then key: ascending always
     rows.sort(key=lambda row: row[0], reverse=sort.descending)  # stable: sourcedId first
     return rows[:limit]
+
+
+def _in_order(ctx, source, rows, names, narrowing, sort, bookmark, limit) -> list[tuple]:
+    """The first ``limit`` of ``rows`` (the source's, or some of them) past the bookmark, in
+    sourcedId order, as ``(sourcedId, kind, key)``."""
+    keyed = query.narrowed(ctx, replace(source, rows=rows), narrowing).annotate(
+        or_sid=query.sourced_id_expression(ctx, source, names["sourcedId"]), or_pk=F("pk")
+    )
+    if bookmark is not None:
+        keyed = keyed.filter(_past(bookmark, source.kind, sort.descending))
+    first = F("or_sid").desc() if sort.descending else F("or_sid").asc()
+    chosen = keyed.order_by(first, "or_pk").values_list("or_sid", "or_pk")[:limit]
+    return [(sid, source.kind, pk) for sid, pk in chosen]
 
 
 def _past(bookmark: tuple, kind: str, descending: bool) -> Q:
