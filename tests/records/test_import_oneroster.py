@@ -17,7 +17,7 @@ from access.scoping import visible_students
 from access.viewer import viewer_for
 from accounts.models import RoleMembership, User
 from records import models as m
-from records.importers.oneroster import import_oneroster
+from records.importers.oneroster import apply, import_oneroster
 from tests.records.oneroster_bundles import shared_bundle, small_district, write_bundle
 
 pytestmark = pytest.mark.django_db
@@ -438,3 +438,47 @@ def test_a_username_differing_only_in_case_is_an_error(tmp_path, world, lookalik
     assert where(report.errors) == {place}
     assert [words in i.message for i in report.errors] == [True]
     assert database_fingerprint() == before
+
+
+def test_a_delta_reads_only_the_rows_it_can_change(tmp_path, monkeypatch):
+    """A delta of a few users and enrollments (one school's roster at a state's scale)
+    reads the rows it names, ends or re-issues, not the district's every roster."""
+    run(write_bundle(tmp_path / "bulk", small_district()))
+    users = {row["sourcedId"]: row for row in small_district()["users"]}
+    delta = {
+        "users": [{**users["s-3"], "grades": "08"}, {**users["s-2"], "status": "tobedeleted"}],
+        "enrollments": [
+            {"sourcedId": "e-s3-sci-new", "classSourcedId": "cls-sci", "schoolSourcedId": "sch-1",
+             "userSourcedId": "s-3", "role": "student"},
+        ],
+    }  # fmt: skip
+    loaded: dict[type, list] = {}
+    original = apply.load_rows
+
+    def spy(queryset, key, names):
+        rows = original(queryset, key, names)
+        loaded.setdefault(queryset.model, []).extend(pk for pk, _ in rows.values())
+        return rows
+
+    monkeypatch.setattr(apply, "load_rows", spy)
+    modes = {"users": "delta", "enrollments": "delta"}
+    report, district = run(write_bundle(tmp_path / "delta", delta, modes=modes))
+    assert report.ok, report.errors
+    student = m.Student.unscoped.get(district=district, sourced_id="s-3")
+    assert student.grade_level == "08"
+    # Re-issued under a new sourcedId: the same row, found among its section's.
+    renamed = m.Enrollment.unscoped.get(district=district, sourced_id="e-s3-sci-new")
+    assert not m.Enrollment.unscoped.filter(sourced_id="e-s3-sci").exists()
+    assert renamed.student == student
+    gone = m.Student.unscoped.get(district=district, sourced_id="s-2")
+    assert gone.enrollment_status == m.Student.Status.INACTIVE
+    assert m.SchoolMembership.unscoped.get(student=gone).end_date is not None
+
+    def sourced_ids(model, field="sourced_id"):
+        rows = model.unscoped.filter(pk__in=loaded.get(model, []))
+        return set(rows.values_list(field, flat=True))
+
+    assert sourced_ids(m.Enrollment) == {"e-s3-sci-new"}  # the renamed; not the math roster
+    assert sourced_ids(m.SchoolMembership, "student__sourced_id") == {"s-2", "s-3"}
+    assert sourced_ids(m.GuardianLink, "guardian__sourced_id") <= {"p-2", "s-2"}
+    assert sourced_ids(RoleMembership, "user__sourced_id") == set()  # no staff named

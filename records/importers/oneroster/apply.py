@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import RoleMembership, User
@@ -209,12 +210,15 @@ class Applier:
             }
             for sid, person in self.p.people.items()
         }
+        users = User.objects.filter(district=self.district, sourced_id__isnull=False)
+        if not self._bulk("users"):
+            users = users.filter(sourced_id__in=self._named("users", desired))
         existing = (
             {
                 row["sourced_id"]: (row.pop("id"), row)
-                for row in User.objects.filter(
-                    district=self.district, sourced_id__isnull=False
-                ).values("id", "sourced_id", *next(iter(desired.values()), {}).keys())
+                for row in users.values(
+                    "id", "sourced_id", *next(iter(desired.values()), {}).keys()
+                )
             }
             if desired
             else {}
@@ -270,7 +274,10 @@ class Applier:
             for sid, p in self.p.people.items()
             if p.role == "student"
         }
-        existing = self._existing(Student, ("sourced_id",), desired)
+        among = None
+        if not self._bulk("users"):
+            among = Q(sourced_id__in=self._named("users", desired))
+        existing = self._existing(Student, ("sourced_id",), desired, among=among)
         absent = [
             sid
             for sid in self._absent_or_deleted("users", existing, desired)
@@ -294,14 +301,15 @@ class Applier:
                 continue
             key = (users[user_sid], role_name, schools[org] if org else None)
             desired[key] = {"begin_date": begin, "end_date": end, "sourced_id": sourced_id}
-        roster_users = set(users.values())
+        ended_users = {users[sid] for sid in self.ended_users if sid in users}
+        in_scope = self._bulk("users") or self._bulk("roles")
+        # Out of scope, only the roles of the users it names or ends can change.
+        touched = set(users.values()) if in_scope else {key[0] for key in desired} | ended_users
         existing = load_rows(
-            RoleMembership.unscoped.filter(district=self.district, user_id__in=roster_users),
+            RoleMembership.unscoped.filter(district=self.district, user_id__in=sorted(touched)),
             lambda row: (row["user_id"], row["role"], row["school_id"]),
             ["user_id", "role", "school_id", "begin_date", "end_date", "sourced_id"],
         )
-        ended_users = {users[sid] for sid in self.ended_users if sid in users}
-        in_scope = self._bulk("users") or self._bulk("roles")
         absent = [
             key
             for key, (_, row) in existing.items()
@@ -349,8 +357,11 @@ class Applier:
             if student_sid in students and org in schools:
                 key = (students[student_sid], schools[org])
                 desired.setdefault(key, {"begin_date": begin, "end_date": end, "is_primary": True})
+        # Only the memberships of students it names or ends can change.
+        touched = {key[0] for key in desired} | self.ended_students | self.present_students
+        memberships = SchoolMembership.unscoped.filter(district=self.district)
         existing = load_rows(
-            SchoolMembership.unscoped.filter(district=self.district),
+            memberships.filter(student_id__in=sorted(touched)),
             lambda row: (row["student_id"], row["school_id"]),
             ["student_id", "school_id", "begin_date", "end_date", "is_primary"],
         )
@@ -382,13 +393,17 @@ class Applier:
                     if relationship:
                         values["relationship"] = relationship
                     desired.setdefault(key, values)
+        present_users = {users[sid] for sid in self.p.people if sid in users}
+        ended_users = {users[sid] for sid in self.ended_users if sid in users}
+        # Only the links of guardians it names or ends (or, in bulk, lists) can change.
+        touched = {key[0] for key in desired} | ended_users
+        if self._bulk("users"):
+            touched |= present_users
         existing = load_rows(
-            GuardianLink.unscoped.filter(district=self.district),
+            GuardianLink.unscoped.filter(district=self.district, guardian_id__in=sorted(touched)),
             lambda row: (row["guardian_id"], row["student_id"]),
             ["guardian_id", "student_id", "relationship", "end_date"],
         )
-        present_users = {users[sid] for sid in self.p.people if sid in users}
-        ended_users = {users[sid] for sid in self.ended_users if sid in users}
         absent = [
             key
             for key, (_, row) in existing.items()
@@ -422,7 +437,17 @@ class Applier:
 
     def _sync_enrollment_like(self, entity: str, model, desired: dict[str, dict], who: str):
         """Enrollments and section teachers: by sourcedId, ended when the roster drops them."""
-        existing = self._existing(model, ("sourced_id",), desired, extra=("section_id", who))
+        among = None
+        if not self._bulk("enrollments"):
+            # A delta touches only the rows it names or deletes, and those of its sections
+            # (a row re-issued under a new sourcedId): not the district's every roster.
+            sections = {values["section_id"] for values in desired.values()}
+            among = Q(sourced_id__in=self._named("enrollments", desired)) | Q(
+                section_id__in=sorted(sections)
+            )
+        existing = self._existing(
+            model, ("sourced_id",), desired, extra=("section_id", who), among=among
+        )
         by_pair = {(row["section_id"], row[who]): sid for sid, (_, row) in existing.items()}
         for sid, values in list(desired.items()):
             # A row re-issued under a new sourcedId takes over the old one.
@@ -481,7 +506,8 @@ class Applier:
 
     # -- set differences and bulk writes ----------------------------------------------
 
-    def _existing(self, model, key_fields, desired, extra=()) -> dict:
+    def _existing(self, model, key_fields, desired, extra=(), among: Q | None = None) -> dict:
+        """The district's rows of ``model`` by key (``among``: only those it picks)."""
         value_fields = list(next(iter(desired.values()), {}).keys())
         names = {*key_fields, *value_fields, *extra}
         if any(f.name == "end_date" for f in model._meta.fields):
@@ -489,11 +515,16 @@ class Applier:
         if model is Student:
             names.add("enrollment_status")
         names = sorted(names)
+        rows = model.unscoped.filter(district=self.district, sourced_id__isnull=False)
         return load_rows(
-            model.unscoped.filter(district=self.district, sourced_id__isnull=False),
+            rows.filter(among) if among is not None else rows,
             lambda row: row[key_fields[0]],
             names,
         )
+
+    def _named(self, name: str, desired: dict) -> list[str]:
+        """The sourcedIds a delta file names: its rows and those it deletes."""
+        return sorted(set(desired) | self._deleted(name))
 
     def _absent_or_deleted(self, name: str, existing: dict, desired: dict) -> list[str]:
         if self._bulk(name):
