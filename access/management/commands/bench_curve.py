@@ -620,8 +620,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--sizes: whole numbers separated by commas, got {sizes!r}"
             ) from None
-        if not sizes or runs < 1 or rounds < 1:
-            raise CommandError("give at least one size, one run and one round")
+        if not sizes or runs < 1 or rounds < 1 or batch_runs < 1:
+            raise CommandError("give at least one size, one run, one round and one batch run")
         self.runs, self.batch_runs, self.limit = runs, batch_runs, time_limit
         as_of = as_of or SchoolCalendar.containing(date.today()).last_day
         districts = [self.district(size, seed, as_of, skip_seed) for size in sizes]
