@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import F, Q
 
 from access import cache
@@ -202,9 +203,26 @@ def _after(ctx, sources, names, narrowing, sort, bookmark, limit) -> list[tuple]
             if len(walked) == limit:
                 break
         rows += walked
-    rows.sort(key=lambda row: (row[1], row[2]))  # kind, then key: ascending always
-    rows.sort(key=lambda row: row[0], reverse=sort.descending)  # stable: sourcedId first
+    if len(sources) > 1:
+        rows = _merged(rows, sort.descending)
     return rows[:limit]
+
+
+def _merged(rows: list[tuple], descending: bool) -> list[tuple]:
+    """Rows of several sources in one order: sourcedId as the database orders text (its
+    collation, which the bookmarks' comparisons use; not Python's), then kind and key."""
+    sids = [sid for sid, _, _ in rows]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT sid FROM unnest(%s::text[]) AS sid GROUP BY sid ORDER BY sid", [sids]
+            )
+            ordered = [sid for (sid,) in cursor.fetchall()]
+    else:  # SQLite orders text by code point, as Python does
+        ordered = sorted(set(sids))
+    rank = {sid: at for at, sid in enumerate(ordered)}
+    rows = sorted(rows, key=lambda row: (row[1], row[2]))  # kind, then key: ascending always
+    return sorted(rows, key=lambda row: rank[row[0]], reverse=descending)  # stable
 
 
 def _in_order(ctx, source, rows, names, narrowing, sort, bookmark, limit) -> list[tuple]:
