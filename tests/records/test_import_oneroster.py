@@ -17,7 +17,10 @@ from access.scoping import visible_students
 from access.viewer import viewer_for
 from accounts.models import RoleMembership, User
 from records import models as m
+from records.importers import oneroster as oneroster_import
 from records.importers.oneroster import apply, import_oneroster
+from records.importers.oneroster.bundle import read_bundle
+from records.importers.report import ImportReport
 from tests.records.oneroster_bundles import shared_bundle, small_district, write_bundle
 
 pytestmark = pytest.mark.django_db
@@ -482,3 +485,19 @@ def test_a_delta_reads_only_the_rows_it_can_change(tmp_path, monkeypatch):
     assert sourced_ids(m.SchoolMembership, "student__sourced_id") == {"s-2", "s-3"}
     assert sourced_ids(m.GuardianLink, "guardian__sourced_id") <= {"p-2", "s-2"}
     assert sourced_ids(RoleMembership, "user__sourced_id") == set()  # no staff named
+
+
+def test_a_delta_checks_its_references_against_only_the_sourcedids_it_names(tmp_path):
+    """What the district already holds is read for the sourcedIds the bundle names (in
+    any sourcedId column, lists split), not the district's every one."""
+    _, district = run(write_bundle(tmp_path / "bulk", small_district()))
+    users = {row["sourcedId"]: row for row in small_district()["users"]}
+    delta = {"users": [{**users["p-1"], "agentSourcedIds": " s-1 , s-2"}]}
+    bundle = read_bundle(write_bundle(tmp_path / "delta", delta, modes={"users": "delta"}),
+                         ImportReport())  # fmt: skip
+    assert bundle.named_ids() == {"p-1", "s-1", "s-2", "sch-1"}
+    known = oneroster_import._known(district, bundle.named_ids())
+    assert known.users == {"p-1", "s-1", "s-2"} and known.students == {"s-1", "s-2"}
+    assert known.schools == {"sch-1"} and not known.sections and not known.staff
+    report, _ = run(write_bundle(tmp_path / "delta", delta, modes={"users": "delta"}))
+    assert report.ok, report.errors  # its students are found, though not in the file

@@ -66,7 +66,7 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
-        parsed = parse_bundle(bundle, _known(district), report)
+        parsed = parse_bundle(bundle, _known(district, bundle.named_ids()), report)
         report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:
@@ -109,36 +109,32 @@ ENTITY_MODELS = {
 }
 
 
-def _known(district: District | None) -> Known:
-    """sourcedIds the district already holds: a delta may refer to them."""
-    if district is None:
+def _known(district: District | None, named: set[str]) -> Known:
+    """Which of the sourcedIds the bundle names the district already holds: a delta may
+    refer to them. Only those are read, not the district's every sourcedId."""
+    if district is None or not named:
         return Known()
     with tenant_scope(district):
-        return _known_in(district)
+        return _known_in(district, sorted(named))
 
 
-def _known_in(district: District) -> Known:
-    def ids(model):
-        return set(
-            model.unscoped.filter(district=district, sourced_id__isnull=False).values_list(
-                "sourced_id", flat=True
-            )
-        )
+def _known_in(district: District, named: list[str]) -> Known:
+    def ids(rows):
+        return set(rows.filter(sourced_id__in=named).values_list("sourced_id", flat=True))
+
+    def held(model):
+        return ids(model.unscoped.filter(district=district))
 
     return Known(
-        schools=ids(School),
-        sessions=ids(AcademicSession),
-        courses=ids(Course),
-        sections=ids(Section),
-        students=ids(Student),
-        users=set(
-            User.objects.filter(district=district, sourced_id__isnull=False).values_list(
-                "sourced_id", flat=True
-            )
-        ),
+        schools=held(School),
+        sessions=held(AcademicSession),
+        courses=held(Course),
+        sections=held(Section),
+        students=held(Student),
+        users=ids(User.objects.filter(district=district)),
         # From the (small) role table to its users by primary key: no plan can go wrong.
         staff=set(
-            RoleMembership.unscoped.filter(district=district, user__sourced_id__isnull=False)
+            RoleMembership.unscoped.filter(district=district, user__sourced_id__in=named)
             .values_list("user__sourced_id", flat=True)
             .distinct()
         ),

@@ -95,6 +95,32 @@ class Bundle:
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
 
+    def named_ids(self) -> set[str]:
+        """Every value of the bundle's sourcedId columns (its own and those referring to
+        others; lists split as rows read them): all a row can name. Rows that do not
+        parse are skipped here; reading them reports them."""
+        named: set[str] = set()
+        for table in self.tables.values():
+            positions = [
+                position - 1
+                for column, position in table.columns.items()
+                if column == "sourcedId" or column.endswith(("SourcedId", "SourcedIds"))
+            ]
+            reader = csv.reader(io.StringIO(table.text, newline=""))
+            next(reader, None)
+            while True:
+                try:
+                    record = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error:
+                    continue
+                for at in positions:
+                    if at < len(record):
+                        named.update(part.strip() for part in record[at].split(","))
+        named.discard("")
+        return named
+
     @property
     def rows_total(self) -> int:
         """Rows read so far (all of them, once the bundle has been parsed)."""
