@@ -323,7 +323,7 @@ _ROUTE_STUDENTS = {
         _in_district(Student, viewer).filter(pk=route.student_id).values("pk")
     ),
     RouteKind.DISTRICT_ADMIN: lambda viewer, route: _in_district(Student, viewer).values("pk"),
-    RouteKind.PROVIDER: _provider_ids,
+    # RouteKind.PROVIDER: _provider_ids, which may be bounded to some students (``among``).
 }
 
 
