@@ -20,6 +20,7 @@ from records import models as m
 from records.importers import oneroster as oneroster_import
 from records.importers.oneroster import apply, import_oneroster
 from records.importers.oneroster.bundle import read_bundle
+from records.importers.oneroster.parse import REFERENCE_COLUMNS
 from records.importers.report import ImportReport
 from tests.records.oneroster_bundles import shared_bundle, small_district, write_bundle
 
@@ -487,17 +488,40 @@ def test_a_delta_reads_only_the_rows_it_can_change(tmp_path, monkeypatch):
     assert sourced_ids(RoleMembership, "user__sourced_id") == set()  # no staff named
 
 
-def test_a_delta_checks_its_references_against_only_the_sourcedids_it_names(tmp_path):
-    """What the district already holds is read for the sourcedIds the bundle names (in
-    any sourcedId column, lists split), not the district's every one."""
+def test_a_delta_checks_its_references_against_only_the_sourcedids_it_names(tmp_path, monkeypatch):
+    """What the district already holds is read for the sourcedIds the bundle refers to
+    (whole, and a list's items), not the district's every one; a bulk's many, whole."""
     _, district = run(write_bundle(tmp_path / "bulk", small_district()))
     users = {row["sourcedId"]: row for row in small_district()["users"]}
     delta = {"users": [{**users["p-1"], "agentSourcedIds": " s-1 , s-2"}]}
-    bundle = read_bundle(write_bundle(tmp_path / "delta", delta, modes={"users": "delta"}),
-                         ImportReport())  # fmt: skip
-    assert bundle.named_ids() == {"p-1", "s-1", "s-2", "sch-1"}
-    known = oneroster_import._known(district, bundle.named_ids())
-    assert known.users == {"p-1", "s-1", "s-2"} and known.students == {"s-1", "s-2"}
-    assert known.schools == {"sch-1"} and not known.sections and not known.staff
-    report, _ = run(write_bundle(tmp_path / "delta", delta, modes={"users": "delta"}))
+    folder = write_bundle(tmp_path / "delta", delta, modes={"users": "delta"})
+    named = read_bundle(folder, ImportReport()).named_ids(REFERENCE_COLUMNS)
+    assert named == {"s-1 , s-2", "s-1", "s-2"}
+    known = oneroster_import._known(district, named)
+    assert known.users == {"s-1", "s-2"} == known.students
+    assert not known.schools and not known.sections and not known.staff
+    report, _ = run(folder)
     assert report.ok, report.errors  # its students are found, though not in the file
+    monkeypatch.setattr(oneroster_import, "KNOWN_LOOKUP_LIMIT", 1)
+    every = oneroster_import._known(district, named)
+    assert every.users == {u["sourcedId"] for u in small_district()["users"]}
+
+
+def test_a_reference_holding_a_comma_or_a_nul_is_looked_up_as_written(tmp_path):
+    tables = small_district()
+    tables["classes"][0]["sourcedId"] = "2026,MATH,7"
+    for row in tables["enrollments"]:
+        if row["classSourcedId"] == "cls-math":
+            row["classSourcedId"] = "2026,MATH,7"
+    run(write_bundle(tmp_path / "bulk", tables))
+    delta = {
+        "enrollments": [
+            {"sourcedId": "e-s3-math", "classSourcedId": "2026,MATH,7", "schoolSourcedId":
+             "sch-1", "userSourcedId": "s-3", "role": "student"},
+            {"sourcedId": "e-nul", "classSourcedId": "cls\x00sci", "schoolSourcedId": "sch-1",
+             "userSourcedId": "s-3", "role": "student"},
+        ]
+    }  # fmt: skip
+    report, _ = run(write_bundle(tmp_path / "delta", delta, modes={"enrollments": "delta"}))
+    assert report.as_dict()["counts"]["enrollments"]["created"] == 1  # the class is found
+    assert any("cls" in issue.message for issue in report.warnings)  # the other is not

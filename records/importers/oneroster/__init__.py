@@ -24,7 +24,7 @@ from records.importers.analyze import analyze_tables, changed_tables
 from records.importers.limits import ImportLimits
 from records.importers.oneroster.apply import Applier
 from records.importers.oneroster.bundle import read_bundle
-from records.importers.oneroster.parse import Known, Parsed, parse_bundle
+from records.importers.oneroster.parse import REFERENCE_COLUMNS, Known, Parsed, parse_bundle
 from records.importers.report import ImportReport
 from records.models import (
     AcademicSession,
@@ -66,7 +66,7 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
-        parsed = parse_bundle(bundle, _known(district, bundle.named_ids()), report)
+        parsed = parse_bundle(bundle, _known(district, bundle.named_ids(REFERENCE_COLUMNS)), report)
         report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:
@@ -109,22 +109,33 @@ ENTITY_MODELS = {
 }
 
 
+# Beyond this many sourcedIds named (a district's whole roster, in bulk), the district's
+# every sourcedId is read instead: one plain read each, no list of values to send.
+KNOWN_LOOKUP_LIMIT = 10_000
+
+
 def _known(district: District | None, named: set[str]) -> Known:
-    """Which of the sourcedIds the bundle names the district already holds: a delta may
-    refer to them. Only those are read, not the district's every sourcedId."""
-    if district is None or not named:
+    """Which sourcedIds the bundle refers to the district already holds: a delta may
+    refer to them. A delta's few are looked up, not the district's every sourcedId."""
+    if district is None:
         return Known()
     with tenant_scope(district):
-        return _known_in(district, sorted(named))
+        return _known_in(district, sorted(named) if len(named) <= KNOWN_LOOKUP_LIMIT else None)
 
 
-def _known_in(district: District, named: list[str]) -> Known:
+def _known_in(district: District, named: list[str] | None) -> Known:
     def ids(rows):
-        return set(rows.filter(sourced_id__in=named).values_list("sourced_id", flat=True))
+        rows = rows.filter(sourced_id__isnull=False)
+        if named is not None:
+            rows = rows.filter(sourced_id__in=named)
+        return set(rows.values_list("sourced_id", flat=True))
 
     def held(model):
         return ids(model.unscoped.filter(district=district))
 
+    staff = RoleMembership.unscoped.filter(district=district, user__sourced_id__isnull=False)
+    if named is not None:
+        staff = staff.filter(user__sourced_id__in=named)
     return Known(
         schools=held(School),
         sessions=held(AcademicSession),
@@ -133,11 +144,7 @@ def _known_in(district: District, named: list[str]) -> Known:
         students=held(Student),
         users=ids(User.objects.filter(district=district)),
         # From the (small) role table to its users by primary key: no plan can go wrong.
-        staff=set(
-            RoleMembership.unscoped.filter(district=district, user__sourced_id__in=named)
-            .values_list("user__sourced_id", flat=True)
-            .distinct()
-        ),
+        staff=set(staff.values_list("user__sourced_id", flat=True).distinct()),
     )
 
 

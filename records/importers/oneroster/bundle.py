@@ -95,17 +95,17 @@ class Bundle:
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
 
-    def named_ids(self) -> set[str]:
-        """Every value of the bundle's sourcedId columns (its own and those referring to
-        others; lists split as rows read them): all a row can name. Rows that do not
-        parse are skipped here; reading them reports them."""
+    def named_ids(self, columns: dict[str, tuple[str, ...]]) -> set[str]:
+        """Every value of ``columns`` (by file): whole, and a list column's items as rows
+        read them. Rows that do not parse are skipped here (reading them reports them);
+        a value holding a NUL names nothing the database could hold."""
         named: set[str] = set()
-        for table in self.tables.values():
-            positions = [
-                position - 1
-                for column, position in table.columns.items()
-                if column == "sourcedId" or column.endswith(("SourcedId", "SourcedIds"))
-            ]
+        for name, wanted in columns.items():
+            table = self.tables.get(name)
+            if table is None:
+                continue
+            positions = [(table.columns[c] - 1, c.endswith("Ids")) for c in wanted
+                         if c in table.columns]  # fmt: skip
             reader = csv.reader(io.StringIO(table.text, newline=""))
             next(reader, None)
             while True:
@@ -115,11 +115,13 @@ class Bundle:
                     break
                 except csv.Error:
                     continue
-                for at in positions:
+                for at, listed in positions:
                     if at < len(record):
-                        named.update(part.strip() for part in record[at].split(","))
-        named.discard("")
-        return named
+                        value = record[at]
+                        named.add(value.strip())
+                        if listed:
+                            named.update(part.strip() for part in value.split(","))
+        return {value for value in named if value and "\x00" not in value}
 
     @property
     def rows_total(self) -> int:

@@ -135,6 +135,21 @@ class Parsed:
         return self.modes.get(name)
 
 
+# The columns whose values parsing looks up among what the district already holds
+# (``Known``), by file; a column named ``…SourcedIds`` holds a list.
+REFERENCE_COLUMNS = {
+    "academicSessions": ("parentSourcedId",),
+    "courses": ("orgSourcedId",),
+    "classes": ("courseSourcedId", "schoolSourcedId", "termSourcedIds"),
+    "roles": ("userSourcedId", "orgSourcedId"),
+    "users": ("agentSourcedIds",),
+    "enrollments": ("classSourcedId", "userSourcedId"),
+    "lineItems": ("classSourcedId", "gradingPeriodSourcedId"),
+    "results": ("studentSourcedId",),
+    "demographics": ("sourcedId",),
+}
+
+
 @dataclass
 class Known:
     """sourcedIds already in the district, so a delta may refer to them."""
