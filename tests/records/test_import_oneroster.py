@@ -525,3 +525,19 @@ def test_a_reference_holding_a_comma_or_a_nul_is_looked_up_as_written(tmp_path):
     report, _ = run(write_bundle(tmp_path / "delta", delta, modes={"enrollments": "delta"}))
     assert report.as_dict()["counts"]["enrollments"]["created"] == 1  # the class is found
     assert any("cls" in issue.message for issue in report.warnings)  # the other is not
+
+
+def test_a_delta_of_only_deletions_ends_its_users(tmp_path):
+    """A users delta whose one row deletes a teacher deactivates the account and ends the
+    teacher's roles: nothing of the roster is left to reach students through."""
+    _, district = run(write_bundle(tmp_path / "bulk", small_district()))
+    teacher = next(u for u in small_district()["users"] if u["sourcedId"] == "t-1")
+    assert names(User.objects.get(username="t.one"))
+    delta = {"users": [{**teacher, "status": "tobedeleted"}]}
+    report, _ = run(write_bundle(tmp_path / "delta", delta, modes={"users": "delta"}))
+    assert report.ok, report.errors
+    account = User.objects.get(district=district, sourced_id="t-1")
+    assert not account.is_active
+    today = timezone.localdate()
+    roles = RoleMembership.unscoped.filter(user=account)
+    assert all(role.end_date is not None and role.end_date < today for role in roles)

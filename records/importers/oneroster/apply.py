@@ -213,14 +213,16 @@ class Applier:
         users = User.objects.filter(district=self.district, sourced_id__isnull=False)
         if not self._bulk("users"):
             users = users.filter(sourced_id__in=self._named("users", desired))
+        # A delta whose every row is tobedeleted still ends its users; an empty bulk
+        # file ends nobody.
+        read = desired or (not self._bulk("users") and self._deleted("users"))
+        fields = next(iter(desired.values()), {"is_active": True}).keys()
         existing = (
             {
                 row["sourced_id"]: (row.pop("id"), row)
-                for row in users.values(
-                    "id", "sourced_id", *next(iter(desired.values()), {}).keys()
-                )
+                for row in users.values("id", "sourced_id", *fields)
             }
-            if desired
+            if read
             else {}
         )
         to_create, to_update, fields = [], [], set()
