@@ -231,9 +231,9 @@ class ProviderScope:
         return reached_student_count(self.viewer)
 
     def sourced_id_walk(self, *, start: str | None, descending: bool, wanted: int):
-        """Chunks of the district's students in sourcedId order to keep the reached of,
-        where the grants reach most of the district (``scoping.sourced_id_walk``); None:
-        query ``students()`` in order."""
+        """The grants' students in sourcedId order from ``start``, part by part, where
+        they are most of the district (``scoping.sourced_id_walk``); None: query
+        ``students()`` in order."""
         return sourced_id_walk(self.viewer, start=start, descending=descending, wanted=wanted)
 
     def allowed(self, students) -> dict[int, Allowed]:

@@ -495,15 +495,16 @@ def test_a_delta_checks_its_references_against_only_the_sourcedids_it_names(tmp_
     users = {row["sourcedId"]: row for row in small_district()["users"]}
     delta = {"users": [{**users["p-1"], "agentSourcedIds": " s-1 , s-2"}]}
     folder = write_bundle(tmp_path / "delta", delta, modes={"users": "delta"})
-    named = read_bundle(folder, ImportReport()).named_ids(REFERENCE_COLUMNS)
+    bundle = read_bundle(folder, ImportReport())
+    named = bundle.named_ids(REFERENCE_COLUMNS, oneroster_import.KNOWN_LOOKUP_LIMIT)
     assert named == {"s-1 , s-2", "s-1", "s-2"}
+    assert bundle.named_ids(REFERENCE_COLUMNS, 2) is None  # too many: none are listed
     known = oneroster_import._known(district, named)
     assert known.users == {"s-1", "s-2"} == known.students
     assert not known.schools and not known.sections and not known.staff
     report, _ = run(folder)
     assert report.ok, report.errors  # its students are found, though not in the file
-    monkeypatch.setattr(oneroster_import, "KNOWN_LOOKUP_LIMIT", 1)
-    every = oneroster_import._known(district, named)
+    every = oneroster_import._known(district, None)
     assert every.users == {u["sourcedId"] for u in small_district()["users"]}
 
 

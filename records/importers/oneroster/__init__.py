@@ -66,7 +66,8 @@ def import_oneroster(
     bundle = read_bundle(Path(path), report, ImportLimits.of(district))
     parsed = None
     if bundle is not None:
-        parsed = parse_bundle(bundle, _known(district, bundle.named_ids(REFERENCE_COLUMNS)), report)
+        named = bundle.named_ids(REFERENCE_COLUMNS, KNOWN_LOOKUP_LIMIT)
+        parsed = parse_bundle(bundle, _known(district, named), report)
         report.rows_total = bundle.rows_total
         _check_usernames(parsed, district, bundle, report)
     if strict:
@@ -114,13 +115,14 @@ ENTITY_MODELS = {
 KNOWN_LOOKUP_LIMIT = 10_000
 
 
-def _known(district: District | None, named: set[str]) -> Known:
-    """Which sourcedIds the bundle refers to the district already holds: a delta may
-    refer to them. A delta's few are looked up, not the district's every sourcedId."""
+def _known(district: District | None, named: set[str] | None) -> Known:
+    """Which sourcedIds the bundle refers to (``named``; None: too many to list) the
+    district already holds: a delta may refer to them. A delta's few are looked up, not
+    the district's every sourcedId."""
     if district is None:
         return Known()
     with tenant_scope(district):
-        return _known_in(district, sorted(named) if len(named) <= KNOWN_LOOKUP_LIMIT else None)
+        return _known_in(district, sorted(named) if named is not None else None)
 
 
 def _known_in(district: District, named: list[str] | None) -> Known:

@@ -16,7 +16,7 @@ import csv
 import difflib
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -55,26 +55,37 @@ class Table:
     def column(self, name: str) -> int | None:
         return self.columns.get(name)
 
-    def rows(self, report: ImportReport) -> Iterator[Row]:
-        """Each non-blank row once; rows that do not parse are reported, not yielded."""
+    def records(self, on_error: Callable[[int, csv.Error], None] | None = None):
+        """``(line, values)`` of each row after the header (checked when the table was
+        read); a row that does not parse goes to ``on_error``, not out."""
         reader = csv.reader(io.StringIO(self.text, newline=""), strict=True)
-        next(reader, None)  # the header, checked when the table was read
-        positions = list(self.columns.items())
+        next(reader, None)
         while True:
             try:
                 record = next(reader)
             except StopIteration:
-                break
+                return
             except csv.Error as exc:
-                report.error(self.file, reader.line_num, message=f"the row does not parse: {exc}")
+                if on_error is not None:
+                    on_error(reader.line_num, exc)
                 continue
+            yield reader.line_num, record
+
+    def rows(self, report: ImportReport) -> Iterator[Row]:
+        """Each non-blank row once; rows that do not parse are reported, not yielded."""
+
+        def unparsed(line: int, exc: csv.Error) -> None:
+            report.error(self.file, line, message=f"the row does not parse: {exc}")
+
+        positions = list(self.columns.items())
+        for line, record in self.records(unparsed):
             if not any(value.strip() for value in record):
                 continue
             self.row_count += 1
             if len(record) > self.width and any(v.strip() for v in record[self.width :]):
                 report.error(
                     self.file,
-                    reader.line_num,
+                    line,
                     self.width + 1,
                     message=f"the row has {len(record)} values but the header has "
                     f"{self.width} columns",
@@ -84,7 +95,7 @@ class Table:
                 column: record[position - 1] if position <= len(record) else ""
                 for column, position in positions
             }
-            yield Row(reader.line_num, values)
+            yield Row(line, values)
 
 
 @dataclass
@@ -95,10 +106,12 @@ class Bundle:
     def table(self, name: str) -> Table | None:
         return self.tables.get(name)
 
-    def named_ids(self, columns: dict[str, tuple[str, ...]]) -> set[str]:
+    def named_ids(self, columns: dict[str, tuple[str, ...]], most: int) -> set[str] | None:
         """Every value of ``columns`` (by file): whole, and a list column's items as rows
-        read them. Rows that do not parse are skipped here (reading them reports them);
-        a value holding a NUL names nothing the database could hold."""
+        read them; None past ``most`` of them (a bulk of a whole district: read what the
+        district holds whole rather than hold and send them). Rows that do not parse are
+        skipped here (reading them reports them); a value holding a NUL names nothing the
+        database could hold."""
         named: set[str] = set()
         for name, wanted in columns.items():
             table = self.tables.get(name)
@@ -106,22 +119,17 @@ class Bundle:
                 continue
             positions = [(table.columns[c] - 1, c.endswith("Ids")) for c in wanted
                          if c in table.columns]  # fmt: skip
-            reader = csv.reader(io.StringIO(table.text, newline=""))
-            next(reader, None)
-            while True:
-                try:
-                    record = next(reader)
-                except StopIteration:
-                    break
-                except csv.Error:
-                    continue
+            for _, record in table.records():
                 for at, listed in positions:
                     if at < len(record):
                         value = record[at]
                         named.add(value.strip())
                         if listed:
                             named.update(part.strip() for part in value.split(","))
-        return {value for value in named if value and "\x00" not in value}
+                if len(named) > most + 1:  # the empty value may be among them
+                    return None
+        named = {value for value in named if value and "\x00" not in value}
+        return named if len(named) <= most else None
 
     @property
     def rows_total(self) -> int:
