@@ -32,6 +32,7 @@ from reports.cells import (
     is_published,
     may_be_primary,
     not_reported,
+    protection_parts,
     school_scope,
     split_key,
     split_measure,
@@ -46,7 +47,7 @@ from reports.suppression import (
     below_n_mark,
     code_percent,
     is_primary,
-    protect,
+    protect_in_parts,
 )
 
 logger = logging.getLogger(__name__)
@@ -229,9 +230,9 @@ def protect_table(
     the attacker (never complements), ``start`` cells stay hidden, ``fixed`` cells (other
     releases' own) are never picked."""
     try:
-        hidden, intervals = protect(
-            table, primary - known, width, start=start - known, fixed=known | fixed,
-            cost=hiding_costs(keys, table.counts),
+        hidden, intervals = protect_in_parts(
+            table, protection_parts(keys), primary - known, width, start=start - known,
+            fixed=known | fixed, cost=hiding_costs(keys, table.counts),
         )  # fmt: skip
     except RuntimeError as error:
         raise ReleaseError(

@@ -882,3 +882,114 @@ def _complements(
             pick = min(shown, key=lambda cell: (cost[cell], cell))
         picked.add(pick)
     return picked
+
+
+def protect_in_parts(
+    table: Table,
+    parts: Sequence[Sequence[int]],
+    primary: Iterable[int],
+    width: float,
+    *,
+    start: Iterable[int] = (),
+    fixed: Iterable[int] = (),
+    cost: Sequence[float] | None = None,
+) -> tuple[set[int], dict[int, Interval]]:
+    """``protect`` for a table too large to protect whole (a large district's schools,
+    every one tied to every other through the district's sums): part by part, each part
+    with the cells in no part (the shared cells: the district's own) and everything
+    outside them held at its true value.
+
+    Holding hidden cells at their true values only takes tables away from the attacker's
+    LP (the part's tables are some of the whole's), so an interval proven in a part's
+    restriction lies inside the whole table's: a primary cell proven wide there is wide
+    against everything published. Cells hidden later only add unknowns, so a part's proof
+    holds to the end. The intervals returned are those proven intervals (a shared cell's
+    the hull of its parts', each inside the whole's): the attacker's may be wider, never
+    narrower. Each shared primary cell is proven in the part holding most of the students
+    of its sums. One part (or none) is ``protect`` itself, with exact intervals."""
+    cost = table.counts if cost is None else cost
+    primary, fixed = set(primary), set(fixed)
+    if len(parts) <= 1:
+        return protect(table, primary, width, start=start, fixed=fixed, cost=cost)
+    in_part = {cell: at for at, part in enumerate(parts) for cell in part}
+    shared = [cell for cell in range(len(table.counts)) if cell not in in_part]
+    home = _shared_homes(table, shared, in_part)
+    hidden = primary | set(start)
+    intervals: dict[int, Interval] = {}
+    for at, part in enumerate(parts):
+        restricted = _Restriction(table, [*part, *shared])
+        local = restricted.local
+        part_primary = {local[cell] for cell in primary
+                        if cell in local and in_part.get(cell, home.get(cell)) == at}  # fmt: skip
+        found, proven = protect(
+            restricted.table,
+            part_primary,
+            width,
+            start={local[cell] for cell in hidden if cell in local} - part_primary,
+            fixed={local[cell] for cell in fixed if cell in local} | restricted.outside,
+            cost=restricted.costs(cost),
+        )
+        hidden |= {restricted.cells[cell] for cell in found if cell not in restricted.outside}
+        for cell, interval in proven.items():
+            whole = restricted.cells[cell]
+            known = intervals.get(whole)
+            intervals[whole] = interval if known is None else Interval(
+                min(known.low, interval.low), max(known.high, interval.high)
+            )  # fmt: skip
+    return hidden, intervals
+
+
+def _shared_homes(
+    table: Table, shared: Sequence[int], in_part: Mapping[int, int]
+) -> dict[int, int]:
+    """Each shared cell's part: the one whose cells in the cell's sums count the most
+    students (a district's cell is proven beside the schools holding most of it)."""
+    homes: dict[int, int] = {}
+    for cell in shared:
+        weight: dict[int, int] = {}
+        for cells in table.sums_of.get(cell, ()):
+            for other in cells:
+                if other in in_part:
+                    weight[in_part[other]] = weight.get(in_part[other], 0) + table.counts[other]
+        if weight:
+            homes[cell] = min(weight, key=lambda part: (-weight[part], part))
+    return homes
+
+
+class _Restriction:
+    """The table an attacker has if they also knew every cell outside ``cells``: those
+    cells, and the sums around them with the outside terms of each folded into one
+    shown cell of the same true count (a sum's rest, never hidden)."""
+
+    def __init__(self, table: Table, cells: Sequence[int]) -> None:
+        self.cells = list(cells)  # local position -> the whole table's
+        self.local = {cell: at for at, cell in enumerate(self.cells)}
+        self.outside: set[int] = set()
+        counts = [table.counts[cell] for cell in self.cells]
+        # Each sum around the cells, with its cells inside: found from the inside cells,
+        # never by reading a district's sum of every school.
+        around: dict[int, tuple[tuple[int, ...], list[int]]] = {}
+        for cell in self.cells:
+            for cells_of_sum in table.sums_of.get(cell, ()):
+                around.setdefault(id(cells_of_sum), (cells_of_sum, []))[1].append(cell)
+        sums: list[tuple[int, list[int]]] = []
+        for cells_of_sum, inside in around.values():
+            total = cells_of_sum[0]
+            parts = [self.local[cell] for cell in inside if cell != total]
+            inside_count = sum(table.counts[cell] for cell in inside if cell != total)
+            if total not in self.local:  # the parts add up to what the total leaves them
+                sums.append((self._rest(counts, inside_count), parts))
+                continue
+            if len(inside) < len(cells_of_sum):  # some part is outside
+                parts.append(self._rest(counts, table.counts[total] - inside_count))
+            sums.append((self.local[total], parts))
+        self.table = Table(counts, sums)
+
+    def _rest(self, counts: list[int], count: int) -> int:
+        counts.append(count)
+        self.cells.append(-1)  # no cell of the whole table
+        self.outside.add(len(counts) - 1)
+        return len(counts) - 1
+
+    def costs(self, cost: Sequence[float]) -> list[float]:
+        return [cost[cell] if cell >= 0 else 0.0 for cell in self.cells]

@@ -27,7 +27,7 @@ def test_the_curve_prints_every_row_with_numbers_at_each_size():
     # As the suite's role (row-level security applies); the command seeds as the owner.
     # Every build's protection quick (the LP takes tens of seconds a build): what is under
     # test here is the benchmark's table, not the protection.
-    with mock.patch("reports.services.protect", primary_cells_hidden):
+    with mock.patch("reports.services.protect_in_parts", primary_cells_hidden):
         call_command("bench_curve", sizes="200,400", runs=2, rounds=1, batch_runs=1, stdout=out)
     text = out.getvalue()
     assert {d.slug for d in District.objects.all()} >= {"curve-200", "curve-400"}

@@ -1,0 +1,163 @@
+"""A large district's report card protected a group of schools at a time: every primary
+cell still wide against the whole card's audit, every proven interval inside the whole's."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reports import cells as cells_module
+from reports.cells import DIMENSIONS, Fact, build_cells, key, protection_parts, school_scope
+from reports.ledger import Ledger
+from reports.services import protect_cells
+from reports.suppression import (
+    Table,
+    _Restriction,
+    _shared_homes,
+    attacker_intervals,
+    is_primary,
+    protect,
+    protect_in_parts,
+    unsafe_cells,
+)
+from tests.reports.test_cells import GRADES
+
+N, WIDTH = 10, 5
+
+groups_of_a_student = st.tuples(*(st.sampled_from(members) for _, members in DIMENSIONS))
+# Students of five schools: enough for parts of two or three schools each.
+district_facts = st.lists(
+    st.builds(
+        lambda school, grade, groups, absent, level: Fact(
+            school, grade, frozenset(groups), 20, absent, {"Reading": level} if level else {}
+        ),
+        st.integers(1, 5),
+        st.sampled_from(GRADES[2:]),
+        groups_of_a_student,
+        st.integers(0, 20),
+        st.integers(0, 4),
+    ),
+    min_size=5,
+    max_size=60,
+)
+
+
+def groups_of(*names: str) -> frozenset[str]:
+    """One subgroup per dimension: the one named, else the dimension's first."""
+    return frozenset(
+        next((name for name in names if name in members), members[0]) for _, members in DIMENSIONS
+    )
+
+
+def assert_inside_the_whole(table: Table, hidden: set[int], intervals, primary) -> None:
+    """What a part proved holds against the whole card: no primary cell narrower than
+    the width, and no interval wider than the whole table's (a part's restriction only
+    takes tables away from the attacker)."""
+    whole = attacker_intervals(table, hidden)
+    assert unsafe_cells(whole, primary, WIDTH) == []
+    assert set(intervals) == hidden
+    for cell, interval in intervals.items():
+        assert whole[cell].low - 1e-6 <= interval.low <= table.counts[cell] + 1e-6
+        assert table.counts[cell] - 1e-6 <= interval.high <= whole[cell].high + 1e-6
+        if cell in primary:
+            assert interval.width >= WIDTH - 1e-9
+
+
+@settings(max_examples=12, deadline=None)
+@given(district_facts)
+def test_a_card_protected_in_parts_is_safe_against_the_whole_card(facts):
+    table, keys = build_cells(facts, grade_order=GRADES, subjects=["Reading"]).table()
+    parts = protection_parts(keys, whole_cells=0, part_cells=1)
+    primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
+    hidden, intervals = protect_in_parts(table, parts, primary, WIDTH)
+    assert primary <= hidden
+    assert_inside_the_whole(table, hidden, intervals, primary)
+
+
+def test_a_card_of_one_part_is_protected_whole_with_the_exact_intervals():
+    facts = [Fact(school, "03", groups_of("white", "iep"), 20, 1) for school in (1, 2)] * 6
+    table, keys = build_cells(facts, grade_order=GRADES, subjects=[]).table()
+    primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
+    assert protection_parts(keys) == [list(range(len(keys)))]
+    in_parts = protect_in_parts(table, protection_parts(keys), primary, WIDTH)
+    assert in_parts == protect(table, primary, WIDTH)
+    assert in_parts[1] == attacker_intervals(table, in_parts[0])
+
+
+def test_a_restriction_folds_each_sums_outside_into_one_shown_cell():
+    # 0 = 1 + 2 + 3 (a district and its three schools), 1 = 4 + 5 (a school's groups).
+    table = Table([30, 12, 8, 10, 5, 7], [(0, [1, 2, 3]), (1, [4, 5])])
+    district_and_first = _Restriction(table, [0, 1, 4, 5])
+    rest = district_and_first.cells.index(-1)
+    assert district_and_first.table.counts[rest] == 18  # the two other schools
+    assert sorted(district_and_first.table.sums) == [(0, [1, rest]), (1, [2, 3])]
+    assert district_and_first.outside == {rest}
+    # The total outside: the parts inside add up to what it leaves them.
+    two_schools = _Restriction(table, [2, 3])
+    rest = two_schools.cells.index(-1)
+    assert two_schools.table.sums == [(rest, [0, 1])]
+    assert two_schools.table.counts[rest] == 18
+    assert two_schools.costs([1.0] * 6) == [1.0, 1.0, 0.0]
+
+
+def test_a_district_cell_is_proven_beside_the_schools_holding_most_of_it():
+    table = Table([9, 1, 8], [(0, [1, 2])])  # a district of 9: one school 1, another 8
+    assert _shared_homes(table, [0], {1: 0, 2: 1}) == {0: 1}
+
+
+def test_holding_the_outside_fixed_never_proves_more_than_the_whole_card():
+    # Two schools whose small groups (3 and 4) hide beside each other through the
+    # district's sum: in parts of one school each, a small group is pinned by the
+    # district's cell unless the district's cell is hidden too.
+    table = Table(
+        [50, 7, 43, 25, 3, 22, 25, 4, 21],
+        [(0, [1, 2]), (3, [4, 5]), (6, [7, 8]), (0, [3, 6]), (1, [4, 7]), (2, [5, 8])],
+    )
+    primary = {1, 4, 7}
+    hidden, intervals = protect_in_parts(table, [[3, 4, 5], [6, 7, 8]], primary, WIDTH)
+    assert {0, 1} & hidden or {2} <= hidden  # the district's own row moves with them
+    assert_inside_the_whole(table, hidden, intervals, primary)
+
+
+def grade_keys(school: int, grades: list[str], cells: int) -> list[str]:
+    rows = [f"grade:{grade}" for grade in grades]
+    rows += [f"group:g{at}" for at in range(cells - len(rows))]
+    return [key(school_scope(school), "enrolled", row) for row in rows]
+
+
+def test_schools_are_grouped_with_schools_of_the_same_grades():
+    elementary, high = ["KG", "01", "02"], ["09", "10", "11", "12"]
+    keys = [key("d", "enrolled", "all")]
+    for school in (1, 2, 3, 4, 5, 6):
+        keys += grade_keys(school, elementary if school % 2 else high, 10)
+    parts = protection_parts(keys, whole_cells=0, part_cells=20)
+    schools = [sorted({keys[at].split("/")[0] for at in part}) for part in parts]
+    # The last school of some grades joins their group.
+    assert schools == [["s1", "s3", "s5"], ["s2", "s4", "s6"]]
+    assert sorted(at for part in parts for at in part) == list(range(1, len(keys)))
+    keys += grade_keys(7, ["06", "07", "08"], 10)
+    parts = protection_parts(keys, whole_cells=0, part_cells=20)
+    schools = [sorted({keys[at].split("/")[0] for at in part}) for part in parts]
+    # A school alone of its grades (a middle school) opens the next grades' first group.
+    assert schools == [["s1", "s3", "s5"], ["s2", "s7"], ["s4", "s6"]]
+    assert protection_parts(keys) == [list(range(len(keys)))]  # a small card: whole
+
+
+def test_a_large_card_protected_in_parts_passes_the_joint_audit(monkeypatch):
+    from tests.reports.test_ledger import joint_audit
+
+    facts = [
+        Fact(school, grade, groups_of(race, "iep" if at % 4 else "no_iep"), 20, at % 5)
+        for school in range(1, 7)
+        for at, (grade, race) in enumerate(
+            [(grade, race) for grade in GRADES[:3] for race in ("white", "asian", "black")] * 2
+        )
+    ]
+    cells = build_cells(facts, grade_order=GRADES, subjects=[])
+    monkeypatch.setattr(cells_module, "WHOLE_PROTECTION_CELLS", 0)
+    monkeypatch.setattr(cells_module, "PART_CELLS", 1)
+    assert len(protection_parts(list(cells.counts))) == 3
+    protection = protect_cells(cells, Ledger(), N, WIDTH)
+    hidden = {protection.keys[at] for at in protection.hidden}
+    assert joint_audit(cells, Ledger(), hidden) == []
+    assert protection.summary()["narrowest_primary_interval"] >= WIDTH
