@@ -152,6 +152,9 @@ class Protection:
     hidden: set[int]
     known: set[int]  # shown by an earlier release with the same value
     intervals: dict[int, Interval]
+    # The intervals are the attacker's own; else (a card protected in parts) each lies
+    # inside the attacker's, which may be wider (reports/suppression.py protect_in_parts).
+    exact: bool = True
 
     @functools.cached_property
     def published(self) -> set[int]:
@@ -201,6 +204,7 @@ class Protection:
             "students_in_hidden_cells": sum(self.table.counts[at] for at in hidden),
             "known_from_earlier_releases": len(self.known),
             "narrowest_primary_interval": round(min(widths), 6) if widths else None,
+            "narrowest_is_exact": self.exact,
         }
 
 
@@ -229,9 +233,10 @@ def protect_table(
     """``protect`` with what earlier releases published: ``known`` cells are constants to
     the attacker (never complements), ``start`` cells stay hidden, ``fixed`` cells (other
     releases' own) are never picked."""
+    parts = protection_parts(keys)
     try:
         hidden, intervals = protect_in_parts(
-            table, protection_parts(keys), primary - known, width, start=start - known,
+            table, parts, primary - known, width, start=start - known,
             fixed=known | fixed, cost=hiding_costs(keys, table.counts),
         )  # fmt: skip
     except RuntimeError as error:
@@ -241,7 +246,7 @@ def protect_table(
     # A primary cell an earlier release showed (the minimum n rose since) is public
     # already, yet still hidden here, as rule 12 asks; so is every cell hidden before.
     hidden |= primary | start
-    return Protection(table, keys, primary, hidden, known, intervals)
+    return Protection(table, keys, primary, hidden, known, intervals, exact=len(parts) <= 1)
 
 
 def _content(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from reports.models import Release
-from tests.reports.test_public_pages import publish_release
+from tests.reports.test_public_pages import built_in_parts, publish_release
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,13 @@ def test_publish_now_builds_a_preview_that_shows_what_will_be_hidden(admin, worl
     page = admin.get(f"/district/reports/{preview.pk}/").content.decode()
     assert "Not yet public" in page and "What is hidden, by school" in page
     assert f"{preview.summary['hidden']} of {preview.summary['cells']} values" in page
+
+
+def test_a_preview_protected_in_parts_says_what_nobody_can_prove(admin, world, monkeypatch):
+    preview = built_in_parts(world.a.district, monkeypatch, publish=False)
+    page = admin.get(f"/district/reports/{preview.pk}/").content.decode()
+    narrowest = preview.summary["narrowest_primary_interval"]
+    assert f"Nobody can prove a range narrower than {narrowest:.0f} for any small group" in page
 
 
 def test_a_preview_is_published_or_discarded_once(admin, world):

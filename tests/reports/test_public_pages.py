@@ -159,3 +159,32 @@ def test_the_methodology_page_states_the_rules_and_the_certificate(client, world
     page = client.get(f"/reports/districts/{district.pk}/methodology/").content.decode()
     assert "n&lt;10" in page and "≤1%" in page and "≥99%" in page
     assert str(release.summary["hidden"]) in page
+    assert "a few schools at a time" not in page  # protected whole: the exact ranges
+
+
+def built_in_parts(district, monkeypatch, *, publish: bool) -> Release:
+    """A release of four schools protected two schools at a time (as a large district's
+    is), published or left a preview."""
+    from reports import cells as cells_module
+
+    monkeypatch.setattr(cells_module, "WHOLE_PROTECTION_CELLS", 0)
+    monkeypatch.setattr(cells_module, "PART_CELLS", 1)
+    schools = [SchoolFactory(district=district) for _ in range(4)]
+    cells = build_cells(synthetic_facts(schools, 400, 7), grade_order=GRADES,
+                        subjects=["Reading"])  # fmt: skip
+    release = services.create_release(
+        district, cells, assessment=None, kind=Release.Kind.ON_REQUEST, day=DAY,
+        school_year=2027,
+    )  # fmt: skip
+    assert release.summary["narrowest_is_exact"] is False
+    return services.publish(release) if publish else release
+
+
+def test_a_district_protected_in_parts_says_its_ranges_are_the_least_left(client, monkeypatch):
+    district = DistrictFactory(name="Bigtown Unified", state="OR")
+    release = built_in_parts(district, monkeypatch, publish=True)
+    page = client.get(f"/reports/districts/{district.pk}/methodology/").content.decode()
+    assert "a few schools at a time" in page
+    narrowest = release.summary["narrowest_primary_interval"]
+    assert narrowest >= release.width
+    assert f"at least {narrowest:.0f}" in page
