@@ -22,7 +22,7 @@ from reports import state as state_releases
 from tests.browser.conftest import screenshot
 from tests.browser.test_family_portal import assert_accessible
 from tests.factories import DistrictFactory, SchoolFactory
-from tests.reports.test_public_pages import publish_release
+from tests.reports.test_public_pages import built_in_parts, publish_release
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -209,6 +209,20 @@ def test_the_district_methodology_and_state_pages_fit_a_phone(oregon, live_serve
     assert_charts_are_described(phone)
     assert_marks_are_explained(phone)
     screenshot(phone, "report-state-phone")
+    assert_accessible(phone)
+    assert_no_sideways_page_scroll(phone)
+
+
+def test_a_large_districts_methodology_says_what_its_check_proves(live_server, phone, monkeypatch):
+    # Protected a few schools at a time, as a district of more than 10,000 cells is.
+    district = DistrictFactory(name="Bigtown Unified", state="WA")
+    release = built_in_parts(district, monkeypatch, publish=True)
+    phone.goto(f"{live_server.url}/reports/districts/{district.pk}/methodology/")
+    phone.wait_for_selector("h1:has-text('How the figures are protected')")
+    text = phone.locator("main").inner_text()
+    assert "a few schools at a time" in text
+    assert f"at least {release.summary['narrowest_primary_interval']:.0f}" in text
+    screenshot(phone, "report-methodology-in-parts-phone")
     assert_accessible(phone)
     assert_no_sideways_page_scroll(phone)
 
