@@ -217,7 +217,9 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
                if is_primary(count, minimum_n) and may_be_primary(keys[at])}  # fmt: skip
     known = ledger.known(keys, table.counts)
     start = ledger.once_hidden(keys)
-    return protect_table(table, keys, primary, known, start, width)
+    # A large district's card, a group of schools at a time (a state's table is whole).
+    return protect_table(table, keys, primary, known, start, width,
+                         parts=protection_parts(keys))  # fmt: skip
 
 
 def protect_table(
@@ -229,14 +231,15 @@ def protect_table(
     width: int,
     *,
     fixed: set[int] = frozenset(),
+    parts: list[list[int]] | None = None,
 ) -> Protection:
     """``protect`` with what earlier releases published: ``known`` cells are constants to
     the attacker (never complements), ``start`` cells stay hidden, ``fixed`` cells (other
-    releases' own) are never picked."""
-    parts = protection_parts(keys)
+    releases' own) are never picked. ``parts``: groups of cells protected one at a time
+    (``protect_in_parts``); by default the table is protected whole."""
     try:
-        hidden, intervals = protect_in_parts(
-            table, parts, primary - known, width, start=start - known,
+        hidden, intervals, exact = protect_in_parts(
+            table, parts or [], primary - known, width, start=start - known,
             fixed=known | fixed, cost=hiding_costs(keys, table.counts),
         )  # fmt: skip
     except RuntimeError as error:
@@ -246,7 +249,7 @@ def protect_table(
     # A primary cell an earlier release showed (the minimum n rose since) is public
     # already, yet still hidden here, as rule 12 asks; so is every cell hidden before.
     hidden |= primary | start
-    return Protection(table, keys, primary, hidden, known, intervals, exact=len(parts) <= 1)
+    return Protection(table, keys, primary, hidden, known, intervals, exact=exact)
 
 
 def _content(

@@ -16,6 +16,7 @@ other, so each connected block is its own small LP.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import threading
@@ -26,6 +27,8 @@ from enum import StrEnum
 
 import highspy
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 PRIMAL_SIMPLEX = 4  # HiGHS's simplex_strategy value for the primal simplex
 # While choosing complements, the cells still to prove are settled together again after
@@ -893,7 +896,7 @@ def protect_in_parts(
     start: Iterable[int] = (),
     fixed: Iterable[int] = (),
     cost: Sequence[float] | None = None,
-) -> tuple[set[int], dict[int, Interval]]:
+) -> tuple[set[int], dict[int, Interval], bool]:
     """``protect`` for a table too large to protect whole (a large district's schools,
     every one tied to every other through the district's sums): part by part, each part
     with the cells in no part (the shared cells: the district's own) and everything
@@ -906,37 +909,64 @@ def protect_in_parts(
     holds to the end. The intervals returned are those proven intervals (a shared cell's
     the hull of its parts', each inside the whole's): the attacker's may be wider, never
     narrower. Each shared primary cell is proven in the part holding most of the students
-    of its sums. One part (or none) is ``protect`` itself, with exact intervals."""
+    of its sums (the first part when no sum ties it to one).
+
+    Returns the hidden cells, the intervals, and whether they are the attacker's exact
+    ones: one part (or none) is ``protect`` itself, and so is a table one of whose parts
+    cannot be protected on its own (what an earlier release showed can pin a small cell
+    to cells of another part): it is then protected whole, from what the parts hid."""
     cost = table.counts if cost is None else cost
-    primary, fixed = set(primary), set(fixed)
+    primary, start, fixed = set(primary), set(start), set(fixed)
     if len(parts) <= 1:
-        return protect(table, primary, width, start=start, fixed=fixed, cost=cost)
+        return (*protect(table, primary, width, start=start, fixed=fixed, cost=cost), True)
     in_part = {cell: at for at, part in enumerate(parts) for cell in part}
     shared = [cell for cell in range(len(table.counts)) if cell not in in_part]
     home = _shared_homes(table, shared, in_part)
-    hidden = primary | set(start)
+    # Each set sorted by part once (and the shared cells apart), not scanned per part.
+    primary_in, primary_shared = _by_part(primary, in_part, len(parts))
+    hidden_in, hidden_shared = _by_part(primary | start, in_part, len(parts))
+    fixed_in, fixed_shared = _by_part(fixed, in_part, len(parts))
     intervals: dict[int, Interval] = {}
     for at, part in enumerate(parts):
         restricted = _Restriction(table, [*part, *shared])
         local = restricted.local
-        part_primary = {local[cell] for cell in primary
-                        if cell in local and in_part.get(cell, home.get(cell)) == at}  # fmt: skip
-        found, proven = protect(
-            restricted.table,
-            part_primary,
-            width,
-            start={local[cell] for cell in hidden if cell in local} - part_primary,
-            fixed={local[cell] for cell in fixed if cell in local} | restricted.outside,
-            cost=restricted.costs(cost),
-        )
-        hidden |= {restricted.cells[cell] for cell in found if cell not in restricted.outside}
+        proving = primary_in[at] | {cell for cell in primary_shared if home.get(cell, 0) == at}
+        part_primary = {local[cell] for cell in proving}
+        try:
+            found, proven = protect(
+                restricted.table,
+                part_primary,
+                width,
+                start={local[cell] for cell in hidden_in[at] | hidden_shared} - part_primary,
+                fixed={local[cell] for cell in fixed_in[at] | fixed_shared} | restricted.outside,
+                cost=restricted.costs(cost),
+            )
+        except RuntimeError:
+            logger.warning("part %d of %d cannot be protected on its own: the whole table is",
+                           at + 1, len(parts))  # fmt: skip
+            hidden = primary | start | hidden_shared | set().union(*hidden_in)
+            return (*protect(table, primary, width, start=hidden, fixed=fixed, cost=cost), True)
+        for cell in found - restricted.outside:
+            whole = restricted.cells[cell]
+            (hidden_in[at] if whole in in_part else hidden_shared).add(whole)
         for cell, interval in proven.items():
             whole = restricted.cells[cell]
             known = intervals.get(whole)
             intervals[whole] = interval if known is None else Interval(
                 min(known.low, interval.low), max(known.high, interval.high)
             )  # fmt: skip
-    return hidden, intervals
+    return hidden_shared.union(*hidden_in), intervals, False
+
+
+def _by_part(
+    cells: Iterable[int], in_part: Mapping[int, int], parts: int
+) -> tuple[list[set[int]], set[int]]:
+    """``cells`` by part, and those in no part."""
+    found: list[set[int]] = [set() for _ in range(parts)]
+    shared: set[int] = set()
+    for cell in cells:
+        (found[in_part[cell]] if cell in in_part else shared).add(cell)
+    return found, shared
 
 
 def _shared_homes(

@@ -69,7 +69,7 @@ def test_a_card_protected_in_parts_is_safe_against_the_whole_card(facts):
     table, keys = build_cells(facts, grade_order=GRADES, subjects=["Reading"]).table()
     parts = protection_parts(keys, whole_cells=0, part_cells=1)
     primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
-    hidden, intervals = protect_in_parts(table, parts, primary, WIDTH)
+    hidden, intervals, _ = protect_in_parts(table, parts, primary, WIDTH)
     assert primary <= hidden
     assert_inside_the_whole(table, hidden, intervals, primary)
 
@@ -79,9 +79,9 @@ def test_a_card_of_one_part_is_protected_whole_with_the_exact_intervals():
     table, keys = build_cells(facts, grade_order=GRADES, subjects=[]).table()
     primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
     assert protection_parts(keys) == [list(range(len(keys)))]
-    in_parts = protect_in_parts(table, protection_parts(keys), primary, WIDTH)
-    assert in_parts == protect(table, primary, WIDTH)
-    assert in_parts[1] == attacker_intervals(table, in_parts[0])
+    hidden, intervals, exact = protect_in_parts(table, protection_parts(keys), primary, WIDTH)
+    assert exact and (hidden, intervals) == protect(table, primary, WIDTH)
+    assert intervals == attacker_intervals(table, hidden)
 
 
 def test_a_restriction_folds_each_sums_outside_into_one_shown_cell():
@@ -114,8 +114,36 @@ def test_holding_the_outside_fixed_never_proves_more_than_the_whole_card():
         [(0, [1, 2]), (3, [4, 5]), (6, [7, 8]), (0, [3, 6]), (1, [4, 7]), (2, [5, 8])],
     )
     primary = {1, 4, 7}
-    hidden, intervals = protect_in_parts(table, [[3, 4, 5], [6, 7, 8]], primary, WIDTH)
+    hidden, intervals, exact = protect_in_parts(table, [[3, 4, 5], [6, 7, 8]], primary, WIDTH)
+    assert not exact
     assert {0, 1} & hidden or {2} <= hidden  # the district's own row moves with them
+    assert_inside_the_whole(table, hidden, intervals, primary)
+
+
+def test_a_part_an_earlier_release_pins_to_another_part_is_protected_whole(caplog):
+    # The district's row was shown before (known: fixed), and the second school's small
+    # group hidden with its large one: the first school's small group can move only with
+    # the second school's, which its part holds at its true value.
+    table = Table(
+        [50, 7, 43, 25, 3, 22, 25, 4, 21],
+        [(0, [1, 2]), (3, [4, 5]), (6, [7, 8]), (0, [3, 6]), (1, [4, 7]), (2, [5, 8])],
+    )
+    primary = {4, 7}
+    hidden, intervals, exact = protect_in_parts(
+        table, [[3, 4, 5], [6, 7, 8]], primary, WIDTH, start={7, 8}, fixed={0, 1, 2}
+    )
+    assert exact and "part 1 of 2 cannot be protected on its own" in caplog.text
+    assert {4, 7, 8} <= hidden and not {0, 1, 2} & hidden
+    assert intervals == attacker_intervals(table, hidden)
+    assert unsafe_cells(intervals, primary, WIDTH) == []
+
+
+def test_a_shared_small_cell_no_sum_ties_to_a_part_is_proven_in_the_first():
+    # Cell 1 (3) is in a sum of shared cells only: proven in a part all the same.
+    table = Table([20, 3, 17, 20, 8, 12, 20, 9, 11], [(0, [1, 2]), (3, [4, 5]), (6, [7, 8])])
+    primary = {1, 4, 7}
+    hidden, intervals, _ = protect_in_parts(table, [[3, 4, 5], [6, 7, 8]], primary, WIDTH)
+    assert {0, 2} & hidden  # its complement
     assert_inside_the_whole(table, hidden, intervals, primary)
 
 

@@ -903,7 +903,7 @@ def primary_cells_hidden(table, parts, primary, width, *, start, **options):
     every primary cell hidden, no complementary cells sought, no certificate. The public
     page reads the same stored cells of the school either way; the release build, timed
     as a batch job, keeps the real protection."""
-    return set(primary) | set(start), {}
+    return set(primary) | set(start), {}, True
 
 
 def _as_of(value: str) -> date:
