@@ -230,6 +230,9 @@ def test_inactive_from_oneroster_1_0_reads_as_tobedeleted(tmp_path):
          ("academicSessions.csv", 2, "startDate"), "not a date"),
         (lambda t: t["users"][4].update(grades="7th"), ("users.csv", 6, "grades"), "unknown grade"),
         (lambda t: t["users"][0].update(givenName=""), ("users.csv", 2, "givenName"), "required"),
+        # One person in one class twice, under two sourcedIds: which row is meant?
+        (lambda t: t["enrollments"].append({**t["enrollments"][0], "sourcedId": "e-again"}),
+         ("enrollments.csv", 7, "userSourcedId"), "twice (first on line 2)"),
     ],
 )  # fmt: skip
 def test_a_malformed_bundle_changes_nothing_and_names_the_place(tmp_path, break_it, place, words):
@@ -366,6 +369,50 @@ def test_oneroster_1_2_users_take_their_kind_from_roles(tmp_path):
     assert RoleMembership.unscoped.get(user__username="a.one").role == "principal"
     assert m.Student.unscoped.filter(district=district).count() == 3
     assert names(User.objects.get(username="p.one")) == {"s-1", "s-2"}
+
+
+def test_a_roles_delta_deleting_a_role_ends_it(tmp_path):
+    """A deleted roles row ends the role it named: a teacher's at the school (by the row's
+    sourcedId, or by user, role and school when the role kept none), a student's school
+    membership (which keeps no roles sourcedId); nobody else's."""
+    tables = small_district()
+    start, end = (
+        tables["academicSessions"][0]["startDate"],
+        tables["academicSessions"][0]["endDate"],
+    )
+    roles = [
+        {"sourcedId": f"r-{u['sourcedId']}", "userSourcedId": u["sourcedId"], "roleType": "primary",
+         "role": {"administrator": "principal"}.get(u["role"], u["role"]),
+         "orgSourcedId": "sch-1", "beginDate": start, "endDate": end, "status": "active"}
+        for u in tables["users"]
+    ]  # fmt: skip
+    tables["roles"] = roles
+    for user in tables["users"]:
+        user.pop("role"), user.pop("orgSourcedIds")
+    modes = dict.fromkeys(tables, "bulk")
+    report, district = run(write_bundle(tmp_path / "b", tables, version="1.2", modes=modes))
+    assert report.ok, report.errors
+    # The principal's role as a 1.1 users.csv leaves it: no roles sourcedId.
+    RoleMembership.unscoped.filter(user__username="a.one").update(sourced_id=None)
+    deleted = [{**role, "status": "tobedeleted"} for role in roles
+               if role["userSourcedId"] in ("t-1", "a-1", "s-1")]  # fmt: skip
+    report, _ = run(write_bundle(tmp_path / "d", {"roles": deleted}, version="1.2",
+                                 modes={"roles": "delta"}))  # fmt: skip
+    assert report.ok, report.errors
+    today = timezone.localdate()
+
+    def open_roles(username):
+        return [r.role for r in RoleMembership.unscoped.filter(user__username=username)
+                if r.end_date is None or r.end_date >= today]  # fmt: skip
+
+    assert open_roles("t.one") == [] and open_roles("a.one") == []
+    assert open_roles("t.two") == ["teacher"]
+    memberships = {
+        membership.student.sourced_id: membership.end_date
+        for membership in m.SchoolMembership.unscoped.filter(district=district)
+    }
+    assert memberships["s-1"] is not None and memberships["s-1"] < today
+    assert memberships["s-2"] is None or memberships["s-2"] >= today
 
 
 def test_the_command_prints_the_report_stores_the_run_and_fails_on_errors(tmp_path, capsys):

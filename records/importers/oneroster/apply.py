@@ -305,8 +305,13 @@ class Applier:
             desired[key] = {"begin_date": begin, "end_date": end, "sourced_id": sourced_id}
         ended_users = {users[sid] for sid in self.ended_users if sid in users}
         in_scope = self._bulk("users") or self._bulk("roles")
-        # Out of scope, only the roles of the users it names or ends can change.
-        touched = set(users.values()) if in_scope else {key[0] for key in desired} | ended_users
+        deleted = self._deleted("roles")
+        deleted_keys = self._deleted_role_keys()
+        # Out of scope, only the roles of the users it names, ends or deletes a role of
+        # can change.
+        touched = set(users.values()) if in_scope else (
+            {key[0] for key in desired} | ended_users | {key[0] for key in deleted_keys}
+        )  # fmt: skip
         existing = load_rows(
             RoleMembership.unscoped.filter(district=self.district, user_id__in=sorted(touched)),
             lambda row: (row["user_id"], row["role"], row["school_id"]),
@@ -315,11 +320,26 @@ class Applier:
         absent = [
             key
             for key, (_, row) in existing.items()
-            if key not in desired and (in_scope or key[0] in ended_users)
+            if key not in desired
+            and (in_scope or key[0] in ended_users or key in deleted_keys
+                 or row["sourced_id"] in deleted)
             and _is_open(row["end_date"], self.ended_on)
         ]  # fmt: skip
         self._write_keyed("role_memberships", RoleMembership, desired, existing,
                           ("user_id", "role", "school_id"), absent)  # fmt: skip
+
+    def _deleted_role_keys(self) -> set[tuple]:
+        """The staff roles a delta's deleted roles rows name: (user, role, school)."""
+        users, schools = self.ids["user"], self.ids["school"]
+        district_sid = self.p.district_org[0] if self.p.district_org else None
+        keys = set()
+        for user, org, role in self.p.deleted_roles.values():
+            at_district = org == district_sid
+            role_name = (DISTRICT_ROLES if at_district else SCHOOL_ROLES).get(role)
+            school = None if at_district else schools.get(_school(self.p, org))
+            if user in users and role_name and (at_district or school):
+                keys.add((users[user], role_name, school))
+        return keys
 
     def _staff_roles(self) -> Iterable[tuple]:
         """(user, OneRoster role, school sid or "" for the district, begin, end, sourcedId)."""
@@ -359,8 +379,15 @@ class Applier:
             if student_sid in students and org in schools:
                 key = (students[student_sid], schools[org])
                 desired.setdefault(key, {"begin_date": begin, "end_date": end, "is_primary": True})
-        # Only the memberships of students it names or ends can change.
+        # A delta's deleted roles rows: the student leaves the school they named.
+        left = {
+            (students[user], schools[_school(self.p, org)])
+            for user, org, _ in self.p.deleted_roles.values()
+            if user in students and _school(self.p, org) in schools
+        }
+        # Only the memberships of students it names, ends or takes out of a school change.
         touched = {key[0] for key in desired} | self.ended_students | self.present_students
+        touched |= {student for student, _ in left}
         memberships = SchoolMembership.unscoped.filter(district=self.district)
         existing = load_rows(
             memberships.filter(student_id__in=sorted(touched)),
@@ -371,8 +398,8 @@ class Applier:
             key
             for key, (_, row) in existing.items()
             if key not in desired
-            and (key[0] in self.ended_students or (self._bulk("users") and key[0] in
-                 self.present_students))
+            and (key[0] in self.ended_students or key in left
+                 or (self._bulk("users") and key[0] in self.present_students))
             and _is_open(row["end_date"], self.ended_on)
         ]  # fmt: skip
         self._write_keyed("school_memberships", SchoolMembership, desired, existing,

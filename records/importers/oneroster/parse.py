@@ -130,6 +130,10 @@ class Parsed:
     demographics: dict[str, Demographics] = field(default_factory=dict)
     results: list[tuple[str, str, str, float]] = field(default_factory=list)
     deleted: dict[str, set[str]] = field(default_factory=dict)
+    # A delta's deleted roles rows: (user, org, role) by sourcedId. A student's school
+    # membership keeps no roles sourcedId (nor does a role from a 1.1 users.csv), so
+    # ending it needs what the row named.
+    deleted_roles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
 
     def mode(self, name: str) -> str | None:
         return self.modes.get(name)
@@ -188,6 +192,11 @@ def _rows(table: Table | None, report: ImportReport, parsed: Parsed, name: str):
                 )
             else:
                 parsed.deleted.setdefault(name, set()).add(key)
+                if name == "roles":
+                    parsed.deleted_roles[key] = tuple(  # type: ignore[assignment]
+                        (row.get(column) or "").strip()
+                        for column in ("userSourcedId", "orgSourcedId", "role")
+                    )
             continue
         yield reader
 
@@ -523,6 +532,9 @@ def _parse_demographics(bundle, parsed: Parsed, known: Known, report) -> None:
 
 
 def _parse_enrollments(bundle, parsed: Parsed, known: Known, report) -> None:
+    # A person is enrolled in a class once: two rows for one pair (under two sourcedIds)
+    # leave no way to tell which one the district means.
+    first_line: dict[tuple[str, str], int] = {}
     for r in _rows(bundle.table("enrollments"), report, parsed, "enrollments"):
         sid = r.text("sourcedId", required=True)
         row = EnrollmentRow(
@@ -537,6 +549,12 @@ def _parse_enrollments(bundle, parsed: Parsed, known: Known, report) -> None:
         r.text("schoolSourcedId", required=True)
         if not r.ok:
             continue
+        pair = (row.section, row.user)
+        if pair in first_line:
+            r._error("userSourcedId", f"{row.user!r} is enrolled in class {row.section!r} "
+                     f"twice (first on line {first_line[pair]})")  # fmt: skip
+            continue
+        first_line[pair] = row.line
         if row.section not in parsed.classes and row.section not in known.sections:
             _dangling(r, "classSourcedId", "class", row.section)
             continue
