@@ -141,29 +141,52 @@ PART_CELLS = 6_000
 
 
 def protection_parts(
-    keys: Sequence[str], *, whole_cells: int | None = None, part_cells: int | None = None
+    keys: Sequence[str],
+    groups: Sequence[Sequence[str]] | None = None,
+    *,
+    whole_cells: int | None = None,
+    part_cells: int | None = None,
 ) -> list[list[int]]:
-    """Positions of ``keys`` in groups of schools, for ``protect_in_parts``; the
-    district's own cells are in none. Schools holding the same grades are grouped
-    together (their small cells are of the same rows, and a school's small cell is
-    hidden beside another school's), each group of at least two schools; a card of at
-    most ``whole_cells`` (``WHOLE_PROTECTION_CELLS``) is one part, protected whole."""
+    """Positions of ``keys`` in groups of schools (``groups``, by default
+    ``school_groups``), for ``protect_in_parts``; the district's own cells are in none.
+    No groups: one part, the card protected whole."""
+    if groups is None:
+        groups = school_groups(keys, whole_cells=whole_cells, part_cells=part_cells)
+    if not groups:
+        return [list(range(len(keys)))]
+    by_school, _ = _schools_of(keys)
+    return [[at for school in group for at in by_school[school]] for group in groups]
+
+
+def school_groups(
+    keys: Sequence[str],
+    *,
+    earlier: Sequence[Sequence[str]] = (),
+    whole_cells: int | None = None,
+    part_cells: int | None = None,
+) -> list[list[str]]:
+    """The card's schools in groups protected one at a time, or none for a card of at
+    most ``whole_cells`` (``WHOLE_PROTECTION_CELLS``), protected whole. Schools holding
+    the same grades are grouped together (their small cells are of the same rows, and a
+    school's small cell is hidden beside another school's), about ``part_cells`` cells
+    (``PART_CELLS``) and at least two schools a group.
+
+    ``earlier``: the groups of the school year's earlier releases, kept (less schools
+    gone; a new school grouped as above): an earlier release hid each small cell beside
+    cells of its own group, and regrouping could leave it beside a cell another group
+    holds fixed, where no part can prove it (``protect_in_parts`` then protects the card
+    whole)."""
     whole_cells = WHOLE_PROTECTION_CELLS if whole_cells is None else whole_cells
     part_cells = PART_CELLS if part_cells is None else part_cells
     if len(keys) <= whole_cells:
-        return [list(range(len(keys)))]
-    by_school: dict[str, list[int]] = {}
-    grades: dict[str, set[str]] = {}
-    for at, name in enumerate(keys):
-        scope, _, row = split_key(name)
-        if scope.startswith("s") and scope[1:].isdigit():
-            by_school.setdefault(scope, []).append(at)
-            if row.startswith("grade:"):
-                grades.setdefault(scope, set()).add(row)
+        return []
+    by_school, grades = _schools_of(keys)
+    kept = [[school for school in group if school in by_school] for group in earlier]
+    placed = {school for group in kept for school in group}
     by_grades: dict[tuple[str, ...], list[str]] = {}
-    for scope in sorted(by_school, key=lambda scope: int(scope[1:])):
+    for scope in sorted(set(by_school) - placed, key=lambda scope: int(scope[1:])):
         by_grades.setdefault(tuple(sorted(grades.get(scope, ()))), []).append(scope)
-    groups: list[list[str]] = []
+    groups = [group for group in kept if group]
     alone: list[str] = []  # a school no other holds the grades of: joins the next group
     for _, schools in sorted(by_grades.items()):
         group, first = alone, len(groups)
@@ -180,8 +203,28 @@ def protection_parts(
         else:
             alone = group
     if alone:
-        groups[-1:] = [[*groups[-1], *alone]] if groups else [alone]
-    return [[at for school in group for at in by_school[school]] for group in groups]
+        groups.append(alone)
+    # A group of one school (the last of its grades, or what is left of an earlier
+    # group) joins the group before it, or after it.
+    for at in reversed(range(len(groups))):
+        if len(groups[at]) == 1 and len(groups) > 1:
+            neighbour = at - 1 if at else 1
+            groups[neighbour] += groups[at]
+            del groups[at]
+    return groups
+
+
+def _schools_of(keys: Sequence[str]) -> tuple[dict[str, list[int]], dict[str, set[str]]]:
+    """Each school's positions in ``keys``, and the grade rows it holds."""
+    by_school: dict[str, list[int]] = {}
+    grades: dict[str, set[str]] = {}
+    for at, name in enumerate(keys):
+        scope, _, row = split_key(name)
+        if scope.startswith("s") and scope[1:].isdigit():
+            by_school.setdefault(scope, []).append(at)
+            if row.startswith("grade:"):
+                grades.setdefault(scope, set()).add(row)
+    return by_school, grades
 
 
 @dataclass

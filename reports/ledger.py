@@ -29,11 +29,15 @@ class Ledger:
 
     shown: dict[str, set[int]] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)
+    # The schools of each group a large district's card was protected in, a group at a
+    # time (reports/cells.py school_groups): the next release keeps them.
+    groups: list[list[str]] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "shown": {name: sorted(values) for name, values in self.shown.items()},
             "hidden": sorted(self.hidden),
+            **({"groups": self.groups} if self.groups else {}),
         }
 
     @classmethod
@@ -41,7 +45,8 @@ class Ledger:
         if not data:
             return cls()
         shown = {name: set(values) for name, values in data["shown"].items()}
-        return cls(shown, set(data["hidden"]))
+        groups = [list(group) for group in data.get("groups", ())]
+        return cls(shown, set(data["hidden"]), groups)
 
     def known(self, keys: Sequence[str], counts: Sequence[int]) -> set[int]:
         """The positions of cells whose value an earlier release showed."""
@@ -57,12 +62,15 @@ class Ledger:
         counts: Sequence[int],
         hidden: Iterable[int],
         unpublished: Iterable[int] = (),
+        groups: Sequence[Sequence[str]] | None = None,
     ) -> Ledger:
         """The ledger once a release of these cells is published with ``hidden`` hidden.
-        ``unpublished`` cells were neither shown nor hidden: no page shows them."""
+        ``unpublished`` cells were neither shown nor hidden: no page shows them.
+        ``groups``: the release's groups of schools (by default, the earlier ones)."""
         hidden, unpublished = set(hidden), set(unpublished)
         shown = {name: set(values) for name, values in self.shown.items()}
         for at, name in enumerate(keys):
             if at not in hidden and at not in unpublished:
                 shown.setdefault(name, set()).add(counts[at])
-        return Ledger(shown, self.hidden | {keys[at] for at in hidden - unpublished})
+        kept = self.groups if groups is None else [list(group) for group in groups]
+        return Ledger(shown, self.hidden | {keys[at] for at in hidden - unpublished}, kept)

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +33,7 @@ from reports.cells import (
     may_be_primary,
     not_reported,
     protection_parts,
+    school_groups,
     school_scope,
     split_key,
     split_measure,
@@ -130,6 +131,7 @@ def create_release(
             protection.table.counts,
             protection.hidden,
             set(range(len(protection.keys))) - protection.published,
+            groups=protection.groups,
         ).as_json(),
         table={
             **protection.table_json(),
@@ -155,6 +157,8 @@ class Protection:
     # The intervals are the attacker's own; else (a card protected in parts) each lies
     # inside the attacker's, which may be wider (reports/suppression.py protect_in_parts).
     exact: bool = True
+    # The groups of schools the card was protected in, one at a time (none: whole).
+    groups: list[list[str]] = field(default_factory=list)
 
     @functools.cached_property
     def published(self) -> set[int]:
@@ -217,9 +221,13 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
                if is_primary(count, minimum_n) and may_be_primary(keys[at])}  # fmt: skip
     known = ledger.known(keys, table.counts)
     start = ledger.once_hidden(keys)
-    # A large district's card, a group of schools at a time (a state's table is whole).
-    return protect_table(table, keys, primary, known, start, width,
-                         parts=protection_parts(keys))  # fmt: skip
+    # A large district's card, a group of schools at a time (a state's table is whole),
+    # in the groups of the school year's earlier releases.
+    groups = school_groups(keys, earlier=ledger.groups)
+    protection = protect_table(table, keys, primary, known, start, width,
+                               parts=protection_parts(keys, groups))  # fmt: skip
+    protection.groups = groups
+    return protection
 
 
 def protect_table(

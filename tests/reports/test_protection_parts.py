@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reports import cells as cells_module
-from reports.cells import DIMENSIONS, Fact, build_cells, key, protection_parts, school_scope
+from reports.cells import (
+    DIMENSIONS,
+    Fact,
+    build_cells,
+    key,
+    protection_parts,
+    school_groups,
+    school_scope,
+)
 from reports.ledger import Ledger
 from reports.services import protect_cells
 from reports.suppression import (
@@ -171,16 +179,21 @@ def test_schools_are_grouped_with_schools_of_the_same_grades():
     assert protection_parts(keys) == [list(range(len(keys)))]  # a small card: whole
 
 
-def test_a_large_card_protected_in_parts_passes_the_joint_audit(monkeypatch):
-    from tests.reports.test_ledger import joint_audit
-
-    facts = [
+def six_schools() -> list[Fact]:
+    """Eighteen students in each of six schools: three grades, three races, few with an IEP."""
+    return [
         Fact(school, grade, groups_of(race, "iep" if at % 4 else "no_iep"), 20, at % 5)
         for school in range(1, 7)
         for at, (grade, race) in enumerate(
             [(grade, race) for grade in GRADES[:3] for race in ("white", "asian", "black")] * 2
         )
     ]
+
+
+def test_a_large_card_protected_in_parts_passes_the_joint_audit(monkeypatch):
+    from tests.reports.test_ledger import joint_audit
+
+    facts = six_schools()
     cells = build_cells(facts, grade_order=GRADES, subjects=[])
     monkeypatch.setattr(cells_module, "WHOLE_PROTECTION_CELLS", 0)
     monkeypatch.setattr(cells_module, "PART_CELLS", 1)
@@ -189,3 +202,58 @@ def test_a_large_card_protected_in_parts_passes_the_joint_audit(monkeypatch):
     hidden = {protection.keys[at] for at in protection.hidden}
     assert joint_audit(cells, Ledger(), hidden) == []
     assert protection.summary()["narrowest_primary_interval"] >= WIDTH
+
+
+def test_a_later_release_keeps_the_years_groups_of_schools():
+    elementary, high = ["KG", "01", "02"], ["09", "10", "11", "12"]
+    keys = [key("d", "enrolled", "all")]
+    for school in (1, 2, 3, 4, 5, 6):
+        keys += grade_keys(school, elementary if school % 2 else high, 10)
+    earlier = [["s1", "s2"], ["s3", "s4", "s5"], ["s6", "s7"]]  # s7 has since closed
+    # s8 opened and s1 serves a new grade: the groups are kept as they were, and the
+    # two schools left alone (s6, whose partner closed, and s8) join each other.
+    keys += grade_keys(8, ["06", "07", "08"], 10)
+    keys += [key("s1", "enrolled", "grade:03")]
+    assert school_groups(keys, earlier=earlier, whole_cells=0, part_cells=20) == [
+        ["s1", "s2"], ["s3", "s4", "s5"], ["s6", "s8"]
+    ]  # fmt: skip
+    # Without them, the grades decide.
+    assert school_groups(keys, whole_cells=0, part_cells=20) != [
+        ["s1", "s2"],
+        ["s3", "s4", "s5", "s6", "s8"],
+    ]
+
+
+def test_the_ledger_carries_the_groups_to_the_next_release():
+    ledger = Ledger(groups=[["s1", "s2"], ["s3", "s4"]])
+    assert Ledger.from_json(ledger.as_json()).groups == [["s1", "s2"], ["s3", "s4"]]
+    assert Ledger.from_json({"shown": {}, "hidden": []}).groups == []  # before groups
+    assert "groups" not in Ledger().as_json()
+    after = ledger.after(["s1/enrolled/all"], [12], set())
+    assert after.groups == ledger.groups
+    assert ledger.after(["s1/enrolled/all"], [12], set(), groups=[["s1", "s3"]]).groups == [
+        ["s1", "s3"]
+    ]
+
+
+def test_a_second_release_is_protected_in_the_first_ones_groups(monkeypatch):
+    from tests.reports.test_ledger import joint_audit
+
+    monkeypatch.setattr(cells_module, "WHOLE_PROTECTION_CELLS", 0)
+    monkeypatch.setattr(cells_module, "PART_CELLS", 1)
+    facts = six_schools()
+    first_cells = build_cells(facts, grade_order=GRADES, subjects=[])
+    first = protect_cells(first_cells, Ledger(), N, WIDTH)
+    ledger = Ledger().after(first.keys, first.table.counts, first.hidden,
+                            set(range(len(first.keys))) - first.published,
+                            groups=first.groups)  # fmt: skip
+    # A student of school 3 moves up a grade no other school serves.
+    third = next(at for at, fact in enumerate(facts) if fact.school == 3)
+    moved = list(facts)
+    moved[third] = Fact(3, GRADES[3], facts[third].groups, 20, 0)
+    second_cells = build_cells(moved, grade_order=GRADES, subjects=[])
+    second = protect_cells(second_cells, ledger, N, WIDTH)
+    assert second.groups == first.groups and len(first.groups) == 3
+    assert school_groups(list(second_cells.counts)) != first.groups  # regrouped alone
+    hidden = {second.keys[at] for at in second.hidden}
+    assert joint_audit(second_cells, ledger, hidden) == []
