@@ -181,8 +181,11 @@ def school_groups(
     if len(keys) <= whole_cells:
         return []
     by_school, grades = _schools_of(keys)
-    kept = [[school for school in group if school in by_school] for group in earlier]
-    placed = {school for group in kept for school in group}
+    kept: list[list[str]] = []
+    placed: set[str] = set()
+    for group in earlier:
+        kept.append([school for school in group if school in by_school and school not in placed])
+        placed.update(kept[-1])
     by_grades: dict[tuple[str, ...], list[str]] = {}
     for scope in sorted(set(by_school) - placed, key=lambda scope: int(scope[1:])):
         by_grades.setdefault(tuple(sorted(grades.get(scope, ()))), []).append(scope)
@@ -212,6 +215,28 @@ def school_groups(
             groups[neighbour] += groups[at]
             del groups[at]
     return groups
+
+
+def remembered_groups(
+    groups: Sequence[Sequence[str]], earlier: Sequence[Sequence[str]]
+) -> list[list[str]]:
+    """The groups a release's ledger keeps for the school year's next release: this
+    card's (none when it was protected whole), each with the schools of its earlier group
+    this card lacks (a school with nobody counted today goes back to its partners), and
+    the earlier groups none of whose schools this card groups."""
+    remembered = [list(group) for group in groups]
+    home = {school: at for at, group in enumerate(remembered) for school in group}
+    for group in earlier:
+        missing = [school for school in group if school not in home]
+        at = next((home[school] for school in group if school in home), None)
+        if not missing:
+            continue
+        if at is None:
+            remembered.append([])
+            at = len(remembered) - 1
+        remembered[at] += missing
+        home.update(dict.fromkeys(missing, at))
+    return remembered
 
 
 def _schools_of(keys: Sequence[str]) -> tuple[dict[str, list[int]], dict[str, set[str]]]:

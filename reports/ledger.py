@@ -72,5 +72,5 @@ class Ledger:
         for at, name in enumerate(keys):
             if at not in hidden and at not in unpublished:
                 shown.setdefault(name, set()).add(counts[at])
-        kept = self.groups if groups is None else [list(group) for group in groups]
+        kept = [list(group) for group in (self.groups if groups is None else groups)]
         return Ledger(shown, self.hidden | {keys[at] for at in hidden - unpublished}, kept)

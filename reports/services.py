@@ -33,6 +33,7 @@ from reports.cells import (
     may_be_primary,
     not_reported,
     protection_parts,
+    remembered_groups,
     school_groups,
     school_scope,
     split_key,
@@ -157,7 +158,9 @@ class Protection:
     # The intervals are the attacker's own; else (a card protected in parts) each lies
     # inside the attacker's, which may be wider (reports/suppression.py protect_in_parts).
     exact: bool = True
-    # The groups of schools the card was protected in, one at a time (none: whole).
+    # The school year's groups of schools, for its next release: those this card was
+    # protected in, one at a time, with the earlier ones (reports/cells.py
+    # remembered_groups).
     groups: list[list[str]] = field(default_factory=list)
 
     @functools.cached_property
@@ -226,7 +229,7 @@ def protect_cells(cells: Cells, ledger: Ledger, minimum_n: int, width: int) -> P
     groups = school_groups(keys, earlier=ledger.groups)
     protection = protect_table(table, keys, primary, known, start, width,
                                parts=protection_parts(keys, groups))  # fmt: skip
-    protection.groups = groups
+    protection.groups = remembered_groups(groups, ledger.groups)
     return protection
 
 

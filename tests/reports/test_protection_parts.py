@@ -13,6 +13,7 @@ from reports.cells import (
     build_cells,
     key,
     protection_parts,
+    remembered_groups,
     school_groups,
     school_scope,
 )
@@ -257,3 +258,19 @@ def test_a_second_release_is_protected_in_the_first_ones_groups(monkeypatch):
     assert school_groups(list(second_cells.counts)) != first.groups  # regrouped alone
     hidden = {second.keys[at] for at in second.hidden}
     assert joint_audit(second_cells, ledger, hidden) == []
+
+
+def test_the_ledger_remembers_a_schools_group_through_a_release_that_lacks_it():
+    # s9 counted nobody today, and s7 and s8 neither: their groups are remembered.
+    earlier = [["s1", "s2", "s9"], ["s7", "s8"]]
+    assert remembered_groups([["s1", "s2"], ["s3", "s4"]], earlier) == [
+        ["s1", "s2", "s9"], ["s3", "s4"], ["s7", "s8"]
+    ]  # fmt: skip
+    # A card protected whole (none) keeps the year's groups as they were.
+    assert remembered_groups([], earlier) == earlier
+    # A school twice in a stored ledger's groups is grouped once.
+    keys = [key("d", "enrolled", "all")]
+    for school in (1, 2, 3):
+        keys += grade_keys(school, ["KG"], 5)
+    groups = school_groups(keys, earlier=[["s1", "s2"], ["s2", "s3"]], whole_cells=0)
+    assert sorted(school for group in groups for school in group) == ["s1", "s2", "s3"]

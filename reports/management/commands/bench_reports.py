@@ -683,7 +683,8 @@ class Command(BaseCommand):
             if run is not None:
                 self.print_table_set(label, run)
                 protection = run.protection
-                ledger = ledger.after(protection.keys, protection.table.counts, protection.hidden)
+                ledger = ledger.after(protection.keys, protection.table.counts,
+                                      protection.hidden, groups=protection.groups)  # fmt: skip
         first, second = runs
         dropped = None
         if first and second:
