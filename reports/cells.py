@@ -132,7 +132,7 @@ def school_scope(school_id: int) -> str:
 
 
 # A card of more cells than this is protected a group of schools at a time
-# (``protection_parts``): one LP over every school of a district grows faster than the
+# (``school_groups``): one LP over every school of a district grows faster than the
 # district (over half an hour at 100,000 students), and a group's grows with the group.
 WHOLE_PROTECTION_CELLS = 10_000
 # A group's cells, about: schools are added until the group holds at least this many
@@ -140,18 +140,10 @@ WHOLE_PROTECTION_CELLS = 10_000
 PART_CELLS = 6_000
 
 
-def protection_parts(
-    keys: Sequence[str],
-    groups: Sequence[Sequence[str]] | None = None,
-    *,
-    whole_cells: int | None = None,
-    part_cells: int | None = None,
-) -> list[list[int]]:
-    """Positions of ``keys`` in groups of schools (``groups``, by default
-    ``school_groups``), for ``protect_in_parts``; the district's own cells are in none.
-    No groups: one part, the card protected whole."""
-    if groups is None:
-        groups = school_groups(keys, whole_cells=whole_cells, part_cells=part_cells)
+def protection_parts(keys: Sequence[str], groups: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Positions of ``keys`` in ``groups`` of schools (``school_groups``), for
+    ``protect_in_parts``; the district's own cells are in none. No groups: one part, the
+    card protected whole."""
     if not groups:
         return [list(range(len(keys)))]
     by_school, _ = _schools_of(keys)

@@ -76,7 +76,7 @@ def assert_inside_the_whole(table: Table, hidden: set[int], intervals, primary) 
 @given(district_facts)
 def test_a_card_protected_in_parts_is_safe_against_the_whole_card(facts):
     table, keys = build_cells(facts, grade_order=GRADES, subjects=["Reading"]).table()
-    parts = protection_parts(keys, whole_cells=0, part_cells=1)
+    parts = protection_parts(keys, school_groups(keys, whole_cells=0, part_cells=1))
     primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
     hidden, intervals, _ = protect_in_parts(table, parts, primary, WIDTH)
     assert primary <= hidden
@@ -87,8 +87,9 @@ def test_a_card_of_one_part_is_protected_whole_with_the_exact_intervals():
     facts = [Fact(school, "03", groups_of("white", "iep"), 20, 1) for school in (1, 2)] * 6
     table, keys = build_cells(facts, grade_order=GRADES, subjects=[]).table()
     primary = {at for at, count in enumerate(table.counts) if is_primary(count, N)}
-    assert protection_parts(keys) == [list(range(len(keys)))]
-    hidden, intervals, exact = protect_in_parts(table, protection_parts(keys), primary, WIDTH)
+    parts = protection_parts(keys, school_groups(keys))
+    assert parts == [list(range(len(keys)))]
+    hidden, intervals, exact = protect_in_parts(table, parts, primary, WIDTH)
     assert exact and (hidden, intervals) == protect(table, primary, WIDTH)
     assert intervals == attacker_intervals(table, hidden)
 
@@ -167,17 +168,17 @@ def test_schools_are_grouped_with_schools_of_the_same_grades():
     keys = [key("d", "enrolled", "all")]
     for school in (1, 2, 3, 4, 5, 6):
         keys += grade_keys(school, elementary if school % 2 else high, 10)
-    parts = protection_parts(keys, whole_cells=0, part_cells=20)
+    parts = protection_parts(keys, school_groups(keys, whole_cells=0, part_cells=20))
     schools = [sorted({keys[at].split("/")[0] for at in part}) for part in parts]
     # The last school of some grades joins their group.
     assert schools == [["s1", "s3", "s5"], ["s2", "s4", "s6"]]
     assert sorted(at for part in parts for at in part) == list(range(1, len(keys)))
     keys += grade_keys(7, ["06", "07", "08"], 10)
-    parts = protection_parts(keys, whole_cells=0, part_cells=20)
+    parts = protection_parts(keys, school_groups(keys, whole_cells=0, part_cells=20))
     schools = [sorted({keys[at].split("/")[0] for at in part}) for part in parts]
     # A school alone of its grades (a middle school) opens the next grades' first group.
     assert schools == [["s1", "s3", "s5"], ["s2", "s7"], ["s4", "s6"]]
-    assert protection_parts(keys) == [list(range(len(keys)))]  # a small card: whole
+    assert school_groups(keys) == []  # a small card: whole
 
 
 def six_schools() -> list[Fact]:
@@ -198,7 +199,7 @@ def test_a_large_card_protected_in_parts_passes_the_joint_audit(monkeypatch):
     cells = build_cells(facts, grade_order=GRADES, subjects=[])
     monkeypatch.setattr(cells_module, "WHOLE_PROTECTION_CELLS", 0)
     monkeypatch.setattr(cells_module, "PART_CELLS", 1)
-    assert len(protection_parts(list(cells.counts))) == 3
+    assert len(school_groups(list(cells.counts))) == 3
     protection = protect_cells(cells, Ledger(), N, WIDTH)
     hidden = {protection.keys[at] for at in protection.hidden}
     assert joint_audit(cells, Ledger(), hidden) == []

@@ -133,7 +133,7 @@ class Parsed:
     # A delta's deleted roles rows: (user, org, role) by sourcedId. A student's school
     # membership keeps no roles sourcedId (nor does a role from a 1.1 users.csv), so
     # ending it needs what the row named.
-    deleted_roles: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    deleted_roles: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def mode(self, name: str) -> str | None:
         return self.modes.get(name)
@@ -167,8 +167,17 @@ class Known:
     staff: set[str] = field(default_factory=set)  # users holding a staff role
 
 
-def _rows(table: Table | None, report: ImportReport, parsed: Parsed, name: str):
-    """Yield a RowReader per row to apply; handles status and duplicate sourcedIds."""
+def _rows(
+    table: Table | None,
+    report: ImportReport,
+    parsed: Parsed,
+    name: str,
+    deleted: dict[str, tuple[str, ...]] | None = None,
+    deleted_columns: tuple[str, ...] = (),
+):
+    """Yield a RowReader per row to apply; handles status and duplicate sourcedIds. A
+    delta's deleted row is recorded by sourcedId, and in ``deleted`` with its values of
+    ``deleted_columns``."""
     if table is None:
         return
     seen: dict[str, int] = {}
@@ -192,11 +201,9 @@ def _rows(table: Table | None, report: ImportReport, parsed: Parsed, name: str):
                 )
             else:
                 parsed.deleted.setdefault(name, set()).add(key)
-                if name == "roles":
-                    parsed.deleted_roles[key] = tuple(  # type: ignore[assignment]
-                        (row.get(column) or "").strip()
-                        for column in ("userSourcedId", "orgSourcedId", "role")
-                    )
+                if deleted is not None:
+                    deleted[key] = tuple((row.get(column) or "").strip()
+                                         for column in deleted_columns)  # fmt: skip
             continue
         yield reader
 
@@ -415,7 +422,9 @@ def _parse_users(bundle, parsed: Parsed, report) -> None:
 def _parse_roles(bundle, parsed: Parsed, known: Known, report) -> None:
     """OneRoster 1.2: who holds which role where; a user's primary role decides their kind."""
     primary: dict[str, str] = {}
-    for r in _rows(bundle.table("roles"), report, parsed, "roles"):
+    deleted = parsed.deleted_roles
+    columns = ("userSourcedId", "orgSourcedId", "role")
+    for r in _rows(bundle.table("roles"), report, parsed, "roles", deleted, columns):
         sid = r.text("sourcedId", required=True)
         row = RoleRow(
             sourced_id=sid,
